@@ -1,0 +1,1 @@
+"""Classifiers: language identification, fastText recall, decontamination."""

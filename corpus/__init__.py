@@ -1,0 +1,1 @@
+"""Getting documents in, shaping them, getting shards out."""

@@ -1,0 +1,16 @@
+"""User-facing errors.
+
+Anything the user can fix (a recipe key, a missing file, an unwritable output) is raised as
+`UserError`; the CLI prints its one-line message and exits with code 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake in the user's input; the message is one line that names the key or path."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))

@@ -1,0 +1,1 @@
+"""DeepSeek-V2 MoE training on megatron-core."""
