@@ -9,6 +9,7 @@ so fastwarc's streaming decompressor never notices.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import logging
@@ -86,10 +87,8 @@ class ResumableHttpReader(io.RawIOBase):
 
     def _close_resp(self) -> None:
         if self._resp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._resp.close()
-            except OSError:
-                pass
             self._resp = None
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
