@@ -1,0 +1,81 @@
+"""Choosing between the Triton kernels and their PyTorch references.
+
+Triton decides at decoration time whether a kernel is compiled for the GPU or run by its CPU
+interpreter (`TRITON_INTERPRET=1`). Decorating lazily, once per mode, lets a test process switch
+the interpreter on after this package was imported by someone else, and lets a GPU process
+never pay for the interpreter.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+log = logging.getLogger("coderforge.trainer.kernels")
+
+_warned: set[str] = set()
+_jitted: dict[tuple[Callable[..., Any], bool], Any] = {}
+
+
+def _interpret_mode() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "yes", "on")
+
+
+def _triton_importable() -> bool:
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def fused_kernels_available(device: torch.device | str) -> bool:
+    """True when the Triton path can run for tensors on `device`."""
+    if not _triton_importable():
+        return False
+    device = torch.device(device)
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and _interpret_mode()
+
+
+def _why_unavailable(device: torch.device) -> str:
+    if not _triton_importable():
+        return "triton is not installed"
+    return f"tensors are on {device.type} and no CUDA device is in use (set TRITON_INTERPRET=1 to interpret)"
+
+
+def use_fused(requested: bool, kernel: str, device: torch.device) -> bool:
+    """Resolve a `fused=` switch: fall back to the reference, logging once per kernel and reason."""
+    if not requested:
+        return False
+    if fused_kernels_available(device):
+        return True
+    reason = _why_unavailable(device)
+    key = f"{kernel}:{reason}"
+    if key not in _warned:
+        _warned.add(key)
+        log.warning("fused %s kernel unavailable (%s); using the PyTorch reference", kernel, reason)
+    return False
+
+
+def jit(fn: Callable[..., Any]) -> Any:
+    """`triton.jit(fn)`, decorated for the current mode (GPU compiler or CPU interpreter) and cached."""
+    mode = _interpret_mode()
+    key = (fn, mode)
+    kernel = _jitted.get(key)
+    if kernel is None:
+        import triton
+
+        # triton.jit reads TRITON_INTERPRET now, which is the mode `key` was built from.
+        kernel = triton.jit(fn)
+        _jitted[key] = kernel
+    return kernel
+
+
+def next_pow2(n: int) -> int:
+    return 1 if n <= 1 else 1 << (n - 1).bit_length()
