@@ -1,0 +1,55 @@
+"""Atomic writes on any fsspec filesystem.
+
+A file appears under its final name only once it is complete: readers, resumed runs and the
+manifest never see half a file. On local disks the final step is a rename within one folder; on
+object stores a single put is already all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+
+def split_url(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    fs, p = fsspec.core.url_to_fs(path)
+    return fs, p
+
+
+@contextmanager
+def atomic_open(path: str, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
+    """Open `path` for writing; the content is renamed into place only if the block succeeds."""
+    fs, p = split_url(path)
+    parent = os.path.dirname(p)
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    if not isinstance(fs, LocalFileSystem):
+        with fs.open(p, mode, encoding=encoding) if "b" not in mode else fs.open(p, mode) as f:
+            yield f
+        return
+    tmp = os.path.join(parent, f".{os.path.basename(p)}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        with open(tmp, mode, encoding=encoding) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))

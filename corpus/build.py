@@ -1,0 +1,268 @@
+"""Run a recipe: its stages, in order, on datatrove's local or Ray executor.
+
+The runner adds what datatrove leaves to its users: a refusal to mix two different recipes in one
+output folder (so a resumed run always equals an uninterrupted one), a live progress display, a
+summary table, and `manifest.json` with every output file's document count and sha256.
+Scheduling stays datatrove's and Ray's: stages run one after another, each through its executor,
+and an executor skips the ranks that already have a completion marker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from datatrove.executor.local import LocalPipelineExecutor
+from loguru import logger
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from corpus.atomic import atomic_write_text, split_url
+from corpus.errors import UserError
+from corpus.manifest import write_manifest
+from corpus.recipe import Recipe
+from corpus.stages import Stage, plan
+from corpus.stats import StageStats, read_stage_stats
+
+#: recipe fields that change how a build runs but never what it writes
+RUN_ONLY_FIELDS = {"executor": {"kind", "workers", "ray_address", "cpus_per_task", "mem_per_cpu_gb"}}
+
+
+def quiet_logs(verbose: bool = False) -> None:
+    """datatrove logs every task at INFO on stderr; the CLI shows progress bars instead."""
+    logger.remove()
+    logger.add(sys.stderr, level="INFO" if verbose else "WARNING")
+
+
+class _QuietTasks:
+    """Mixin: task logs go to the stage's logs/ folder only (datatrove shows rank>0 at ERROR)."""
+
+    verbose = False
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):  # type: ignore[override]
+        try:
+            return super()._run_for_rank(rank, local_rank if self.verbose else local_rank + 1, node_rank)
+        finally:
+            quiet_logs(self.verbose)
+
+
+class LocalExecutor(_QuietTasks, LocalPipelineExecutor):
+    pass
+
+
+def _ray_executor_class():
+    from datatrove.executor.ray import RayPipelineExecutor
+
+    class RayExecutor(_QuietTasks, RayPipelineExecutor):
+        pass
+
+    return RayExecutor
+
+
+def recipe_fingerprint(recipe: Recipe) -> str:
+    """Hash of everything in the recipe that decides the output bytes."""
+    data = recipe.model_dump(mode="json", exclude={"output", "description"})
+    for section, keys in RUN_ONLY_FIELDS.items():
+        for key in keys:
+            data.get(section, {}).pop(key, None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def claim_output(recipe: Recipe) -> None:
+    """Record which recipe builds this folder; refuse a different one (resume must equal a clean run)."""
+    fs, root = split_url(recipe.output)
+    marker = f"{recipe.output.rstrip('/')}/.coderforge/build.json"
+    fingerprint = recipe_fingerprint(recipe)
+    _, marker_path = split_url(marker)
+    if fs.exists(marker_path):
+        with fs.open(marker_path, "r") as f:
+            previous = json.load(f)
+        if previous.get("fingerprint") != fingerprint:
+            raise UserError(
+                f"output: {recipe.output} holds a build of a different recipe "
+                f"({previous.get('recipe', '?')}); choose another output or delete it"
+            )
+        return
+    fs.makedirs(root, exist_ok=True)
+    atomic_write_text(marker, json.dumps({"recipe": recipe.name, "fingerprint": fingerprint}, indent=2))
+
+
+def effective_workers(recipe: Recipe) -> int:
+    workers = recipe.executor.workers
+    if workers == -1:
+        workers = os.cpu_count() or 1
+    return max(1, min(workers, recipe.executor.tasks))
+
+
+def make_executor(stage: Stage, recipe: Recipe, verbose: bool):
+    common = dict(
+        pipeline=stage.steps, tasks=stage.tasks, workers=effective_workers(recipe), logging_dir=stage.folder
+    )
+    if recipe.executor.kind == "ray":
+        cls = _ray_executor_class()
+        executor = cls(
+            **common,
+            cpus_per_task=recipe.executor.cpus_per_task,
+            mem_per_cpu_gb=recipe.executor.mem_per_cpu_gb,
+        )
+    else:
+        executor = LocalExecutor(**common, start_method="forkserver")
+    executor.verbose = verbose
+    return executor
+
+
+def start_ray(recipe: Recipe) -> bool:
+    """Connect to the recipe's Ray cluster, or start a local one; True if we started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = recipe.executor.ray_address
+    kwargs: dict[str, Any] = dict(log_to_driver=False, ignore_reinit_error=True, logging_level="warning")
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=effective_workers(recipe), include_dashboard=False, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise UserError(f"executor.ray_address: cannot connect to Ray at {address}: {e}") from None
+    return True
+
+
+def _completed(stage: Stage) -> int:
+    fs, p = split_url(f"{stage.folder}/completions")
+    try:
+        return len(fs.ls(p, detail=False)) if fs.exists(p) else 0
+    except FileNotFoundError:
+        return 0
+
+
+@dataclass
+class StageResult:
+    stage: Stage
+    stats: StageStats
+    seconds: float
+    ran: bool
+
+
+def _watch(progress: Progress, task_id: int, stage: Stage, stop: threading.Event) -> None:
+    while not stop.wait(0.3):
+        progress.update(task_id, completed=_completed(stage))
+
+
+def run_stage(stage: Stage, recipe: Recipe, progress: Progress, verbose: bool) -> StageResult:
+    done_before = _completed(stage)
+    task_id = progress.add_task(stage.label, total=stage.tasks, completed=done_before)
+    start = time.perf_counter()
+    ran = done_before < stage.tasks
+    if ran:
+        stop = threading.Event()
+        watcher = threading.Thread(target=_watch, args=(progress, task_id, stage, stop), daemon=True)
+        watcher.start()
+        try:
+            make_executor(stage, recipe, verbose).run()
+        finally:
+            stop.set()
+            watcher.join()
+            quiet_logs(verbose)
+        missing = stage.tasks - _completed(stage)
+        if missing:
+            raise RuntimeError(
+                f"stage {stage.label}: {missing} of {stage.tasks} tasks failed; see {stage.folder}/logs/"
+            )
+    progress.update(task_id, completed=stage.tasks)
+    return StageResult(stage, read_stage_stats(stage.folder), time.perf_counter() - start, ran)
+
+
+def print_plan(stages: list[Stage], recipe: Recipe, console: Console) -> None:
+    table = Table(title=f"plan: {recipe.name} -> {recipe.output}", title_justify="left")
+    for col in ("#", "stage", "tasks", "steps", "what"):
+        table.add_column(col)
+    for i, stage in enumerate(stages, 1):
+        steps = " → ".join(type(s).__name__ for s in stage.steps)
+        table.add_row(str(i), stage.label, str(stage.tasks), steps, stage.description)
+    console.print(table)
+    ex = recipe.executor
+    where = f"ray ({ex.ray_address or 'local cluster'})" if ex.kind == "ray" else "local"
+    console.print(f"executor: {where}, {ex.tasks} tasks per stage, {effective_workers(recipe)} at once")
+
+
+def _human(n: float) -> str:
+    for unit in ("", "k", "M", "G", "T"):
+        if abs(n) < 1000:
+            return f"{n:.0f}{unit}" if unit == "" else f"{n:.1f}{unit}"
+        n /= 1000
+    return f"{n:.1f}P"
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def print_summary(results: list[StageResult], wall: float, console: Console, recipe: Recipe) -> None:
+    table = Table(title=f"{recipe.name}: done in {wall:.1f}s -> {recipe.output}", title_justify="left")
+    for col in ("stage", "docs in", "docs out", "dropped", "bytes in", "bytes out", "tokens", "time"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for r in results:
+        s = r.stats
+        table.add_row(
+            r.stage.label,
+            _human(s.documents_in),
+            _human(s.documents_out),
+            _human(s.dropped),
+            _bytes(s.bytes_in),
+            _bytes(s.bytes_out),
+            _human(s.tokens) if s.tokens else "-",
+            f"{r.seconds:.1f}s" if r.ran else "done before",
+        )
+    console.print(table)
+    console.print(
+        f"manifest: {recipe.output.rstrip('/')}/manifest.json   inspect: coderforge inspect {recipe.output}"
+    )
+
+
+def build(
+    recipe: Recipe, *, dry_run: bool = False, verbose: bool = False, console: Console | None = None
+) -> list[StageResult]:
+    console = console or Console(stderr=True)
+    stages = plan(recipe)
+    if dry_run:
+        print_plan(stages, recipe, console)
+        return []
+    quiet_logs(verbose)
+    claim_output(recipe)
+    started_ray = start_ray(recipe) if recipe.executor.kind == "ray" else False
+    wall_start = time.perf_counter()
+    results: list[StageResult] = []
+    try:
+        with Progress(
+            TextColumn("{task.description:<28}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("tasks"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
+            for stage in stages:
+                results.append(run_stage(stage, recipe, progress, verbose))
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+    wall = time.perf_counter() - wall_start
+    write_manifest(recipe, stages, results, wall)
+    print_summary(results, wall, console, recipe)
+    return results

@@ -1,0 +1,118 @@
+"""From a recipe to the list of stages that build the corpus.
+
+A stage is one datatrove pipeline run by one executor over `tasks` ranks; its folder
+`OUTPUT/<source>/<name>/` holds its data, drop records, stats, completion markers and logs.
+Stage builders are plain functions `(recipe, output) -> list[Stage]` listed in `STAGE_BUILDERS`, in
+the order the stages must run: each source's own stages first, then the stages that take all
+sources together. Adding a stage to the build is adding a builder here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from datatrove.pipeline.base import PipelineStep
+
+from corpus.commoncrawl.warc_reader import WarcDocumentReader
+from corpus.github.repo_reader import GithubRepoReader
+from corpus.parquet_io import ParquetDocumentWriter
+from corpus.recipe import Recipe
+from corpus.story import StoryStep
+from corpus.text_reader import TextSourceReader
+
+
+@dataclass
+class Stage:
+    source: str
+    name: str
+    output: str
+    steps: list[PipelineStep]
+    tasks: int
+    description: str = ""
+    #: called after the stage completes; returns entries merged into manifest.json
+    manifest: Callable[[Stage], dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}/{self.name}"
+
+    @property
+    def folder(self) -> str:
+        return f"{self.output.rstrip('/')}/{self.source}/{self.name}"
+
+    def __post_init__(self) -> None:
+        for step in self.steps:
+            if isinstance(step, StoryStep):
+                step.bind_stage(self.folder, self.label)
+
+
+def stage_folder(output: str, source: str, name: str) -> str:
+    return f"{output.rstrip('/')}/{source}/{name}"
+
+
+def source_document_stages(recipe: Recipe, output: str) -> list[Stage]:
+    """Read every source of the recipe into documents: `OUTPUT/<source>/documents/`."""
+    tasks = recipe.executor.tasks
+    stages: list[Stage] = []
+    gh = recipe.sources.github
+    if gh is not None:
+        repos = [r.model_dump(mode="json") for r in gh.repos]
+        folder = stage_folder(output, "github", "documents")
+        stages.append(
+            Stage(
+                "github",
+                "documents",
+                output,
+                [
+                    GithubRepoReader(repos, gh.max_file_bytes, gh.group, gh.text_group),
+                    ParquetDocumentWriter(folder),
+                ],
+                tasks,
+                f"{len(repos)} repositories -> one document per file",
+            )
+        )
+    cc = recipe.sources.commoncrawl
+    if cc is not None:
+        folder = stage_folder(output, "commoncrawl", "documents")
+        stages.append(
+            Stage(
+                "commoncrawl",
+                "documents",
+                output,
+                [WarcDocumentReader(cc.warc, cc.group), ParquetDocumentWriter(folder)],
+                tasks,
+                f"{len(cc.warc)} WARC files -> HTML pages as text",
+            )
+        )
+    tx = recipe.sources.text
+    if tx is not None:
+        folder = stage_folder(output, "text", "documents")
+        stages.append(
+            Stage(
+                "text",
+                "documents",
+                output,
+                [
+                    TextSourceReader(tx.paths, tx.format, tx.text_key, tx.id_key, tx.group),
+                    ParquetDocumentWriter(folder),
+                ],
+                tasks,
+                f"{len(tx.paths)} files -> documents",
+            )
+        )
+    return stages
+
+
+#: builders in run order; later stages (filters, dedup, decontamination, mixing, shards) add theirs
+STAGE_BUILDERS: list[Callable[[Recipe, str], list[Stage]]] = [
+    source_document_stages,
+]
+
+
+def plan(recipe: Recipe) -> list[Stage]:
+    stages: list[Stage] = []
+    for builder in STAGE_BUILDERS:
+        stages.extend(builder(recipe, recipe.output))
+    return stages
