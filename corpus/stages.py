@@ -2,13 +2,16 @@
 
 A stage is one datatrove pipeline run by one executor over `tasks` ranks; its folder
 `OUTPUT/<source>/<name>/` holds its data, drop records, stats, completion markers and logs.
-Stage builders are plain functions `(recipe, output) -> list[Stage]` listed in `STAGE_BUILDERS`, in
-the order the stages must run: each source's own stages first, then the stages that take all
-sources together. Adding a stage to the build is adding a builder here.
+Stage builders are plain functions `(recipe, output, previous) -> list[Stage]`, named in
+`STAGE_BUILDERS` in the order their stages must run: each source's own stages first, then the stages
+that take all sources together. `previous` is every stage planned so far, so a builder reads from
+`latest(previous, source)`. Builders are named by import path so that planning a build imports only
+what the recipe uses; adding a stage to the build is adding one line here.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +55,15 @@ def stage_folder(output: str, source: str, name: str) -> str:
     return f"{output.rstrip('/')}/{source}/{name}"
 
 
-def source_document_stages(recipe: Recipe, output: str) -> list[Stage]:
+def latest(previous: list[Stage], source: str) -> Stage | None:
+    """The last stage planned so far for `source` (its output is that source's current documents)."""
+    for stage in reversed(previous):
+        if stage.source == source:
+            return stage
+    return None
+
+
+def source_document_stages(recipe: Recipe, output: str, previous: list[Stage]) -> list[Stage]:
     """Read every source of the recipe into documents: `OUTPUT/<source>/documents/`."""
     tasks = recipe.executor.tasks
     stages: list[Stage] = []
@@ -105,14 +116,22 @@ def source_document_stages(recipe: Recipe, output: str) -> list[Stage]:
     return stages
 
 
-#: builders in run order; later stages (filters, dedup, decontamination, mixing, shards) add theirs
-STAGE_BUILDERS: list[Callable[[Recipe, str], list[Stage]]] = [
-    source_document_stages,
+#: "module:function" of each builder, in run order
+STAGE_BUILDERS: list[str] = [
+    "corpus.stages:source_document_stages",
+    # per-source stages (file rules, languages, repository samples, web recall) go here
+    # stages over all sources (deduplication, decontamination) go here
+    # mixing, tokenization and shards go here
 ]
+
+
+def _builder(ref: str) -> Callable[[Recipe, str, list[Stage]], list[Stage]]:
+    module, _, func = ref.partition(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def plan(recipe: Recipe) -> list[Stage]:
     stages: list[Stage] = []
-    for builder in STAGE_BUILDERS:
-        stages.extend(builder(recipe, recipe.output))
+    for ref in STAGE_BUILDERS:
+        stages.extend(_builder(ref)(recipe, recipe.output, stages))
     return stages
