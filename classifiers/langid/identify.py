@@ -1,0 +1,144 @@
+"""Deciding a file's language from its name and bytes.
+
+The order follows linguist's strategies, with one deliberate change: a name that points to exactly
+one language wins over a shebang that disagrees with it (a ``.py`` file starting ``#!/bin/sh`` is
+the classic ``exec python`` trampoline, and a ``.c`` file never becomes Python because of its first
+line). Where the name leaves several candidates, a shebang narrows them, then linguist's content
+heuristics, then the content model chooses among what is left. A file that no rule names is decided
+by the model alone, and only when it is confident enough; otherwise the answer is an explicit
+unknown with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from classifiers.langid.model import ContentModel, load_model
+from classifiers.langid.rules import LanguageTable, load_table
+from classifiers.langid.sniff import (
+    HEAD_BYTES,
+    decode,
+    interpreter_variants,
+    is_binary,
+    modeline,
+    shebang_interpreter,
+)
+
+#: below this probability a model-only answer (no name, no shebang) is reported as unknown
+MIN_CONFIDENCE = 0.15
+_USE_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What was decided and how. `language` is one of the 338 names or None."""
+
+    language: str | None
+    label: str | None  # what was recognised, possibly a language outside the list (YAML, Markdown)
+    how: str  # filename | extension | shebang | modeline | heuristic | model | unknown
+    confidence: float = 1.0
+    reason: str = ""
+
+    def describe(self) -> str:
+        text = f"model {self.confidence:.2f}" if self.how == "model" else self.how
+        if self.reason:
+            text += f" ({self.reason})"
+        return text
+
+
+def _answer(table: LanguageTable, label: str, how: str, confidence: float = 1.0, note: str = "") -> Detection:
+    if table.in_list(label):
+        return Detection(label, label, how, confidence, note)
+    reason = f"{label} is not one of the 338 languages"
+    return Detection(None, label, how, confidence, f"{reason}; {note}" if note else reason)
+
+
+def _unknown(reason: str, label: str | None = None) -> Detection:
+    return Detection(None, label, "unknown", 0.0, reason)
+
+
+def detect(
+    name: str,
+    content: bytes,
+    *,
+    model: ContentModel | object | None = _USE_DEFAULT,
+    table: LanguageTable | None = None,
+) -> Detection:
+    """Decide the language of a file called `name` (a path or base name) holding `content`."""
+    table = table or load_table()
+    if model is _USE_DEFAULT:
+        model = load_model()
+    base = os.path.basename(name.replace("\\", "/")) if name else ""
+    head = content[:HEAD_BYTES]
+    cands, how, key = table.by_name(base) if base else ((), "", "")
+
+    if not content:
+        if len(cands) == 1:
+            return _answer(table, cands[0], how, note="empty file")
+        return _unknown("empty file" + (f"; name fits {len(cands)} languages" if cands else ""))
+    if is_binary(head):
+        return _unknown("binary content (NUL bytes in the first 8000)", cands[0] if len(cands) == 1 else None)
+
+    text = decode(head)
+    mode = modeline(text)
+    if mode and mode in table.by_alias:
+        return _answer(table, table.by_alias[mode], "modeline")
+
+    if len(cands) == 1:
+        return _answer(table, cands[0], how)
+
+    interp = shebang_interpreter(text)
+    if interp:
+        by_shebang: tuple[str, ...] = ()
+        for variant in interpreter_variants(interp):
+            by_shebang = table.by_interpreter.get(variant, ())
+            if by_shebang:
+                break
+        if by_shebang:
+            if not cands:
+                cands, how = by_shebang, "shebang"
+            else:
+                narrowed = tuple(c for c in cands if c in by_shebang)
+                if narrowed:
+                    cands, how = narrowed, "shebang"
+            if len(cands) == 1:
+                return _answer(table, cands[0], how)
+
+    if len(cands) > 1 and how == "extension":
+        for rule in table.heuristics_for(key):
+            if rule.matches(text):
+                hits = tuple(label for label in rule.labels if label in cands)
+                if len(hits) == 1:
+                    return _answer(table, hits[0], "heuristic")
+                if hits:
+                    cands = hits
+                break
+
+    if model is None or not isinstance(model, ContentModel):
+        if cands:
+            first = table.order(cands, key)[0]
+            return _answer(table, first, how, 0.0, f"no content model; first of {len(cands)} candidates")
+        return _unknown("no name rule matched and no content model is loaded")
+
+    if cands:
+        best = model.best(text, cands)
+        if best is None:
+            first = table.order(cands, key)[0]
+            return _answer(
+                table, first, how, 0.0, f"model knows none of {len(cands)} candidates; first taken"
+            )
+        return _answer(table, best[0], "model", best[1])
+
+    best = model.best(text)
+    if best is None:
+        return _unknown("no name rule matched and no code tokens to classify")
+    label, conf = best
+    if conf < MIN_CONFIDENCE:
+        return _unknown(f"no name rule matched; model unsure (best {label} at {conf:.2f})", label)
+    return _answer(table, label, "model", conf)
+
+
+def identify(name: str, content: bytes) -> str | None:
+    """One of the 338 language names for this file, or None (see `detect` for why)."""
+    return detect(name, content).language

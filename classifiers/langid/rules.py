@@ -1,0 +1,142 @@
+"""Name, interpreter and editor-mode lookups over the generated language table.
+
+The table (``data/languages.json``) is produced by ``generate_rules`` from linguist's and Pygments'
+data; this module only indexes it. Labels are the paper's 338 names plus every other linguist
+language, so that a YAML or Markdown file is recognised as such (and reported as outside the list)
+instead of being forced onto the nearest listed language.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+DATA_FILE = Path(__file__).parent / "data" / "languages.json"
+
+
+@dataclass(frozen=True)
+class HeuristicRule:
+    labels: tuple[str, ...]
+    pattern: re.Pattern[str] | None = None
+    negative: re.Pattern[str] | None = None
+    all_of: tuple[HeuristicRule, ...] = ()
+
+    def matches(self, text: str) -> bool:
+        if self.pattern is not None and not self.pattern.search(text):
+            return False
+        if self.negative is not None and self.negative.search(text):
+            return False
+        return all(r.matches(text) for r in self.all_of)
+
+
+@dataclass
+class LanguageTable:
+    names: list[str]
+    labels: dict[str, dict[str, Any]]
+    sources: dict[str, str]
+    by_filename: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    by_filename_lower: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    by_extension: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    by_interpreter: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    by_alias: dict[str, str] = field(default_factory=dict)
+    globs: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+    primary: dict[str, set[str]] = field(default_factory=dict)
+    heuristic_blocks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def in_list(self, label: str) -> bool:
+        return bool(self.labels.get(label, {}).get("in_list"))
+
+    def by_name(self, filename: str) -> tuple[tuple[str, ...], str, str]:
+        """Candidates from a file name: (labels, how, matched key); exact names before extensions."""
+        if filename in self.by_filename:
+            return self.by_filename[filename], "filename", filename
+        low = filename.lower()
+        if low in self.by_filename_lower:
+            return self.by_filename_lower[low], "filename", filename
+        for ext in extensions_of(low):
+            if ext in self.by_extension:
+                return self.by_extension[ext], "extension", ext
+        hits = tuple(sorted({label for rx, label in self.globs if rx.match(filename)}))
+        if hits:
+            return hits, "filename", filename
+        return (), "", ""
+
+    def order(self, labels: tuple[str, ...] | list[str], ext: str = "") -> list[str]:
+        """Candidates ordered for a fallback: listed names first, then those whose primary extension it is."""
+        return sorted(labels, key=lambda x: (not self.in_list(x), ext not in self.primary.get(x, ()), x))
+
+    @cache  # noqa: B019 - one table per process, kept for its lifetime
+    def heuristics_for(self, ext: str) -> tuple[HeuristicRule, ...]:
+        blocks = self.heuristic_blocks.get(ext, [])
+        rules: list[HeuristicRule] = []
+        for block in blocks:
+            rules.extend(_compile_rule(r) for r in block["rules"])
+        return tuple(rules)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+def _compile_rule(rule: dict[str, Any]) -> HeuristicRule:
+    flags = re.MULTILINE
+    return HeuristicRule(
+        labels=tuple(rule.get("labels", ())),
+        pattern=re.compile(rule["pattern"], flags) if "pattern" in rule else None,
+        negative=re.compile(rule["negative_pattern"], flags) if "negative_pattern" in rule else None,
+        all_of=tuple(_compile_rule(r) for r in rule.get("and", [])),
+    )
+
+
+def extensions_of(filename: str) -> list[str]:
+    """All dotted suffixes, longest first: 'a.blade.php' -> ['.blade.php', '.php']; '.bashrc' -> ['.bashrc']."""
+    out = []
+    start = 1 if filename.startswith(".") else 0
+    if start:
+        out.append(filename)
+    i = filename.find(".", start)
+    while i != -1:
+        out.append(filename[i:])
+        i = filename.find(".", i + 1)
+    return out
+
+
+def _add(index: dict[str, tuple[str, ...]], key: str, label: str) -> None:
+    cur = index.get(key, ())
+    if label not in cur:
+        index[key] = tuple(sorted((*cur, label)))
+
+
+@cache
+def load_table(path: str = str(DATA_FILE)) -> LanguageTable:
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    t = LanguageTable(names=raw["names"], labels=raw["labels"], sources=raw["sources"])
+    alias_owner: dict[str, tuple[bool, str]] = {}
+    for label, e in raw["labels"].items():
+        for name in e["filenames"]:
+            _add(t.by_filename, name, label)
+            _add(t.by_filename_lower, name.lower(), label)
+        for ext in e["extensions"]:
+            _add(t.by_extension, ext, label)
+        for interp in e["interpreters"]:
+            _add(t.by_interpreter, interp, label)
+        for pat in e["patterns"]:
+            t.globs.append((re.compile(fnmatch.translate(pat)), label))
+        t.primary[label] = set(e.get("primary_extensions", []))
+        for alias in e["aliases"]:
+            # a listed name wins an alias over a label outside the list; otherwise first come
+            prev = alias_owner.get(alias)
+            mine = (e["in_list"], label)
+            if prev is None or (mine[0] and not prev[0]) or alias == label.lower():
+                alias_owner[alias] = mine
+    t.by_alias = {a: owner for a, (_, owner) in alias_owner.items()}
+    for label in raw["labels"]:
+        t.by_alias[label.lower()] = label
+    for block in raw["heuristics"]:
+        for ext in block["extensions"]:
+            t.heuristic_blocks.setdefault(ext, []).append(block)
+    return t
