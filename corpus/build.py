@@ -163,6 +163,7 @@ def run_stage(stage: Stage, recipe: Recipe, progress: Progress, verbose: bool) -
     start = time.perf_counter()
     ran = done_before < stage.tasks
     if ran:
+        remove_stale_temporaries(stage)
         stop = threading.Event()
         watcher = threading.Thread(target=_watch, args=(progress, task_id, stage, stop), daemon=True)
         watcher.start()
@@ -232,14 +233,30 @@ def print_summary(results: list[StageResult], wall: float, console: Console, rec
     )
 
 
+def _console(stderr: bool) -> Console:
+    """Rich guesses 80 columns when output is not a terminal; tables need more."""
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=130)
+
+
+def remove_stale_temporaries(stage: Stage) -> None:
+    """Temporary files of tasks killed mid-write; their tasks have no completion marker and rerun."""
+    fs, root = split_url(stage.folder)
+    if fs.exists(root):
+        for path in fs.glob(f"{root}/**/.*.tmp-*"):
+            fs.rm(path)
+
+
 def build(
     recipe: Recipe, *, dry_run: bool = False, verbose: bool = False, console: Console | None = None
 ) -> list[StageResult]:
-    console = console or Console(stderr=True)
+    """Run every stage of `recipe`; progress goes to stderr, the plan and summary to stdout."""
+    out = console or _console(stderr=False)
     stages = plan(recipe)
     if dry_run:
-        print_plan(stages, recipe, console)
+        print_plan(stages, recipe, out)
         return []
+    console = console or _console(stderr=True)
     quiet_logs(verbose)
     claim_output(recipe)
     started_ray = start_ray(recipe) if recipe.executor.kind == "ray" else False
@@ -264,5 +281,5 @@ def build(
             ray.shutdown()
     wall = time.perf_counter() - wall_start
     write_manifest(recipe, stages, results, wall)
-    print_summary(results, wall, console, recipe)
+    print_summary(results, wall, out, recipe)
     return results
