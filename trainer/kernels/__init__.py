@@ -68,10 +68,17 @@ megatron-core integration (import `trainer.kernels.spec`, which needs megatron-c
 from __future__ import annotations
 
 from trainer.kernels.backend import fused_kernels_available
+from trainer.kernels.grouped_mlp import grouped_swiglu_mlp
+from trainer.kernels.permute import PermutePlan, permute_plan, permute_tokens, unpermute_tokens
 from trainer.kernels.router import GatingOutput, topk_gating
 
 __all__ = [
     "GatingOutput",
+    "PermutePlan",
     "fused_kernels_available",
+    "grouped_swiglu_mlp",
+    "permute_plan",
+    "permute_tokens",
     "topk_gating",
+    "unpermute_tokens",
 ]
