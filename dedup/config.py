@@ -1,0 +1,69 @@
+"""The `dedup` section of a recipe.
+
+Defaults follow the public reference points (REFERENCE.md §1): word 5-grams, Jaccard threshold
+0.7, 256 permutations, BigCode's keep order (most stars, then newest, then lowest id). Bands and
+rows are derived from the threshold and the permutation budget unless both are given.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from corpus.recipe import StrictModel
+
+KeyName = Literal["most_stars", "fewest_stars", "newest", "oldest", "lowest_id", "longest", "shortest"]
+
+#: languages whose GitHub documents are repository-level samples (DeepSeek-Coder §2.2)
+REPOSITORY_LEVEL_LANGUAGES = ("Python", "Java", "C#", "C", "C++")
+
+
+class DedupConfig(StrictModel):
+    exact: bool = Field(True, description="drop documents whose whitespace-normalised text is identical")
+    near: bool = Field(True, description="MinHash near-duplicate detection")
+    threshold: float = Field(0.7, gt=0, lt=1, description="Jaccard similarity of word n-gram sets")
+    num_perm: int = Field(256, ge=8, le=4096, description="MinHash permutations (signature length)")
+    ngram: int = Field(5, ge=1, le=32, description="words per shingle")
+    scheme: Literal["oph", "classic"] = Field(
+        "oph", description="oph: one-permutation hashing with densification; classic: num_perm hashes"
+    )
+    bands: int | None = Field(None, ge=1, description="LSH bands; derived from threshold when unset")
+    rows: int | None = Field(None, ge=1, description="LSH rows per band; derived when unset")
+    verify: Literal["exact", "estimated", "none"] = Field(
+        "exact",
+        description="check LSH candidates: exact Jaccard on shingle sets, the signature estimate, or not at all",
+    )
+    keep: list[KeyName] = Field(
+        default_factory=lambda: ["most_stars", "newest", "lowest_id"],
+        description="which copy of a cluster survives: keys tried in order",
+    )
+    per_language: bool = Field(True, description="compare documents only within one language")
+    repository_languages: list[str] = Field(default_factory=lambda: list(REPOSITORY_LEVEL_LANGUAGES))
+    stars_key: str = Field("stars", description="metadata key holding repository stars")
+    created_key: str = Field("created_at", description="metadata key holding the creation date")
+    key_shards: int = Field(1, ge=1, le=4096, description="splits of each band's key range across tasks")
+    max_representatives: int = Field(
+        16, ge=1, description="distinct sub-clusters compared against inside one LSH bucket"
+    )
+    batch_documents: int = Field(512, ge=1, description="documents hashed together in one numpy batch")
+    seed: int = 1
+    report_examples: int = Field(20, ge=0)
+
+    @model_validator(mode="after")
+    def _bands_rows(self) -> DedupConfig:
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("give both bands and rows, or neither (then they are derived from threshold)")
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        if not (self.exact or self.near):
+            raise ValueError("enable exact, near, or both")
+        return self
+
+    def lsh(self) -> tuple[int, int]:
+        """(bands, rows) in effect."""
+        if self.bands is not None and self.rows is not None:
+            return self.bands, self.rows
+        from dedup.lsh import choose_bands
+
+        return choose_bands(self.threshold, self.num_perm)

@@ -1,0 +1,159 @@
+"""Word n-gram shingles of normalised text, hashed for a whole batch of documents at once.
+
+Shingling, not hashing, is what limits MinHash throughput in pure Python (building an n-gram
+string per position costs more than the permutations that follow). Here a batch of documents is
+joined into one byte array and everything after `str.lower()` runs as a few numpy passes:
+
+* normalisation: lower case; every ASCII byte other than a letter, digit or underscore separates
+  words (BigCode's rule for code: `[^A-Za-z_0-9]`); non-ASCII bytes belong to words, so text in
+  any script still yields words;
+* each word is hashed with a position-independent polynomial hash modulo 2**64 (prefix sums times
+  inverse powers of an odd base), then mixed with the splitmix64 finaliser;
+* a shingle is the ordered combination of `n` consecutive word hashes of one document, mixed again.
+
+A document with fewer than `n` words (but at least one) yields a single shingle made of all its
+words, so short documents still take part in near-duplicate detection; an empty one yields none.
+The hashes are deterministic across processes, machines and runs (no Python `hash()`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_BASE = 0x100000001B3  # odd, so invertible modulo 2**64
+_BASE_INV = pow(_BASE, -1, 1 << 64)
+_SHINGLE_MUL = np.uint64(0x9E3779B97F4A7C15)
+
+# bytes that belong to a word: ASCII letters, digits, underscore, and every non-ASCII byte
+_WORD_BYTE = np.zeros(256, dtype=bool)
+for _c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_":
+    _WORD_BYTE[_c] = True
+_WORD_BYTE[128:] = True
+
+_powers = np.ones(1, dtype=np.uint64)
+_inv_powers = np.ones(1, dtype=np.uint64)
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads every input bit over all output bits (in place on a copy)."""
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x *= _M1
+        x ^= x >> np.uint64(27)
+        x *= _M2
+        x ^= x >> np.uint64(31)
+    return x
+
+
+def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """BASE**k and BASE**-k modulo 2**64 for k < n, grown geometrically and kept between batches."""
+    global _powers, _inv_powers
+    if len(_powers) < n:
+        size = max(n, 2 * len(_powers), 1 << 16)
+        with np.errstate(over="ignore"):
+            p = np.full(size, _BASE, dtype=np.uint64)
+            p[0] = 1
+            _powers = np.cumprod(p, dtype=np.uint64)
+            q = np.full(size, _BASE_INV, dtype=np.uint64)
+            q[0] = 1
+            _inv_powers = np.cumprod(q, dtype=np.uint64)
+    return _powers, _inv_powers
+
+
+def word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of the normalised words of every text and, per text, the offset of its first word.
+
+    Returns `(hashes, offsets)` with `hashes[offsets[i]:offsets[i+1]]` the words of `texts[i]`.
+    """
+    encoded = [t.lower().encode("utf-8", "replace") for t in texts]
+    lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+    buf = np.frombuffer(b" ".join(encoded), dtype=np.uint8) if encoded else np.zeros(0, np.uint8)
+    doc_starts = np.zeros(len(encoded), dtype=np.int64)
+    if len(encoded) > 1:
+        doc_starts[1:] = np.cumsum(lengths[:-1] + 1)
+    if buf.size == 0:
+        return np.zeros(0, np.uint64), np.zeros(len(texts) + 1, np.int64)
+    is_word = _WORD_BYTE[buf]
+    padded = np.concatenate(([False], is_word, [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    powers, inv_powers = _power_tables(buf.size + 1)
+    with np.errstate(over="ignore"):
+        prefix = np.zeros(buf.size + 1, dtype=np.uint64)
+        np.cumsum(buf.astype(np.uint64) * powers[: buf.size], out=prefix[1:])
+        hashes = (prefix[ends] - prefix[starts]) * inv_powers[starts]
+        hashes += (ends - starts).astype(np.uint64)  # length salt: "a" and "a\0" differ
+    hashes = mix64(hashes)
+    word_doc = np.searchsorted(doc_starts, starts, side="right") - 1
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(word_doc, minlength=len(texts)), out=offsets[1:])
+    return hashes, offsets
+
+
+def _combine(parts: list[np.ndarray]) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        acc = parts[0].copy()
+        for p in parts[1:]:
+            acc = mix64(acc * _SHINGLE_MUL + p)
+    return acc
+
+
+def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of the word `ngram`-shingles of each text (duplicates kept, in text order).
+
+    Returns `(hashes, offsets)` laid out like `word_hashes`.
+    """
+    if ngram < 1:
+        raise ValueError("ngram must be at least 1")
+    words, woff = word_hashes(texts)
+    counts = np.diff(woff)
+    n_docs = len(texts)
+    # full shingles: positions i of a document with i + ngram <= its word count
+    full = np.maximum(counts - ngram + 1, 0)
+    short = (counts > 0) & (counts < ngram)
+    per_doc = full + short
+    offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(per_doc, out=offsets[1:])
+    out = np.empty(int(offsets[-1]), dtype=np.uint64)
+    if words.size >= ngram and full.any():
+        windows = _combine([words[k : words.size - ngram + 1 + k] for k in range(ngram)])
+        # a window starting at global word position p is valid when it stays inside its document
+        doc_of_word = np.repeat(np.arange(n_docs), counts)
+        start_doc = doc_of_word[: words.size - ngram + 1]
+        end_doc = doc_of_word[ngram - 1 :]
+        valid = start_doc == end_doc
+        valid_hashes = windows[valid]
+        # documents with full shingles get them in order; place them after any short-doc slot
+        dest_starts = offsets[:-1]
+        src_doc = start_doc[valid]
+        rank_in_doc = np.arange(valid_hashes.size) - np.repeat(
+            np.concatenate(([0], np.cumsum(full)[:-1])), full
+        )
+        out[dest_starts[src_doc] + rank_in_doc] = valid_hashes
+    for d in np.flatnonzero(short):
+        parts = [words[woff[d] + k : woff[d] + k + 1] for k in range(int(counts[d]))]
+        salt = np.full(1, 0xD6E8FEB86659FD93 ^ int(counts[d]), dtype=np.uint64)
+        out[offsets[d]] = _combine([salt, *parts])[0]
+    return out, offsets
+
+
+def unique_shingles(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Like `shingle_hashes`, but each document's hashes sorted and deduplicated (its shingle set)."""
+    return per_document_sets(*shingle_hashes(texts, ngram))
+
+
+def per_document_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort and deduplicate each document's slice of a batch of hashes."""
+    n_docs = len(offsets) - 1
+    if hashes.size == 0:
+        return hashes, offsets
+    doc = np.repeat(np.arange(n_docs, dtype=np.uint64), np.diff(offsets))
+    order = np.lexsort((hashes, doc))
+    h, d = hashes[order], doc[order]
+    keep = np.ones(h.size, dtype=bool)
+    keep[1:] = (h[1:] != h[:-1]) | (d[1:] != d[:-1])
+    new_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(d[keep].astype(np.int64), minlength=n_docs), out=new_offsets[1:])
+    return h[keep], new_offsets

@@ -1,0 +1,135 @@
+"""Dedup as build stages: four `corpus.stages.Stage`s per source, and a runner for standalone use.
+
+`dedup_stages` is what a recipe build plugs in after a source's documents stage; `run_stages` runs
+any list of stages on datatrove's local or Ray executor (the CLI and the tests use it), skipping
+tasks that already completed so that a killed run resumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from datatrove.executor.local import LocalPipelineExecutor
+from datatrove.pipeline.base import PipelineStep
+
+from corpus.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
+from corpus.stages import Stage, stage_folder
+from dedup.config import DedupConfig
+from dedup.layout import WorkLayout
+from dedup.lsh import format_curve
+from dedup.steps import DedupBuckets, DedupClusters, DedupFilter, DedupSignatures, _plan
+
+
+def dedup_stages(
+    config: DedupConfig,
+    source: str,
+    output: str,
+    tasks: int,
+    reader: Callable[[], PipelineStep] | None = None,
+    input_stage: str = "documents",
+    write_output: bool = True,
+    name: str = "dedup",
+) -> list[Stage]:
+    """The four stages deduplicating `OUTPUT/<source>/<input_stage>/` into `OUTPUT/<source>/<name>/`.
+
+    `reader` makes the step that yields the input documents (a fresh one per stage that reads
+    them); by default the Parquet documents of the input stage. Stages 1 and 4 must read the same
+    documents in the same order with the same number of tasks.
+    """
+    root = f"{output.rstrip('/')}/{source}"
+    if reader is None:
+        folder = stage_folder(output, source, input_stage)
+
+        def reader() -> PipelineStep:
+            return ParquetDocumentReader(folder)
+
+    _, _, units = _plan(config)
+    bucket_tasks = max(1, min(tasks, units))
+    final = [reader(), DedupFilter(root, config, tasks, prefix=name)]
+    if write_output:
+        final.append(ParquetDocumentWriter(stage_folder(output, source, name)))
+    bands, rows, _ = _plan(config)
+    lsh = f"{bands} bands x {rows} rows" if config.near else "exact only"
+    return [
+        Stage(
+            source,
+            f"{name}-signatures",
+            output,
+            [reader(), DedupSignatures(root, config, tasks, prefix=name)],
+            tasks,
+            f"word {config.ngram}-gram MinHash ({config.num_perm} {config.scheme}), {lsh}",
+        ),
+        Stage(
+            source,
+            f"{name}-buckets",
+            output,
+            [DedupBuckets(root, config, tasks, prefix=name)],
+            bucket_tasks,
+            f"{units} band units over {bucket_tasks} tasks; verify={config.verify}",
+        ),
+        Stage(
+            source,
+            f"{name}-clusters",
+            output,
+            [DedupClusters(root, config, tasks, bucket_tasks, prefix=name)],
+            1,
+            f"connected components, keep {' > '.join(config.keep)}",
+        ),
+        Stage(source, name, output, final, tasks, "drop duplicates, record the id each one duplicates"),
+    ]
+
+
+def layout_for(stages: list[Stage], name: str = "dedup") -> WorkLayout:
+    first = stages[0]
+    return WorkLayout(f"{first.output.rstrip('/')}/{first.source}", name)
+
+
+def describe(config: DedupConfig) -> str:
+    """The LSH plan and its detection curve, for printing before a run."""
+    if not config.near:
+        return "exact dedup only (whitespace-normalised content)"
+    bands, rows = config.lsh()
+    return format_curve(bands, rows, config.threshold)
+
+
+def run_stages(
+    stages: list[Stage],
+    executor: str = "local",
+    workers: int = -1,
+    skip_completed: bool = True,
+) -> None:
+    """Run stages in order on datatrove's local or Ray executor; finished tasks are skipped."""
+    for stage in stages:
+        w = stage.tasks if workers == -1 else max(1, min(workers, stage.tasks))
+        if executor == "ray":
+            from datatrove.executor.ray import RayPipelineExecutor
+
+            ex = RayPipelineExecutor(
+                pipeline=stage.steps,
+                tasks=stage.tasks,
+                workers=w,
+                logging_dir=stage.folder,
+                skip_completed=skip_completed,
+            )
+        else:
+            ex = LocalPipelineExecutor(
+                pipeline=stage.steps,
+                tasks=stage.tasks,
+                workers=w,
+                logging_dir=stage.folder,
+                skip_completed=skip_completed,
+                start_method="forkserver",
+            )
+        ex.run()
+        done = _completed(stage)
+        if done < stage.tasks:
+            raise RuntimeError(
+                f"stage {stage.label}: {stage.tasks - done} of {stage.tasks} tasks failed; see {stage.folder}/logs/"
+            )
+
+
+def _completed(stage: Stage) -> int:
+    from corpus.atomic import split_url
+
+    fs, p = split_url(f"{stage.folder}/completions")
+    return len(fs.ls(p, detail=False)) if fs.exists(p) else 0

@@ -1,0 +1,477 @@
+"""The four dedup stages as datatrove pipeline steps.
+
+1. `DedupSignatures` (one task per input shard): shingles, MinHash signatures, one LSH key per band,
+   and the exact-content digest; keys are written per band unit (band x key-range shard), sorted.
+2. `DedupBuckets` (tasks take band units round-robin): gathers one band unit from every signature
+   task, finds equal keys, verifies candidate pairs and writes the verified pairs.
+3. `DedupClusters` (one task): connected components over the verified pairs, the keep-policy, the
+   assignment of every clustered document to the id it duplicates, and the cluster report.
+4. `DedupFilter` (same tasks as stage 1, same input): passes kept documents on and records every
+   dropped one with the id of the copy that was kept.
+
+Each task writes its files atomically and datatrove's completion markers make a relaunch skip
+finished tasks, so a killed run resumes where it stopped and produces the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from corpus.atomic import atomic_open
+from corpus.story import StoryStep
+from dedup.components import connected_components
+from dedup.config import DedupConfig
+from dedup.documents import exact_digest, keep_order, partition_of, partition_salt, priority_fields
+from dedup.layout import (
+    ASSIGN_SCHEMA,
+    BAND_DTYPE,
+    DOCS_SCHEMA,
+    EDGE_DTYPE,
+    WorkLayout,
+    exists,
+    make_ref,
+    read_array,
+    read_json,
+    read_table,
+    ref_index,
+    ref_rank,
+    write_array,
+    write_json,
+    write_table,
+)
+from dedup.lsh import band_keys, detection_curve
+from dedup.minhash import MinHasher
+from dedup.shingles import mix64, per_document_sets, shingle_hashes
+from dedup.verify import Similarity
+
+HIST_BINS = 20
+
+
+def _plan(config: DedupConfig) -> tuple[int, int, int]:
+    """(bands, rows, band units): units are near-dup bands x shards, then the exact band's shards."""
+    bands, rows = config.lsh() if config.near else (0, 0)
+    units = (bands + (1 if config.exact else 0)) * config.key_shards
+    return bands, rows, units
+
+
+class _DedupStep(PipelineStep):
+    type = "🫂 - DEDUP"
+
+    def __init__(self, root: str, config: DedupConfig, signature_tasks: int, prefix: str = "dedup") -> None:
+        super().__init__()
+        self.config = config
+        self.layout = WorkLayout(root, prefix)
+        self.signature_tasks = signature_tasks
+        self.bands, self.rows, self.units = _plan(config)
+
+
+class DedupSignatures(_DedupStep):
+    """Stage 1: per-task signatures and LSH keys; consumes its documents (yields nothing)."""
+
+    name = "dedup signatures"
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        cfg = self.config
+        if world_size != self.signature_tasks:
+            raise ValueError(
+                f"signature stage runs with {world_size} tasks, configured for {self.signature_tasks}"
+            )
+        hasher = MinHasher(cfg.num_perm, cfg.seed, cfg.scheme)
+        store_sets = cfg.near and cfg.verify == "exact"
+        columns: dict[str, list] = {name: [] for name in DOCS_SCHEMA.names}
+        band_parts: list[list[np.ndarray]] = [[] for _ in range(self.units)]
+        ref_parts: list[list[np.ndarray]] = [[] for _ in range(self.units)]
+        set_offset = 0
+        set_offsets = [np.zeros(1, dtype=np.int64)]
+        position = 0
+        with (
+            atomic_open(self.layout.sigs(rank), "wb") as sig_f,
+            atomic_open(self.layout.shingles(rank), "wb") as set_f,
+        ):
+
+            def flush(batch: list[Document]) -> None:
+                nonlocal position, set_offset
+                texts = [d.text for d in batch]
+                refs = make_ref(rank, np.arange(position, position + len(batch)))
+                position += len(batch)
+                digests = [exact_digest(t) for t in texts]
+                partitions = [partition_of(d, cfg) for d in batch]
+                shingle_counts = np.zeros(len(batch), dtype=np.int64)
+                if cfg.near:
+                    with self.track_time("shingles+signatures"):
+                        hashes, offsets = shingle_hashes(texts, cfg.ngram)
+                        sigs = hasher.signatures(hashes, offsets)
+                        sig_f.write(sigs.tobytes())
+                        sets, set_off = per_document_sets(hashes, offsets)
+                        shingle_counts = np.diff(set_off)
+                        if store_sets:
+                            set_f.write(sets.tobytes())
+                            set_offsets.append(set_off[1:] + set_offset)
+                            set_offset += int(set_off[-1])
+                    has = shingle_counts > 0
+                    salts = np.array([partition_salt(p) for p in partitions], dtype=np.uint64)
+                    keys = band_keys(sigs[has], self.bands, self.rows, salts[has])
+                    for b in range(self.bands):
+                        self._add(band_parts, ref_parts, b, keys[b], refs[has])
+                if cfg.exact:
+                    hi = np.array([d[0] for d in digests], dtype=np.uint64)
+                    has_text = np.array([d != (0, 0) for d in digests], dtype=bool)
+                    self._add(band_parts, ref_parts, self.bands, mix64(hi[has_text]), refs[has_text])
+                for doc, (hi_, lo_), part, n_sh in zip(
+                    batch, digests, partitions, shingle_counts, strict=True
+                ):
+                    stars, created = priority_fields(doc, cfg)
+                    columns["id"].append(str(doc.id))
+                    columns["stars"].append(stars)
+                    columns["created"].append(created)
+                    columns["length"].append(len(doc.text))
+                    columns["partition"].append(part)
+                    columns["shingles"].append(int(n_sh))
+                    columns["digest_hi"].append(hi_)
+                    columns["digest_lo"].append(lo_)
+                    self.stat_update("documents_in")
+                    self.stat_update("bytes_in", value=len(doc.text.encode("utf-8")), unit="doc")
+                    if n_sh == 0 and cfg.near:
+                        self.stat_update("no_shingles")
+
+            batch: list[Document] = []
+            for doc in data or ():
+                batch.append(doc)
+                if len(batch) >= cfg.batch_documents:
+                    flush(batch)
+                    batch = []
+            if batch:
+                flush(batch)
+        write_array(self.layout.shingle_offsets(rank), np.concatenate(set_offsets))
+        for unit in range(self.units):
+            keys = np.concatenate(band_parts[unit]) if band_parts[unit] else np.zeros(0, np.uint64)
+            refs = np.concatenate(ref_parts[unit]) if ref_parts[unit] else np.zeros(0, np.uint64)
+            rec = np.empty(keys.size, dtype=BAND_DTYPE)
+            rec["key"], rec["ref"] = keys, refs
+            rec = rec[np.lexsort((refs, keys))]
+            write_array(self.layout.band(unit, rank), rec)
+        write_table(self.layout.docs(rank), pa.table(columns, schema=DOCS_SCHEMA))
+        if rank == 0:
+            write_json(self.layout.params(), self.config.model_dump(mode="json"))
+        return
+        yield  # a generator that yields nothing: the stage ends here
+
+    def _add(self, band_parts, ref_parts, band: int, keys: np.ndarray, refs: np.ndarray) -> None:
+        shards = self.config.key_shards
+        if shards == 1:
+            band_parts[band].append(keys)
+            ref_parts[band].append(refs)
+            return
+        shard = (keys % np.uint64(shards)).astype(np.int64)
+        for s in range(shards):
+            sel = shard == s
+            band_parts[band * shards + s].append(keys[sel])
+            ref_parts[band * shards + s].append(refs[sel])
+
+
+class DedupBuckets(_DedupStep):
+    """Stage 2: candidate pairs from equal band keys, verified; band units spread over the tasks."""
+
+    name = "dedup buckets"
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        cfg = self.config
+        sim = Similarity(self.layout, cfg)
+        exact_units = set(range(self.bands * cfg.key_shards, self.units))
+        pairs: dict[tuple[int, int], tuple[float, int]] = {}
+        hist = np.zeros(HIST_BINS, dtype=np.int64)
+        accepted = rejected = buckets = 0
+        for unit in range(rank, self.units, world_size):
+            parts = [read_array(self.layout.band(unit, r), BAND_DTYPE) for r in range(self.signature_tasks)]
+            rec = np.concatenate(parts) if parts else np.zeros(0, BAND_DTYPE)
+            if rec.size < 2:
+                continue
+            rec = rec[np.argsort(rec["key"], kind="stable")]
+            keys, refs = rec["key"], rec["ref"]
+            starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+            ends = np.append(starts[1:], keys.size)
+            multi = np.flatnonzero(ends - starts > 1)
+            with self.track_time("verify"):
+                for i in multi:
+                    buckets += 1
+                    members = [int(x) for x in np.sort(refs[starts[i] : ends[i]])]
+                    if unit in exact_units:
+                        first_of: dict[int, int] = {}
+                        for m in members:
+                            lo = sim.digest_lo(m)
+                            if lo in first_of:
+                                pairs[(first_of[lo], m)] = (1.0, 1)
+                            else:
+                                first_of[lo] = m
+                        continue
+                    reps: list[int] = [members[0]]
+                    for m in members[1:]:
+                        for rep in reps:
+                            s = sim.similarity(rep, m)
+                            key = (rep, m)
+                            if key not in pairs:
+                                hist[min(int(s * HIST_BINS), HIST_BINS - 1)] += 1
+                            if cfg.verify == "none" or s >= cfg.threshold:
+                                if key not in pairs:
+                                    accepted += 1
+                                    pairs[key] = (s, 0)
+                                break
+                        else:
+                            rejected += 1
+                            if len(reps) < cfg.max_representatives:
+                                reps.append(m)
+        edges = np.empty(len(pairs), dtype=EDGE_DTYPE)
+        if pairs:
+            items = sorted(pairs.items())
+            edges["a"] = [k[0] for k, _ in items]
+            edges["b"] = [k[1] for k, _ in items]
+            edges["sim"] = [v[0] for _, v in items]
+            edges["exact"] = [v[1] for _, v in items]
+        write_array(self.layout.edges(rank), edges)
+        self.stat_update("buckets", value=buckets)
+        self.stat_update("pairs_verified", value=int(hist.sum()))
+        self.stat_update("pairs_accepted", value=accepted)
+        self.stat_update("pairs_rejected", value=rejected)
+        write_json(
+            self.layout.bucket_report(rank),
+            {
+                "buckets": buckets,
+                "compared": int(hist.sum()),
+                "accepted": accepted,
+                "rejected": rejected,
+                "similarity_histogram": hist.tolist(),
+            },
+        )
+        return
+        yield
+
+
+def _histogram(values: np.ndarray) -> list[int]:
+    idx = np.minimum((values * HIST_BINS).astype(np.int64), HIST_BINS - 1)
+    return np.bincount(idx, minlength=HIST_BINS).tolist()
+
+
+def _size_bucket(n: int) -> str:
+    lo = 2
+    while lo * 2 <= n:
+        lo *= 2
+    return str(lo) if lo == 2 else f"{lo}-{lo * 2 - 1}"
+
+
+class DedupClusters(_DedupStep):
+    """Stage 3: components, keep-policy, per-document assignment and the cluster report (one task)."""
+
+    name = "dedup clusters"
+
+    def __init__(
+        self, root: str, config: DedupConfig, signature_tasks: int, bucket_tasks: int, prefix: str = "dedup"
+    ):
+        super().__init__(root, config, signature_tasks, prefix)
+        self.bucket_tasks = bucket_tasks
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        cfg = self.config
+        parts = [read_array(self.layout.edges(r), EDGE_DTYPE, mmap=False) for r in range(self.bucket_tasks)]
+        edges = np.concatenate(parts) if parts else np.zeros(0, EDGE_DTYPE)
+        with self.track_time("components"):
+            nodes, root = connected_components(edges["a"], edges["b"])
+        sim = Similarity(self.layout, cfg)
+        # documents' keep fields, read only for ranks and rows that appear in a cluster
+        ranks = ref_rank(nodes)
+        idx = ref_index(nodes)
+        ids: list[str] = [""] * nodes.size
+        stars = np.zeros(nodes.size, np.int64)
+        created = np.zeros(nodes.size, np.int64)
+        length = np.zeros(nodes.size, np.int64)
+        digest_lo = np.zeros(nodes.size, np.uint64)
+        digest_hi = np.zeros(nodes.size, np.uint64)
+        total_docs = no_shingles = 0
+        for r in range(self.signature_tasks):
+            table = read_table(self.layout.docs(r))
+            total_docs += table.num_rows
+            no_shingles += int(np.count_nonzero(table.column("shingles").to_numpy() == 0)) if cfg.near else 0
+            sel = np.flatnonzero(ranks == r)
+            if sel.size == 0:
+                continue
+            sub = table.take(pa.array(idx[sel]))
+            for j, value in zip(sel, sub.column("id").to_pylist(), strict=True):
+                ids[j] = value
+            stars[sel] = sub.column("stars").to_numpy()
+            created[sel] = sub.column("created").to_numpy()
+            length[sel] = sub.column("length").to_numpy()
+            digest_lo[sel] = sub.column("digest_lo").to_numpy()
+            digest_hi[sel] = sub.column("digest_hi").to_numpy()
+        order = np.lexsort([*reversed(keep_order(cfg.keep, ids, stars, created, length)), root])
+        sorted_root = root[order]
+        first = (
+            np.concatenate(([True], sorted_root[1:] != sorted_root[:-1])) if order.size else np.zeros(0, bool)
+        )
+        group_start = np.flatnonzero(first)
+        group_sizes = np.diff(np.append(group_start, order.size))
+        kept_pos = np.repeat(order[group_start], group_sizes)  # for order[i], the kept node's position
+        size_of = np.repeat(group_sizes, group_sizes)
+        kept = np.empty(nodes.size, np.int64)
+        cluster_size = np.empty(nodes.size, np.int64)
+        kept[order] = kept_pos
+        cluster_size[order] = size_of
+        similarity = np.ones(nodes.size, np.float32)
+        exact = np.zeros(nodes.size, bool)
+        with self.track_time("similarity to kept"):
+            for j in range(nodes.size):
+                k = kept[j]
+                if k == j:
+                    continue
+                same = digest_hi[j] == digest_hi[k] and digest_lo[j] == digest_lo[k] and digest_hi[j] != 0
+                exact[j] = bool(same)
+                if not same and cfg.near:
+                    similarity[j] = sim.similarity(int(nodes[j]), int(nodes[k]))
+        kept_ids = [ids[k] for k in kept]
+        for r in range(self.signature_tasks):
+            sel = np.flatnonzero(ranks == r)
+            table = pa.table(
+                {
+                    "index": idx[sel],
+                    "id": [ids[j] for j in sel],
+                    "kept_id": [kept_ids[j] for j in sel],
+                    "similarity": similarity[sel],
+                    "exact": exact[sel],
+                    "cluster_size": cluster_size[sel],
+                },
+                schema=ASSIGN_SCHEMA,
+            )
+            write_table(self.layout.assign(r), table)
+        dropped = kept != np.arange(nodes.size)
+        self.stat_update("clusters", value=int(group_start.size))
+        self.stat_update("duplicates", value=int(dropped.sum()))
+        write_json(
+            self.layout.report(),
+            self._report(
+                edges,
+                ids,
+                kept_ids,
+                group_sizes,
+                order,
+                group_start,
+                dropped,
+                similarity,
+                exact,
+                total_docs,
+                no_shingles,
+            ),
+        )
+        return
+        yield
+
+    def _report(
+        self,
+        edges,
+        ids,
+        kept_ids,
+        group_sizes,
+        order,
+        group_start,
+        dropped,
+        similarity,
+        exact,
+        total_docs,
+        no_shingles,
+    ):
+        cfg = self.config
+        bucket_hist = np.zeros(HIST_BINS, np.int64)
+        compared = accepted = rejected = 0
+        for r in range(self.bucket_tasks):
+            path = self.layout.bucket_report(r)
+            if exists(path):
+                rep = read_json(path)
+                bucket_hist += np.array(rep["similarity_histogram"], dtype=np.int64)
+                compared += rep["compared"]
+                accepted += rep["accepted"]
+                rejected += rep["rejected"]
+        sizes = Counter(_size_bucket(int(n)) for n in group_sizes)
+        largest = np.argsort(-group_sizes, kind="stable")[:10]
+        near_drop = np.flatnonzero(dropped & ~exact)
+        # examples: the dropped near-duplicates closest to the threshold first (the interesting ones)
+        example_idx = near_drop[np.argsort(similarity[near_drop], kind="stable")][: cfg.report_examples]
+        return {
+            "params": {
+                **cfg.model_dump(mode="json"),
+                "bands_in_effect": self.bands,
+                "rows_in_effect": self.rows,
+                "detection_curve": [[s, round(p, 6)] for s, p in detection_curve(self.bands, self.rows)]
+                if cfg.near
+                else [],
+            },
+            "documents": total_docs,
+            "documents_without_shingles": no_shingles,
+            "clusters": int(group_sizes.size),
+            "clustered_documents": int(group_sizes.sum()),
+            "duplicates": int(dropped.sum()),
+            "exact_duplicates": int((dropped & exact).sum()),
+            "near_duplicates": int((dropped & ~exact).sum()),
+            "cluster_sizes": dict(sorted(sizes.items(), key=lambda kv: int(kv[0].split("-")[0]))),
+            "largest_clusters": [
+                {"kept_id": ids[order[group_start[g]]], "size": int(group_sizes[g])} for g in largest
+            ],
+            "examples": [
+                {"id": ids[j], "kept_id": kept_ids[j], "similarity": round(float(similarity[j]), 4)}
+                for j in example_idx
+            ],
+            "histogram_bins": [round(i / HIST_BINS, 3) for i in range(HIST_BINS + 1)],
+            "candidate_similarity_histogram": bucket_hist.tolist(),
+            "kept_similarity_histogram": _histogram(similarity[near_drop]),
+            "candidates_compared": compared,
+            "candidates_accepted": accepted,
+            "candidates_rejected": rejected,
+            "verified_pairs": int(edges.size),
+        }
+
+
+class DedupFilter(StoryStep):
+    """Stage 4: re-reads the signature stage's input and drops every clustered non-kept document."""
+
+    name = "dedup"
+
+    def __init__(self, root: str, config: DedupConfig, signature_tasks: int, prefix: str = "dedup") -> None:
+        super().__init__()
+        self.config = config
+        self.layout = WorkLayout(root, prefix)
+        self.signature_tasks = signature_tasks
+
+    def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
+        if world_size != self.signature_tasks:
+            raise ValueError(
+                f"filter stage runs with {world_size} tasks, signatures used {self.signature_tasks}"
+            )
+        table = read_table(self.layout.assign(rank))
+        assign = {
+            int(i): (doc_id, kept, float(s), bool(e), int(n))
+            for i, doc_id, kept, s, e, n in zip(
+                *(table.column(c).to_pylist() for c in ASSIGN_SCHEMA.names), strict=True
+            )
+        }
+        for position, doc in enumerate(data or ()):
+            entry = assign.get(position)
+            self.stat_update("documents_in")
+            if entry is None:
+                yield doc
+                continue
+            doc_id, kept, sim, exact, size = entry
+            if doc_id != str(doc.id):
+                raise ValueError(
+                    f"document {position} of task {rank} is {doc.id!r} but the signatures saw {doc_id!r}: "
+                    "the input changed since the signature stage; delete the dedup folders and re-run"
+                )
+            if kept == doc_id:
+                doc.metadata["duplicates"] = size - 1
+                yield doc
+                continue
+            reason = "exact_duplicate" if exact else "near_duplicate"
+            detail = json.dumps({"duplicate_of": kept, "jaccard": round(sim, 4)}, sort_keys=True)
+            self.drop(doc_id, reason, detail)

@@ -1,0 +1,66 @@
+"""Similarity of two documents referenced by (rank, position), read lazily from the signature stage.
+
+Buckets and clusters touch only the documents that collided, so the per-rank signature and
+shingle files are memory-mapped and read row by row; nothing proportional to the corpus is loaded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dedup.config import DedupConfig
+from dedup.layout import WorkLayout, read_array, read_table, ref_index, ref_rank
+from dedup.minhash import estimated_jaccard, exact_jaccard
+
+
+class Similarity:
+    def __init__(self, layout: WorkLayout, config: DedupConfig) -> None:
+        self.layout = layout
+        self.config = config
+        self._sigs: dict[int, np.ndarray] = {}
+        self._shingles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._digests: dict[int, np.ndarray] = {}
+        self._cache: dict[tuple[int, int], float] = {}
+        self.compared = 0
+
+    def _sig(self, ref: int) -> np.ndarray:
+        rank, index = int(ref_rank(np.uint64(ref))), int(ref_index(np.uint64(ref)))
+        if rank not in self._sigs:
+            self._sigs[rank] = read_array(self.layout.sigs(rank), np.uint32).reshape(-1, self.config.num_perm)
+        return self._sigs[rank][index]
+
+    def _set(self, ref: int) -> np.ndarray:
+        rank, index = int(ref_rank(np.uint64(ref))), int(ref_index(np.uint64(ref)))
+        if rank not in self._shingles:
+            self._shingles[rank] = (
+                read_array(self.layout.shingles(rank), np.uint64),
+                read_array(self.layout.shingle_offsets(rank), np.int64),
+            )
+        values, offsets = self._shingles[rank]
+        return np.asarray(values[offsets[index] : offsets[index + 1]])
+
+    def digest_lo(self, ref: int) -> int:
+        rank, index = int(ref_rank(np.uint64(ref))), int(ref_index(np.uint64(ref)))
+        if rank not in self._digests:
+            col = read_table(self.layout.docs(rank), ["digest_lo"]).column("digest_lo")
+            self._digests[rank] = col.to_numpy()
+        return int(self._digests[rank][index])
+
+    def estimated(self, a: int, b: int) -> float:
+        return estimated_jaccard(self._sig(a), self._sig(b))
+
+    def similarity(self, a: int, b: int) -> float:
+        """Jaccard similarity as the recipe verifies it: exact on shingle sets, or estimated."""
+        key = (a, b) if a < b else (b, a)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        self.compared += 1
+        if self.config.verify == "exact":
+            sim = exact_jaccard(self._set(a), self._set(b))
+        else:
+            sim = self.estimated(a, b)
+        if len(self._cache) > 5_000_000:
+            self._cache.clear()
+        self._cache[key] = sim
+        return sim
