@@ -59,6 +59,7 @@ def _grouped_gemm_kernel(
     MODE: tl.constexpr,
     HAS_P: tl.constexpr,
     PRECISION: tl.constexpr,
+    DOT_FP32: tl.constexpr,
 ):
     pid = tl.program_id(0)
     num_n_tiles = tl.cdiv(n_out, BLOCK_N)
@@ -100,9 +101,14 @@ def _grouped_gemm_kernel(
         b_ptrs = b_base + kk[:, None] * stride_bk
         b_ok = k_ok[:, None] & col_ok[None, :]
         b = tl.load(b_ptrs, mask=b_ok, other=0.0)
+        if DOT_FP32:
+            a = a.to(tl.float32)
+            b = b.to(tl.float32)
         acc = tl.dot(a, b, acc, input_precision=PRECISION)
         if MODE == 1:
             b_up = tl.load(b_ptrs + n_out * stride_bn, mask=b_ok, other=0.0)
+            if DOT_FP32:
+                b_up = b_up.to(tl.float32)
             acc_up = tl.dot(a, b_up, acc_up, input_precision=PRECISION)
 
     ok = row_ok[:, None] & col_ok[None, :]
@@ -155,6 +161,7 @@ def _grouped_wgrad_kernel(
     BLOCK_K: tl.constexpr,
     BLOCK_E: tl.constexpr,
     PRECISION: tl.constexpr,
+    DOT_FP32: tl.constexpr,
 ):
     """out[e] = A[rows of e]^T @ B[rows of e], reducing over the expert's tokens."""
     pid = tl.program_id(0)
@@ -256,6 +263,11 @@ def _precision(dtype: torch.dtype) -> str:
     return "ieee" if dtype == torch.float32 else "tf32"
 
 
+def _dot_fp32(dtype: torch.dtype) -> bool:
+    # Triton 3.9's interpreter multiplies bf16 tiles as raw 16-bit integers; widen them there.
+    return _interpret_mode() and dtype == torch.bfloat16
+
+
 def _smallest_block_n() -> int:
     return _INTERPRET_TILE if _interpret_mode() else min(c[1] for c in _GEMM_CONFIGS)
 
@@ -308,6 +320,7 @@ def grouped_gemm(
         MODE=mode,
         HAS_P=probs is not None,
         PRECISION=_precision(a.dtype),
+        DOT_FP32=_dot_fp32(a.dtype),
         **fixed,
     )
     return out
@@ -333,6 +346,7 @@ def grouped_wgrad(a: torch.Tensor, b: torch.Tensor, counts: torch.Tensor, out: t
         b.stride(0),
         BLOCK_E=next_pow2(num_experts),
         PRECISION=_precision(a.dtype),
+        DOT_FP32=_dot_fp32(a.dtype),
         **fixed,
     )
     return out
