@@ -196,6 +196,7 @@ def html(url: str, text: str) -> tuple[str, int, str, bytes]:
 
 
 def main() -> None:
+    write_recall_demo()
     first = [html(u, t) for u, t in list(MATH_PAGES.items())[:4] + list(CODE_PAGES.items())[:3]]
     first += [html(u, t) for u, t in list(PROSE_PAGES.items())[:3]]
     first += [
@@ -210,6 +211,313 @@ def main() -> None:
     ]
     write_warc(OUT / "CC-DEMO-00000.warc.gz", first)
     write_warc(OUT / "CC-DEMO-00001.warc.gz", second)
+
+
+# --- the recall loop's demo: a crawl sample where iteration 2 finds what iteration 1 missed -------
+#
+# Math and code pages come in two vocabularies. "A" pages (algebra and calculus; Python) read like
+# the seed sets, so the first classifier recalls them. "B" pages (combinatorics and graph theory;
+# SQL and shell) share almost no words with the seed, so iteration 1 misses them. The Q&A sites
+# (mathqa.example, devqa.example) hold both kinds under /questions/: enough A pages are recalled
+# that each site passes the 10% domain threshold and /questions/ passes the prefix rule, so its
+# unrecalled B pages join the seed. Iteration 2 then recalls B pages on other sites too
+# (graphnotes.example, sqlcorner.example), which no page of the seed resembled.
+
+RECALL_OUT = HERE / "recall"
+
+ALGEBRA = [
+    ("the derivative of $f(x) = x^{n}$ is $f'(x) = n x^{n-1}$", "derivative"),
+    ("we integrate by parts: $\\int u\\,dv = uv - \\int v\\,du$", "integral"),
+    ("the polynomial $p(x) = x^2 - 5x + 6$ factors as $(x-2)(x-3)$", "polynomial"),
+    ("by the quadratic formula the roots are $x = \\frac{-b \\pm \\sqrt{b^2-4ac}}{2a}$", "roots"),
+    ("the limit $\\lim_{x \\to 0} \\frac{\\sin x}{x} = 1$ follows from the squeeze theorem", "limit"),
+    ("the tangent line at $x_0$ is $y = f(x_0) + f'(x_0)(x - x_0)$", "tangent"),
+    ("solve the linear equation $3x + 7 = 22$ to get $x = 5$", "equation"),
+    ("the chain rule gives $\\frac{d}{dx} e^{x^2} = 2x e^{x^2}$", "chain rule"),
+    ("the definite integral $\\int_0^1 x^2\\,dx = \\frac{1}{3}$", "definite integral"),
+    ("a continuous function on $[a,b]$ attains its maximum (extreme value theorem)", "continuity"),
+]
+ALGEBRA_WORDS = [
+    "derivative",
+    "integral",
+    "polynomial",
+    "equation",
+    "theorem",
+    "proof",
+    "limit",
+    "function",
+    "continuous",
+    "differentiable",
+    "quadratic",
+    "roots",
+    "factor",
+    "tangent",
+    "slope",
+    "calculus",
+    "algebra",
+    "coefficient",
+    "antiderivative",
+    "substitution",
+]
+COMBINATORICS = [
+    ("the graph has $|V| = 12$ vertices and $|E| = 30$ edges", "graph"),
+    ("a proper colouring uses $\\chi(G) \\le \\Delta(G) + 1$ colours", "colouring"),
+    ("the number of subsets is $\\binom{n}{k} = \\frac{n!}{k!(n-k)!}$", "binomial"),
+    ("by pigeonhole, $n+1$ pigeons in $n$ holes share a hole", "pigeonhole"),
+    ("a spanning tree on $n$ vertices has $n-1$ edges", "spanning tree"),
+    ("the Catalan numbers satisfy $C_{n+1} = \\sum_{i=0}^{n} C_i C_{n-i}$", "catalan"),
+    ("derangements count $D_n = n! \\sum_{k=0}^{n} \\frac{(-1)^k}{k!}$", "derangement"),
+    ("Euler's formula for planar graphs: $V - E + F = 2$", "planar"),
+    ("the adjacency matrix $A$ counts walks: $(A^k)_{ij}$", "adjacency"),
+    ("a bipartite graph has no odd cycle", "bipartite"),
+]
+COMBINATORICS_WORDS = [
+    "vertices",
+    "edges",
+    "graph",
+    "colouring",
+    "bipartite",
+    "matching",
+    "pigeonhole",
+    "permutations",
+    "combinations",
+    "subsets",
+    "binomial",
+    "catalan",
+    "derangement",
+    "tree",
+    "spanning",
+    "planar",
+    "adjacency",
+    "cycle",
+    "path",
+    "hamiltonian",
+    "eulerian",
+]
+PYTHON = [
+    "def mean(values):\n    total = sum(values)\n    return total / len(values)\n",
+    "import json\n\nwith open('config.json') as f:\n    config = json.load(f)\nprint(config['name'])\n",
+    "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):\n        self.items.append(item)\n",
+    "for i, line in enumerate(lines):\n    if line.startswith('#'):\n        continue\n    print(i, line.strip())\n",
+    "from collections import Counter\n\ncounts = Counter(words)\nprint(counts.most_common(3))\n",
+    "try:\n    value = int(text)\nexcept ValueError:\n    value = None\n",
+]
+PYTHON_WORDS = [
+    "function",
+    "variable",
+    "list",
+    "dictionary",
+    "import",
+    "module",
+    "class",
+    "method",
+    "return",
+    "loop",
+    "iterate",
+    "exception",
+    "python",
+    "script",
+    "argument",
+    "keyword",
+    "decorator",
+    "generator",
+    "comprehension",
+    "interpreter",
+]
+SQL_SHELL = [
+    "SELECT customer_id, COUNT(*) AS orders\nFROM orders\nGROUP BY customer_id\nHAVING COUNT(*) > 5;\n",
+    "CREATE INDEX idx_orders_date ON orders (created_at);\nEXPLAIN ANALYZE SELECT * FROM orders WHERE created_at > now();\n",
+    '#!/bin/sh\nfor f in *.log; do\n  gzip -9 "$f"\ndone\n',
+    "find . -name '*.tmp' -mtime +7 -delete\ngrep -rn 'TODO' src/ | wc -l\n",
+    "UPDATE accounts SET balance = balance - 100 WHERE id = 42;\nCOMMIT;\n",
+    "awk -F, '{ sum += $3 } END { print sum }' sales.csv\nsort -u names.txt > unique.txt\n",
+]
+SQL_SHELL_WORDS = [
+    "query",
+    "table",
+    "index",
+    "join",
+    "schema",
+    "transaction",
+    "commit",
+    "rollback",
+    "postgres",
+    "shell",
+    "pipe",
+    "grep",
+    "awk",
+    "sed",
+    "cron",
+    "terminal",
+    "bash",
+    "column",
+    "row",
+    "primary",
+    "foreign",
+]
+PROSE_WORDS = [
+    "weather",
+    "holiday",
+    "recipe",
+    "garden",
+    "football",
+    "village",
+    "market",
+    "river",
+    "festival",
+    "travel",
+    "coffee",
+    "weekend",
+    "family",
+    "music",
+    "museum",
+    "concert",
+    "bakery",
+    "harvest",
+    "neighbour",
+    "council",
+    "mountain",
+    "beach",
+]
+FILLER = [
+    "this",
+    "page",
+    "explains",
+    "the",
+    "idea",
+    "step",
+    "by",
+    "step",
+    "with",
+    "a",
+    "short",
+    "example",
+    "and",
+    "a",
+    "note",
+    "on",
+    "common",
+    "mistakes",
+    "readers",
+    "asked",
+    "about",
+    "last",
+    "week",
+]
+
+
+def _sentences(rng, words: list[str], n: int) -> str:
+    out = []
+    for _ in range(n):
+        picked = [rng.choice(words) for _ in range(rng.randint(4, 8))]
+        glue = rng.sample(FILLER, 5)
+        out.append(" ".join(glue[:2] + picked[:3] + glue[2:] + picked[3:]).capitalize() + ".")
+    return " ".join(out)
+
+
+def _math_body(rng, facts, words) -> str:
+    parts = []
+    for fact, _ in rng.sample(facts, 3):
+        parts.append(f"<p>{_sentences(rng, words, 2)} Note that {fact}.</p>")
+    return "".join(parts)
+
+
+def _code_body(rng, snippets, words, lang: str) -> str:
+    parts = []
+    for snip in rng.sample(snippets, 2):
+        code = snip.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        parts.append(
+            f"<p>{_sentences(rng, words, 2)}</p><pre><code class='language-{lang}'>{code}</code></pre>"
+        )
+    return "".join(parts)
+
+
+def _prose_body(rng) -> str:
+    return "".join(f"<p>{_sentences(rng, PROSE_WORDS, 3)}</p>" for _ in range(2))
+
+
+def recall_demo_pages() -> list[tuple[str, str]]:
+    """(url, html) of the recall demo's pages, in a fixed order."""
+    import random
+
+    rng = random.Random(20240301)
+    pages: list[tuple[str, str]] = []
+
+    def add(url: str, title: str, body: str) -> None:
+        pages.append((url, page(title, body)))
+
+    for i in range(12):
+        add(
+            f"https://algebra-wiki.example/articles/topic-{i}",
+            f"Algebra topic {i}",
+            _math_body(rng, ALGEBRA, ALGEBRA_WORDS),
+        )
+        add(
+            f"https://pylearn.example/lessons/lesson-{i}",
+            f"Python lesson {i}",
+            _code_body(rng, PYTHON, PYTHON_WORDS, "python"),
+        )
+    for i in range(24):
+        if i % 3 == 0:
+            add(
+                f"https://mathqa.example/questions/{1000 + i}",
+                f"Question {1000 + i}",
+                _math_body(rng, ALGEBRA, ALGEBRA_WORDS),
+            )
+            add(
+                f"https://devqa.example/questions/{2000 + i}",
+                f"Question {2000 + i}",
+                _code_body(rng, PYTHON, PYTHON_WORDS, "python"),
+            )
+        else:
+            add(
+                f"https://mathqa.example/questions/{1000 + i}",
+                f"Question {1000 + i}",
+                _math_body(rng, COMBINATORICS, COMBINATORICS_WORDS),
+            )
+            add(
+                f"https://devqa.example/questions/{2000 + i}",
+                f"Question {2000 + i}",
+                _code_body(rng, SQL_SHELL, SQL_SHELL_WORDS, "sql"),
+            )
+    for i in range(10):
+        add(f"https://mathqa.example/users/member-{i}", f"Member {i}", _prose_body(rng))
+        add(f"https://devqa.example/users/member-{i}", f"Member {i}", _prose_body(rng))
+    for i in range(10):
+        add(
+            f"https://graphnotes.example/notes/note-{i}",
+            f"Graph note {i}",
+            _math_body(rng, COMBINATORICS, COMBINATORICS_WORDS),
+        )
+        add(
+            f"https://sqlcorner.example/posts/post-{i}",
+            f"SQL post {i}",
+            _code_body(rng, SQL_SHELL, SQL_SHELL_WORDS, "sql"),
+        )
+    for site in ("dailynews", "travelogue", "homecooking", "sportsdesk", "townhall", "petcorner"):
+        for i in range(20):
+            add(f"https://{site}.example/stories/story-{i}", f"{site} story {i}", _prose_body(rng))
+    return pages
+
+
+def write_recall_demo() -> None:
+    """The recall demo's WARC file and the two seed sets (which never overlap the WARC pages)."""
+    import json
+    import random
+
+    write_warc(OUT / "CC-DEMO-00002.warc.gz", [html(u, t) for u, t in recall_demo_pages()])
+    rng = random.Random(7)
+    RECALL_OUT.mkdir(parents=True, exist_ok=True)
+    with open(RECALL_OUT / "math_seed.jsonl", "w", encoding="utf-8") as f:
+        for i in range(30):
+            text = " ".join(
+                f"{_sentences(rng, ALGEBRA_WORDS, 2)} Note that {fact}." for fact, _ in rng.sample(ALGEBRA, 3)
+            )
+            f.write(json.dumps({"id": f"math-seed-{i}", "text": text}) + "\n")
+    with open(RECALL_OUT / "code_seed.jsonl", "w", encoding="utf-8") as f:
+        for i in range(30):
+            text = "\n".join(f"{_sentences(rng, PYTHON_WORDS, 2)}\n{snip}" for snip in rng.sample(PYTHON, 2))
+            f.write(json.dumps({"id": f"code-seed-{i}", "text": text}) + "\n")
 
 
 if __name__ == "__main__":

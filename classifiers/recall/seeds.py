@@ -1,0 +1,74 @@
+"""Seed and benchmark texts from JSONL (.gz/.zst) or Parquet files.
+
+Seed sets are small and hand-made, so a broken line is a mistake the user wants to see: it is
+reported with file and line number instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from typing import IO, Any
+
+from corpus.errors import UserError
+
+
+def _open_text(path: str) -> IO[str]:
+    import fsspec
+
+    try:
+        raw = fsspec.open(path, "rb").open()
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    head = raw.read(4)
+    raw.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        raw = gzip.GzipFile(fileobj=raw)
+    elif head == b"\x28\xb5\x2f\xfd":
+        import zstandard
+
+        raw = zstandard.ZstdDecompressor().stream_reader(raw)
+    return io.TextIOWrapper(raw, encoding="utf-8")
+
+
+def iter_records(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(`file:line`, record) for every record of a JSONL or Parquet file."""
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+        except FileNotFoundError:
+            raise UserError(f"{path}: file not found") from None
+        except Exception as err:
+            raise UserError(f"{path}: not a readable Parquet file ({err})") from None
+        for i, row in enumerate(table.to_pylist()):
+            yield f"{path}:row {i}", row
+        return
+    with _open_text(path) as f:
+        try:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise UserError(f"{path}:{n}: not valid JSON ({err.msg})") from None
+                if not isinstance(record, dict):
+                    raise UserError(f"{path}:{n}: expected a JSON object")
+                yield f"{path}:{n}", record
+        except (EOFError, OSError) as err:
+            raise UserError(f"{path}: compressed file is damaged or truncated ({err})") from None
+
+
+def read_texts(paths: list[str], text_key: str = "text") -> list[str]:
+    texts: list[str] = []
+    for path in paths:
+        for where, record in iter_records(path):
+            value = record.get(text_key)
+            if not isinstance(value, str):
+                raise UserError(f"{where}: key {text_key!r} is missing or not a string")
+            texts.append(value)
+    return texts
