@@ -1,0 +1,53 @@
+"""Reading the documents that go into the mix, straight from the stage folders' Parquet files.
+
+The mix needs to come back to the same documents several times (count, then write each epoch), so
+it addresses them by (input file, row) instead of streaming `Document` objects: a file is read
+column by column in row batches, and only the rows a shard needs are materialised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from corpus.atomic import split_url
+from corpus.mix.config import MixSettings
+
+
+def input_files(folders: list[str]) -> list[str]:
+    """All `data/*.parquet` files of the given stage folders, in a fixed order."""
+    files: list[str] = []
+    for folder in folders:
+        root = folder.rstrip("/") + "/data"
+        fs, p = split_url(root)
+        if not fs.exists(p):
+            continue
+        protocol = folder.split("://", 1)[0] + "://" if "://" in folder else ""
+        files.extend(sorted(protocol + f for f in fs.glob(p + "/*.parquet")))
+    return files
+
+
+def iter_batches(path: str, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    fs, p = split_url(path)
+    with fs.open(p, "rb") as fh:
+        pf = pq.ParquetFile(fh)
+        yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+
+
+class GroupAssigner:
+    """Maps a document's (group, source, language) to its mix group: the first that matches."""
+
+    def __init__(self, settings: MixSettings) -> None:
+        self._rules = [(name, g.matcher(name)) for name, g in settings.groups.items()]
+        self._cache: dict[tuple[str | None, str | None, str | None], str | None] = {}
+
+    def __call__(self, group: str | None, source: str | None, language: str | None) -> str | None:
+        key = (group, source, language)
+        hit = self._cache.get(key, "")
+        if hit != "":
+            return hit
+        found = next((name for name, m in self._rules if m.matches(group, source, language)), None)
+        self._cache[key] = found
+        return found

@@ -1,0 +1,142 @@
+"""The mix plan: how many times each document is written so that groups meet their token shares.
+
+Each group g has `available` tokens (its documents' tokens, plus one EOS each, plus the expected
+FIM sentinels). With a total budget T, the group's target is share_g × T, met by
+`floor(target / available)` whole epochs plus a partial epoch: the group's documents ordered by a
+seeded hash of their ids, taken while the running token count stays closest to the remainder.
+Ordering by a hash of the id (not by position) makes the choice independent of how inputs were
+split into files and tasks. Without a budget, T is the largest total no group must repeat for.
+
+The plan counts tokens of the plain text; FIM splits a word or two per document, so the realised
+counts (measured exactly when the shards are written) differ slightly and are reported beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from corpus.errors import UserError
+from corpus.mix.config import MixSettings
+from corpus.mix.fim import stable_hash64
+
+
+@dataclass
+class GroupPlan:
+    share: float
+    documents: int
+    available_tokens: int
+    target_tokens: int
+    planned_tokens: int
+    full_epochs: int
+    partial_documents: int
+    epochs: float
+
+
+def plan_copies(
+    ids_by_group: dict[str, list[str]],
+    costs_by_group: dict[str, np.ndarray],
+    settings: MixSettings,
+    seed: int,
+) -> tuple[dict[str, GroupPlan], dict[str, np.ndarray], int]:
+    """Copies per document for every group, the per-group plan, and the total planned budget.
+
+    `costs_by_group` holds each document's tokens as its first copy is written (FIM and EOS
+    included), so a group taken at most once is planned exactly.
+    """
+    shares = {name: g.share for name, g in settings.groups.items()}
+    costs = {g: np.asarray(costs_by_group.get(g, np.zeros(0)), dtype=np.float64) for g in shares}
+    available = {g: float(costs[g].sum()) for g in shares}
+
+    missing = [g for g, s in shares.items() if s > 0 and available[g] <= 0]
+    if missing:
+        if settings.missing_groups == "error" or len(missing) == len([s for s in shares.values() if s > 0]):
+            raise UserError(
+                f"mix.groups: {', '.join(missing)} has a share but no documents map to it "
+                "(fix the group's match, or set mix.missing_groups: renormalize)"
+            )
+        kept = {g: s for g, s in shares.items() if g not in missing}
+        norm = sum(kept.values())
+        shares = {g: (kept.get(g, 0.0) / norm) for g in shares}
+
+    if settings.total_tokens is not None:
+        total = float(settings.total_tokens)
+    else:
+        total = min(available[g] / s for g, s in shares.items() if s > 0)
+
+    plans: dict[str, GroupPlan] = {}
+    copies: dict[str, np.ndarray] = {}
+    for g, share in shares.items():
+        cost = costs[g]
+        n = cost.size
+        target = share * total
+        if n == 0 or share <= 0:
+            copies[g] = np.zeros(n, dtype=np.int32)
+            plans[g] = GroupPlan(share, n, round(available[g]), 0, 0, 0, 0, 0.0)
+            continue
+        full = math.floor(target / available[g] + 1e-12)
+        remainder = target - full * available[g]
+        order = np.argsort(
+            np.fromiter(
+                (stable_hash64(seed, "mix", g, i) for i in ids_by_group[g]), dtype=np.uint64, count=n
+            ),
+            kind="stable",
+        )
+        picked = _partial_epoch(cost[order], remainder)
+        c = np.full(n, full, dtype=np.int32)
+        c[order[picked]] += 1
+        k = int(picked.size)
+        copies[g] = c
+        planned = float((c * cost).sum())
+        plans[g] = GroupPlan(
+            share=share,
+            documents=n,
+            available_tokens=round(available[g]),
+            target_tokens=round(target),
+            planned_tokens=round(planned),
+            full_epochs=full,
+            partial_documents=k,
+            epochs=planned / available[g],
+        )
+    return plans, copies, round(total)
+
+
+def _partial_epoch(ordered_costs: np.ndarray, remainder: float) -> np.ndarray:
+    """Positions (in hash order) of the documents of the partial epoch.
+
+    First fit in hash order: every document that still fits under the remainder is taken; then,
+    if the smallest document left brings the total closer to the remainder, it is taken too.
+    With a few large documents a plain prefix would miss the target by up to one document; this
+    misses by at most half of one of the smallest ones.
+    """
+    cum = np.cumsum(ordered_costs)
+    k = int(np.searchsorted(cum, remainder, side="right"))  # the prefix cum[:k] <= remainder
+    chosen = list(range(k))
+    left = remainder - (float(cum[k - 1]) if k else 0.0)
+    rest = np.arange(k, ordered_costs.size)
+    fits = rest[ordered_costs[rest] <= left]
+    for i in fits:  # ascending hash order; each stays within the remainder
+        cost = float(ordered_costs[i])
+        if cost <= left:
+            chosen.append(int(i))
+            left -= cost
+    if left > 0:
+        taken = np.zeros(ordered_costs.size, dtype=bool)
+        taken[chosen] = True
+        others = np.flatnonzero(~taken)
+        if others.size:
+            j = int(others[np.argmin(ordered_costs[others])])
+            if ordered_costs[j] < 2 * left:
+                chosen.append(j)
+    return np.sort(np.asarray(chosen, dtype=np.int64))
+
+
+def plan_to_json(plans: dict[str, GroupPlan], total: int, seed: int, missing: list[str]) -> dict:
+    return {
+        "seed": seed,
+        "total_tokens": total,
+        "groups": {g: asdict(p) for g, p in plans.items()},
+        "missing_groups": missing,
+    }

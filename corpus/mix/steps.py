@@ -1,0 +1,323 @@
+"""The datatrove steps of the mix: tokenizer, exact token counts, the plan.
+
+Each is a terminal step (it reads the input stage folders itself and yields nothing), because the
+mix addresses documents by (file, row) to come back to them once per epoch.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections import Counter
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from corpus.atomic import atomic_open, atomic_write_text, split_url
+from corpus.errors import UserError
+from corpus.mix.config import MixSettings, TokenizerSettings
+from corpus.mix.documents import GroupAssigner, input_files, iter_batches
+from corpus.mix.fim import FIM_SENTINELS, draw_fim, stable_hash64
+from corpus.mix.plan import plan_copies, plan_to_json
+from corpus.story import StoryStep
+
+COUNT_SCHEMA = pa.schema(
+    [
+        ("file", pa.int32()),
+        ("row", pa.int64()),
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("group", pa.string()),
+        ("language", pa.string()),
+        ("chars", pa.int64()),
+        ("tokens", pa.int64()),
+        ("cost", pa.int64()),
+    ]
+)
+
+SELECTION_SCHEMA = pa.schema(
+    [("file", pa.int32()), ("row", pa.int64()), ("group", pa.string()), ("copies", pa.int32())]
+)
+
+_DOC_COLUMNS = ["id", "text", "source", "group", "language"]
+
+
+def _check_columns(path: str) -> None:
+    fs, p = split_url(path)
+    with fs.open(p, "rb") as fh:
+        names = set(pq.ParquetFile(fh).schema_arrow.names)
+    missing = [c for c in _DOC_COLUMNS if c not in names]
+    if missing:
+        raise UserError(f"{path}: not a document file (missing columns {', '.join(missing)})")
+
+
+def tokenizer_file(stage_folder: str) -> str:
+    return f"{stage_folder.rstrip('/')}/tokenizer.json"
+
+
+def load_stage_tokenizer(path: str, settings: TokenizerSettings):
+    from corpus.shards.tokenizer import load_tokenizer
+
+    return load_tokenizer(path, settings)
+
+
+class TrainTokenizerStep(PipelineStep):
+    """Train the BPE on a seeded sample of the mix's documents, or check and copy a given one.
+
+    The sample is the `sample_documents` documents with the smallest seeded hash of their id, so it
+    does not depend on file order and every group is represented in proportion to its documents.
+    """
+
+    name = "tokenizer"
+    type = "🔢 - TOKENIZER"
+
+    def __init__(
+        self, inputs: list[str], folder: str, settings: TokenizerSettings, mix: MixSettings, seed: int
+    ) -> None:
+        super().__init__()
+        self.inputs = inputs
+        self.folder = folder.rstrip("/")
+        self.settings = settings
+        self.mix = mix
+        self.seed = seed
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        from corpus.shards.tokenizer import load_tokenizer, train_tokenizer, wrap_trained
+
+        out = tokenizer_file(self.folder)
+        if rank != 0:
+            return
+        if self.settings.path:
+            tok = load_tokenizer(self.settings.path, self.settings)
+        else:
+            texts = list(self._sample())
+            if not texts:
+                raise UserError("tokenizer: no documents to train on (no input document maps to a mix group)")
+            with self.track_time(unit="tokenizer"):
+                tok = wrap_trained(train_tokenizer(texts, self.settings), self.settings, out)
+            self.stat_update("sample_documents", value=len(texts))
+            self.stat_update("sample_chars", value=sum(len(t) for t in texts))
+        tok.save(out)
+        atomic_write_text(f"{self.folder}/tokenizer_info.json", json.dumps(tok.describe(), indent=2))
+        return
+        yield
+
+    def _sample(self) -> Iterator[str]:
+        assign = GroupAssigner(self.mix)
+        k = self.settings.sample_documents
+        heap: list[tuple[int, int, int]] = []  # (-hash, file, row): the k smallest hashes
+        files = input_files(self.inputs)
+        for fi, path in enumerate(files):
+            _check_columns(path)
+            row = 0
+            for batch in iter_batches(path, ["id", "source", "group", "language"], 8192):
+                cols = batch.to_pydict()
+                for did, src, grp, lang in zip(
+                    cols["id"], cols["source"], cols["group"], cols["language"], strict=True
+                ):
+                    if did is not None and assign(grp, src, lang) is not None:
+                        key = stable_hash64(self.seed, "tokenizer", did)
+                        item = (-key, fi, row)
+                        if len(heap) < k:
+                            heapq.heappush(heap, item)
+                        elif item > heap[0]:
+                            heapq.heapreplace(heap, item)
+                    row += 1
+        wanted: dict[int, set[int]] = {}
+        for _, fi, row in heap:
+            wanted.setdefault(fi, set()).add(row)
+        limit = self.settings.sample_max_chars
+        for fi in sorted(wanted):
+            rows = wanted[fi]
+            row = 0
+            for batch in iter_batches(files[fi], ["text"], 8192):
+                for text in batch.column(0).to_pylist():
+                    if row in rows and text:
+                        yield text[:limit]
+                    row += 1
+
+
+class CountTokensStep(StoryStep):
+    """Tokenize every document once and record its exact token count, group, source and language.
+
+    Documents no mix group takes, empty documents and records without an id or text are dropped
+    here, each with a drop record, so the plan only ever sees documents it can write.
+    """
+
+    name = "count tokens"
+
+    def __init__(
+        self,
+        inputs: list[str],
+        folder: str,
+        tokenizer_path: str,
+        tokenizer: TokenizerSettings,
+        mix: MixSettings,
+        seed: int,
+        batch_documents: int = 2_000,
+    ) -> None:
+        super().__init__()
+        self.seed = seed
+        self.inputs = inputs
+        self.folder = folder.rstrip("/")
+        self.tokenizer_path = tokenizer_path
+        self.tokenizer = tokenizer
+        self.mix = mix
+        self.batch_documents = batch_documents
+
+    def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
+        tok = load_stage_tokenizer(self.tokenizer_path, self.tokenizer)
+        assign = GroupAssigner(self.mix)
+        files = input_files(self.inputs)
+        out = f"{self.folder}/counts/{rank:05d}.parquet"
+        with atomic_open(out, "wb") as fh, pq.ParquetWriter(fh, COUNT_SCHEMA, compression="zstd") as writer:
+            for fi in range(rank, len(files), world_size):
+                _check_columns(files[fi])
+                row = 0
+                for batch in iter_batches(files[fi], _DOC_COLUMNS, self.batch_documents):
+                    cols = batch.to_pydict()
+                    keep: dict[str, list] = {name: [] for name in COUNT_SCHEMA.names}
+                    texts: list[str] = []
+                    for did, text, src, grp, lang in zip(*(cols[c] for c in _DOC_COLUMNS), strict=True):
+                        r = row
+                        row += 1
+                        if did is None or text is None:
+                            self.drop(
+                                f"{files[fi]}#{r}" if did is None else did, "bad-record", "id or text is null"
+                            )
+                            continue
+                        mix_group = assign(grp, src, lang)
+                        if mix_group is None:
+                            self.drop(did, "no-mix-group", f"group={grp} source={src} language={lang}")
+                            continue
+                        if not text:
+                            self.drop(did, "empty", "no text")
+                            continue
+                        for name, value in zip(
+                            ("file", "row", "id", "source", "group", "language", "chars"),
+                            (fi, r, did, src, mix_group, lang, len(text)),
+                            strict=True,
+                        ):
+                            keep[name].append(value)
+                        texts.append(text)
+                    with self.track_time(unit="batch"):
+                        keep["tokens"], keep["cost"] = self._measure(tok, keep["id"], keep["group"], texts)
+                    for g, n in zip(keep["group"], keep["tokens"], strict=True):
+                        self.stat_update(f"tokens:{g}", value=n)
+                        self.stat_update(f"documents:{g}")
+                    writer.write_table(pa.table(keep, schema=COUNT_SCHEMA))
+        return
+        yield
+
+    def _measure(
+        self, tok, ids: list[str], groups: list[str], texts: list[str]
+    ) -> tuple[list[int], list[int]]:
+        """Plain token counts, and the tokens each document's first copy will take in the shards."""
+        splits = [
+            draw_fim(text, self.mix.groups[g].fim, self.seed, did, 0)
+            for did, g, text in zip(ids, groups, texts, strict=True)
+        ]
+        pieces = list(texts)
+        for text, split in zip(texts, splits, strict=True):
+            if split is not None:
+                pieces.extend(split.parts(text))
+        lengths = [len(e) for e in tok.encode_batch(pieces)]
+        plain = lengths[: len(texts)]
+        cost: list[int] = []
+        at = len(texts)
+        for n, split in zip(plain, splits, strict=True):
+            if split is None:
+                cost.append(n + 1)  # + EOS
+            else:
+                cost.append(sum(lengths[at : at + 3]) + FIM_SENTINELS + 1)
+                at += 3
+        return plain, cost
+
+
+class PlanStep(StoryStep):
+    """Decide how many copies of each document the shards get (one task), and record the plan.
+
+    Writes `plan.json` and one selection file per count file; documents that get no copy are
+    recorded as drops (`downsampled`, or `zero-share` for groups given no share).
+    """
+
+    name = "plan"
+
+    def __init__(self, counts_folder: str, folder: str, mix: MixSettings, seed: int) -> None:
+        super().__init__()
+        self.counts_folder = counts_folder.rstrip("/")
+        self.folder = folder.rstrip("/")
+        self.mix = mix
+        self.seed = seed
+
+    def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
+        if rank != 0:
+            return
+        fs, p = split_url(self.counts_folder + "/counts")
+        count_files = sorted(fs.glob(p + "/*.parquet"))
+        tables = [pq.read_table(f, filesystem=fs) for f in count_files]
+        names = list(self.mix.groups)
+        ids_by_group: dict[str, list[str]] = {g: [] for g in names}
+        tokens_by_group: dict[str, list[np.ndarray]] = {g: [] for g in names}
+        where: dict[str, list[tuple[int, np.ndarray]]] = {g: [] for g in names}
+        for ti, t in enumerate(tables):
+            groups = np.asarray(t.column("group").to_numpy(zero_copy_only=False), dtype=object)
+            ids = t.column("id").to_pylist()
+            tokens = t.column("cost").to_numpy()
+            for g in names:
+                idx = np.flatnonzero(groups == g)
+                ids_by_group[g].extend(ids[i] for i in idx)
+                tokens_by_group[g].append(tokens[idx])
+                where[g].append((ti, idx))
+        tokens_np = {g: np.concatenate(v) if v else np.zeros(0, np.int64) for g, v in tokens_by_group.items()}
+        plans, copies, total = plan_copies(ids_by_group, tokens_np, self.mix, self.seed)
+        missing = [g for g, gp in plans.items() if self.mix.groups[g].share > 0 and gp.documents == 0]
+
+        per_table = [np.zeros(t.num_rows, dtype=np.int32) for t in tables]
+        for g in names:
+            offset = 0
+            for ti, idx in where[g]:
+                per_table[ti][idx] = copies[g][offset : offset + idx.size]
+                offset += idx.size
+        for ti, (t, c) in enumerate(zip(tables, per_table, strict=True)):
+            ids = t.column("id").to_pylist()
+            groups = t.column("group").to_pylist()
+            for i in np.flatnonzero(c == 0):
+                reason = "zero-share" if self.mix.groups[groups[i]].share == 0 else "downsampled"
+                self.drop(ids[i], reason, f"group={groups[i]}")
+            sel = pa.table(
+                {"file": t.column("file"), "row": t.column("row"), "group": t.column("group"), "copies": c},
+                schema=SELECTION_SCHEMA,
+            )
+            name = count_files[ti].rsplit("/", 1)[-1]
+            with atomic_open(f"{self.folder}/selection/{name}", "wb") as fh:
+                pq.write_table(sel, fh, compression="zstd")
+        doc = plan_to_json(plans, total, self.seed, missing)
+        doc["available"] = _available_tokens(tables)
+        atomic_write_text(f"{self.folder}/plan.json", json.dumps(doc, indent=2, sort_keys=True))
+        for g, gp in plans.items():
+            self.stat_update(f"planned_tokens:{g}", value=gp.planned_tokens)
+        return
+        yield
+
+
+def _available_tokens(tables: list[pa.Table]) -> dict:
+    """Exact token counts of the input, by source, language and group (before mixing)."""
+    out: dict[str, Counter] = {"by_source": Counter(), "by_language": Counter(), "by_group": Counter()}
+    docs: dict[str, Counter] = {"by_source": Counter(), "by_language": Counter(), "by_group": Counter()}
+    for t in tables:
+        cols = t.select(["source", "language", "group", "tokens"]).to_pydict()
+        for src, lang, grp, n in zip(
+            cols["source"], cols["language"], cols["group"], cols["tokens"], strict=True
+        ):
+            for key, value in (("by_source", src), ("by_language", lang or "unknown"), ("by_group", grp)):
+                out[key][value] += n
+                docs[key][value] += 1
+    return {
+        "tokens": {k: dict(sorted(v.items())) for k, v in out.items()},
+        "documents": {k: dict(sorted(v.items())) for k, v in docs.items()},
+    }

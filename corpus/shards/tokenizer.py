@@ -1,0 +1,184 @@
+"""The byte-level BPE tokenizer: trained with HF `tokenizers` or loaded from a `tokenizer.json`.
+
+DeepSeek-Coder's tokenizer splits digits one by one and keeps newlines, punctuation and CJK runs
+apart from words before byte-level BPE, so numbers tokenize uniformly and code layout survives as
+its own tokens. Its special tokens (BOS, EOS, the FIM sentinels, ...) follow the ordinary
+vocabulary, so the released ids are BOS = 100000 and EOS = 100001; training ordinary tokens first
+and adding the specials afterwards gives the same layout here.
+
+Every tokenizer is checked when it is loaded: the special tokens the shards need must exist and
+encode to one id each, and a probe text with code, digits, CJK and odd whitespace must decode back
+exactly (a lowercasing or NFKC normalizer would silently corrupt the corpus otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from corpus.atomic import atomic_write_text, split_url
+from corpus.errors import UserError
+from corpus.mix.config import SpecialTokens, TokenizerSettings
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+#: Megatron stores token ids as uint16 below this vocabulary size and int32 from it on.
+INT32_VOCAB_THRESHOLD = 65_500
+
+# Pre-tokenization, in order: line breaks alone; CJK runs (no spaces between words there);
+# letters with one optional leading space; punctuation/symbol runs with one optional leading
+# space; other whitespace. Digits are then split one by one, and bytes mapped by ByteLevel.
+_NEWLINES = r"\r\n|[\r\n]"
+_CJK = r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]+"
+_LETTERS = r" ?[\p{L}\p{M}]+"
+_PUNCT = r" ?[\p{P}\p{S}]+"
+_SPACES = r"\s+(?!\S)"
+
+ROUND_TRIP_PROBE = (
+    "def f(x: int) -> int:\n\treturn x * 12345 + 0.5  # résumé naïve\r\n"
+    '    if (a[i] != b->c) { printf("%d\\n", n); }\n\n'
+    "数学公式 E = mc² と かな カナ 한국어 — “quotes” ∑_{i=1}^{n} i²  \u00a0\u200b😀\n"
+)
+
+
+def build_untrained(settings: TokenizerSettings) -> Tokenizer:
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+
+    tok = Tokenizer(models.BPE(byte_fallback=False))
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(pattern), behavior="isolated")
+            for pattern in (_NEWLINES, _CJK, _LETTERS, _PUNCT, _SPACES)
+        ]
+        + [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.decoder = decoders.ByteLevel()
+    return tok
+
+
+def train_tokenizer(texts: Iterable[str], settings: TokenizerSettings) -> Tokenizer:
+    """Train the BPE on `texts`; `settings.vocab_size` ordinary tokens, then the special tokens."""
+    from tokenizers import AddedToken, pre_tokenizers, trainers
+
+    tok = build_untrained(settings)
+    trainer = trainers.BpeTrainer(
+        vocab_size=settings.vocab_size,
+        min_frequency=settings.min_frequency,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=[],
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    tok.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t in settings.special_tokens.all_tokens()]
+    )
+    return tok
+
+
+@dataclass
+class CorpusTokenizer:
+    """A checked tokenizer with the ids the shards need."""
+
+    tokenizer: Tokenizer
+    specials: SpecialTokens
+    pad_to_multiple_of: int
+    source: str
+
+    def __post_init__(self) -> None:
+        ids = {}
+        missing = []
+        for role, token in self.specials.required().items():
+            tid = self.tokenizer.token_to_id(token)
+            if tid is None:
+                missing.append(f"{role}={token!r}")
+            ids[role] = tid
+        if missing:
+            raise UserError(
+                f"{self.source}: tokenizer lacks special tokens {', '.join(missing)}"
+                " (name the ones it has under tokenizer.special_tokens)"
+            )
+        self.bos_id: int = ids["bos"]
+        self.eos_id: int = ids["eos"]
+        self.fim_begin_id: int = ids["fim_begin"]
+        self.fim_hole_id: int = ids["fim_hole"]
+        self.fim_end_id: int = ids["fim_end"]
+        for role, token in self.specials.required().items():
+            enc = self.tokenizer.encode(token, add_special_tokens=False).ids
+            if enc != [ids[role]]:
+                raise UserError(
+                    f"{self.source}: special token {role}={token!r} does not encode to one id "
+                    f"(got {enc[:8]}); declare it as an added special token"
+                )
+        probe = self.tokenizer.encode(ROUND_TRIP_PROBE, add_special_tokens=False).ids
+        back = self.tokenizer.decode(probe, skip_special_tokens=False)
+        if back != ROUND_TRIP_PROBE:
+            at = next((i for i, (a, b) in enumerate(zip(back, ROUND_TRIP_PROBE, strict=False)) if a != b), 0)
+            raise UserError(
+                f"{self.source}: tokenizer does not round-trip text (differs at character {at}: "
+                f"{ROUND_TRIP_PROBE[at : at + 12]!r} came back as {back[at : at + 12]!r})"
+            )
+        # A document that happens to contain "<｜fim▁begin｜>" must not inject a real sentinel:
+        # special-token strings in text are tokenized as ordinary text from here on.
+        self.tokenizer.encode_special_tokens = True
+
+    @property
+    def vocab_size(self) -> int:
+        """Ids in use, special tokens included."""
+        return self.tokenizer.get_vocab_size(with_added_tokens=True)
+
+    @property
+    def padded_vocab_size(self) -> int:
+        m = self.pad_to_multiple_of
+        return -(-self.vocab_size // m) * m
+
+    @property
+    def dtype(self) -> type[np.number]:
+        return np.int32 if self.vocab_size >= INT32_VOCAB_THRESHOLD else np.uint16
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text without any special token added."""
+        return [e.ids for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
+
+    def save(self, path: str) -> None:
+        atomic_write_text(path, self.tokenizer.to_str(pretty=False))
+
+    def describe(self) -> dict:
+        return {
+            "vocab_size": self.vocab_size,
+            "padded_vocab_size": self.padded_vocab_size,
+            "dtype": np.dtype(self.dtype).name,
+            "bos_id": self.bos_id,
+            "eos_id": self.eos_id,
+            "fim_begin_id": self.fim_begin_id,
+            "fim_hole_id": self.fim_hole_id,
+            "fim_end_id": self.fim_end_id,
+        }
+
+
+def load_tokenizer(path: str, settings: TokenizerSettings) -> CorpusTokenizer:
+    """Read and check a `tokenizer.json` (local path or fsspec URL)."""
+    from tokenizers import Tokenizer
+
+    fs, p = split_url(path)
+    if not fs.exists(p):
+        raise UserError(f"tokenizer.path: {path} not found")
+    try:
+        with fs.open(p, "rb") as f:
+            tok = Tokenizer.from_str(f.read().decode("utf-8"))
+    except (UnicodeDecodeError, Exception) as e:  # tokenizers raises a plain Exception on bad JSON
+        raise UserError(f"tokenizer.path: {path} is not a valid tokenizer.json ({str(e)[:120]})") from None
+    return CorpusTokenizer(tok, settings.special_tokens, settings.pad_to_multiple_of, path)
+
+
+def wrap_trained(tok: Tokenizer, settings: TokenizerSettings, source: str) -> CorpusTokenizer:
+    return CorpusTokenizer(tok, settings.special_tokens, settings.pad_to_multiple_of, source)

@@ -1,0 +1,250 @@
+"""Writing the shards: each planned copy of a document, FIM applied, tokenized, EOS-terminated.
+
+Task `rank` takes the plan's selection files rank, rank+world, ... and writes, per group, shards
+`OUTPUT/mix/shards/<group>/<rank>_<n>.bin/.idx` (a new one once `max_tokens_per_shard` is
+reached) with a Parquet twin `<rank>_<n>.parquet` whose row i is sequence i of the shard: its
+original text, metadata, epoch, FIM cut points and token count. Epochs are written one after the
+other (all first copies, then all second copies, ...); a training loader shuffles anyway, and this
+keeps each input file read front to back once per epoch.
+
+Tokens are counted exactly as written, per group, source and language, into
+`ranks/<rank>.json`; the manifest is assembled from those files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from datatrove.data import Document, DocumentsPipeline
+
+from corpus.atomic import atomic_open, atomic_write_text, split_url
+from corpus.mix.config import MixSettings, ShardSettings, TokenizerSettings
+from corpus.mix.documents import input_files, iter_batches
+from corpus.mix.fim import FimSplit, assemble, draw_fim
+from corpus.schema import DOCUMENT_SCHEMA
+from corpus.shards.megatron import MegatronShardWriter
+from corpus.story import StoryStep
+
+TWIN_SCHEMA = pa.schema(
+    [
+        *DOCUMENT_SCHEMA,
+        ("epoch", pa.int32()),
+        ("fim", pa.string()),
+        ("fim_a", pa.int32()),
+        ("fim_b", pa.int32()),
+        ("tokens", pa.int32()),
+    ]
+)
+
+
+class _GroupShards:
+    """The open shard of one group in one task, rolled over when it reaches the size limit."""
+
+    def __init__(self, root: str, group: str, rank: int, dtype, max_tokens: int, parquet: bool) -> None:
+        self.root, self.group, self.rank = root, group, rank
+        self.dtype, self.max_tokens, self.parquet = dtype, max_tokens, parquet
+        self.index = 0
+        self.done: list[dict] = []
+        self._writer: MegatronShardWriter | None = None
+        self._twin = None
+        self._twin_file = None
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.root}/{self.group}/{self.rank:05d}_{self.index:05d}"
+
+    def _open(self) -> None:
+        self._writer = MegatronShardWriter(self.prefix, self.dtype)
+        if self.parquet:
+            self._twin_ctx = atomic_open(self.prefix + ".parquet", "wb")
+            self._twin_file = self._twin_ctx.__enter__()
+            self._twin = pq.ParquetWriter(self._twin_file, TWIN_SCHEMA, compression="zstd")
+
+    def add(self, seqs: list[list[int]], rows: list[dict]) -> None:
+        start = 0
+        while start < len(seqs):
+            if self._writer is None:
+                self._open()
+            assert self._writer is not None
+            room = self.max_tokens - self._writer.tokens
+            end, used = start, 0
+            while end < len(seqs) and (used < room or end == start):
+                used += len(seqs[end])
+                end += 1
+            self._writer.add_documents(seqs[start:end])
+            if self._twin is not None:
+                self._twin.write_table(pa.Table.from_pylist(rows[start:end], schema=TWIN_SCHEMA))
+            start = end
+            if self._writer.tokens >= self.max_tokens:
+                self.close()
+
+    def close(self) -> None:
+        if self._writer is None:
+            return
+        if self._twin is not None:
+            self._twin.close()
+            self._twin_ctx.__exit__(None, None, None)
+            self._twin = None
+        self._writer.close()
+        self.done.append(
+            {"prefix": self.prefix, "documents": self._writer.documents, "tokens": self._writer.tokens}
+        )
+        self._writer = None
+        self.index += 1
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+        if self._twin is not None:
+            self._twin_ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+
+class WriteShardsStep(StoryStep):
+    """Tokenize every planned document copy (with FIM where its group asks) into Megatron shards."""
+
+    name = "write shards"
+
+    def __init__(
+        self,
+        inputs: list[str],
+        plan_folder: str,
+        folder: str,
+        tokenizer_path: str,
+        tokenizer: TokenizerSettings,
+        mix: MixSettings,
+        shards: ShardSettings,
+        seed: int,
+    ) -> None:
+        super().__init__()
+        self.inputs = inputs
+        self.plan_folder = plan_folder.rstrip("/")
+        self.folder = folder.rstrip("/")
+        self.tokenizer_path = tokenizer_path
+        self.tokenizer = tokenizer
+        self.mix = mix
+        self.shards = shards
+        self.seed = seed
+
+    def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
+        from corpus.mix.steps import load_stage_tokenizer
+
+        tok = load_stage_tokenizer(self.tokenizer_path, self.tokenizer)
+        files = input_files(self.inputs)
+        fs, p = split_url(self.plan_folder + "/selection")
+        selections = sorted(fs.glob(p + "/*.parquet"))
+        outs: dict[str, _GroupShards] = {}
+        self._counts: dict[str, Counter] = {k: Counter() for k in ("group", "source", "language")}
+        self._docs: dict[str, Counter] = {k: Counter() for k in ("group", "source", "language")}
+        self._fim: dict[str, Counter] = {}
+        try:
+            for sel_path in selections[rank::world_size]:
+                sel = pq.read_table(sel_path, filesystem=fs)
+                if sel.num_rows == 0:
+                    continue
+                copies = sel.column("copies").to_numpy()
+                for epoch in range(int(copies.max())):
+                    chosen = sel.filter(pc.greater(sel.column("copies"), epoch))
+                    self._write_epoch(chosen, epoch, files, tok, outs, rank)
+            for g in sorted(outs):
+                outs[g].close()
+        except BaseException:
+            for g in outs.values():
+                g.abort()
+            raise
+        report = {
+            "rank": rank,
+            "shards": [dict(s, group=g) for g in sorted(outs) for s in outs[g].done],
+            "tokens": {f"by_{k}": dict(sorted(v.items())) for k, v in self._counts.items()},
+            "documents": {f"by_{k}": dict(sorted(v.items())) for k, v in self._docs.items()},
+            "fim": {g: dict(sorted(c.items())) for g, c in sorted(self._fim.items())},
+        }
+        atomic_write_text(
+            f"{self.folder}/ranks/{rank:05d}.json", json.dumps(report, indent=2, sort_keys=True)
+        )
+        return
+        yield
+
+    def _write_epoch(self, chosen: pa.Table, epoch: int, files: list[str], tok, outs, rank: int) -> None:
+        file_col = chosen.column("file").to_numpy()
+        for fi in np.unique(file_col):
+            mask = file_col == fi
+            rows = chosen.column("row").to_numpy()[mask]
+            groups = np.asarray(chosen.column("group").to_pylist(), dtype=object)[mask]
+            order = np.argsort(rows, kind="stable")
+            rows, groups = rows[order], groups[order]
+            pending: list[tuple[dict, str]] = []
+            pos = 0  # index into rows
+            base = 0  # row number of the batch's first row
+            for batch in iter_batches(files[int(fi)], [*DOCUMENT_SCHEMA.names], self.shards.batch_documents):
+                n = batch.num_rows
+                stop = int(np.searchsorted(rows, base + n, side="left"))
+                if stop > pos:
+                    local = pa.array(rows[pos:stop] - base)
+                    picked = batch.take(local).to_pylist()
+                    pending.extend(zip(picked, groups[pos:stop], strict=True))
+                    pos = stop
+                base += n
+                if len(pending) >= self.shards.batch_documents:
+                    self._flush(pending, epoch, tok, outs, rank)
+                    pending = []
+            if pending:
+                self._flush(pending, epoch, tok, outs, rank)
+
+    def _flush(self, pending: list[tuple[dict, str]], epoch: int, tok, outs, rank: int) -> None:
+        with self.track_time(unit="batch"):
+            texts: list[str] = []
+            splits: list[FimSplit | None] = []
+            for row, group in pending:
+                split = draw_fim(row["text"], self.mix.groups[group].fim, self.seed, row["id"], epoch)
+                splits.append(split)
+                texts.extend(split.parts(row["text"]) if split else (row["text"],))
+            encoded = tok.encode_batch(texts)
+            by_group: dict[str, tuple[list[list[int]], list[dict]]] = {}
+            at = 0
+            for (row, group), split in zip(pending, splits, strict=True):
+                if split is None:
+                    ids = encoded[at]
+                    at += 1
+                else:
+                    ids = assemble(
+                        split, *encoded[at : at + 3], tok.fim_begin_id, tok.fim_hole_id, tok.fim_end_id
+                    )
+                    at += 3
+                ids.append(tok.eos_id)
+                row = dict(row)
+                row.update(
+                    epoch=epoch,
+                    fim=split.mode if split else None,
+                    fim_a=split.a if split else None,
+                    fim_b=split.b if split else None,
+                    tokens=len(ids),
+                )
+                seqs, rows = by_group.setdefault(group, ([], []))
+                seqs.append(ids)
+                rows.append(row)
+                n = len(ids)
+                lang = row["language"] or "unknown"
+                for key, value in (("group", group), ("source", row["source"]), ("language", lang)):
+                    self._counts[key][value] += n
+                    self._docs[key][value] += 1
+                self._fim.setdefault(group, Counter())[split.mode if split else "none"] += 1
+            for group in sorted(by_group):
+                if group not in outs:
+                    outs[group] = _GroupShards(
+                        self.folder,
+                        group,
+                        rank,
+                        tok.dtype,
+                        self.shards.max_tokens_per_shard,
+                        self.shards.parquet,
+                    )
+                outs[group].add(*by_group[group])
+        for group, (seqs, _) in by_group.items():
+            self.stat_update(f"tokens:{group}", value=sum(len(s) for s in seqs))
+            self.stat_update(f"documents:{group}", value=len(seqs))
