@@ -76,6 +76,8 @@ _MEGATRON_MODULES = (
     "megatron.core.dist_checkpointing.exchange_utils",
     "megatron.core.dist_checkpointing.validation",
     "megatron.core.rerun_state_machine",
+    "megatron.core.pipeline_parallel.schedules",
+    "megatron.core.num_microbatches_calculator",
 )
 
 

@@ -1,0 +1,211 @@
+"""From a recipe's model section to a megatron-core `GPTModel` with MLA and DeepSeekMoE layers.
+
+The model is megatron-core's own: we only choose its configuration and swap modules in through
+`ModuleSpec`s — our SDPA core attention where TransformerEngine is absent, our DeepSeek-V2 router in
+every MoE layer, and (when `fused` is on) the fused expert kernels from `trainer.kernels`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from trainer import cpu_compat
+from trainer.recipe import ModelConfig, ParallelConfig, YarnConfig
+
+
+def transformer_config(
+    model: ModelConfig,
+    parallel: ParallelConfig | None = None,
+    *,
+    precision: str = "bf16",
+    yarn: YarnConfig | None = None,
+    meta: bool = False,
+) -> Any:
+    """megatron-core's `MLATransformerConfig` for a DeepSeek-V2 shape.
+
+    The router's own settings (coefficients, groups, scaling) are deliberately NOT given to megatron:
+    its TopKRouter would add its own V3-style group scoring and seq aux loss on top of ours.
+    """
+    from megatron.core.transformer.transformer_config import MLATransformerConfig
+
+    parallel = parallel or ParallelConfig()
+    bf16 = precision == "bf16"
+    rope: dict[str, Any] = {"rope_type": "rope", "rotary_base": model.rope_theta}
+    if yarn is not None:
+        rope = {
+            "rope_type": "yarn",
+            "rotary_base": model.rope_theta,
+            "rotary_scaling_factor": yarn.scaling_factor,
+            "beta_fast": yarn.beta_fast,
+            "beta_slow": yarn.beta_slow,
+            "original_max_position_embeddings": yarn.original_max_position_embeddings,
+            "mscale": yarn.mscale,
+            "mscale_all_dim": yarn.mscale_all_dim,
+        }
+    layer_freq = [0] * model.first_dense_layers + [1] * model.num_moe_layers
+    return MLATransformerConfig(
+        num_layers=model.num_layers,
+        hidden_size=model.hidden_size,
+        num_attention_heads=model.num_attention_heads,
+        q_lora_rank=model.q_lora_rank,
+        kv_lora_rank=model.kv_lora_rank,
+        qk_head_dim=model.qk_head_dim,
+        qk_pos_emb_head_dim=model.qk_pos_emb_head_dim,
+        v_head_dim=model.v_head_dim,
+        ffn_hidden_size=model.ffn_hidden_size,
+        normalization="RMSNorm",
+        qk_layernorm=True,
+        layernorm_epsilon=model.norm_eps,
+        gated_linear_unit=True,
+        activation_func=F.silu,
+        add_bias_linear=False,
+        hidden_dropout=0.0,
+        attention_dropout=0.0,
+        init_method_std=model.init_std,
+        num_moe_experts=model.num_experts,
+        moe_ffn_hidden_size=model.moe_ffn_hidden_size,
+        moe_shared_expert_intermediate_size=(
+            model.num_shared_experts * model.moe_ffn_hidden_size if model.num_shared_experts else None
+        ),
+        moe_router_topk=model.topk,
+        moe_router_pre_softmax=True,
+        moe_router_load_balancing_type="none",
+        moe_aux_loss_coeff=0.0,
+        moe_router_dtype="fp32",
+        moe_layer_freq=layer_freq,
+        moe_token_dispatcher_type=parallel.dispatcher,
+        tensor_model_parallel_size=parallel.tensor,
+        expert_model_parallel_size=parallel.expert,
+        sequence_parallel=parallel.tensor > 1,
+        bf16=bf16,
+        params_dtype=torch.bfloat16 if bf16 else torch.float32,
+        pipeline_dtype=torch.bfloat16 if bf16 else torch.float32,
+        use_cpu_initialization=meta or cpu_compat.cpu_active(),
+        perform_initialization=not meta,
+        persist_layer_norm=False,
+        bias_dropout_fusion=False,
+        bias_activation_fusion=False,
+        masked_softmax_fusion=False,
+        apply_rope_fusion=False,
+        gradient_accumulation_fusion=False,
+        **rope,
+    )
+
+
+def router_settings(model: ModelConfig) -> Any:
+    from trainer.model.router import RouterSettings
+
+    return RouterSettings(
+        topk=model.topk,
+        num_groups=model.num_groups,
+        group_topk=model.group_topk,
+        scaling_factor=model.routed_scaling_factor,
+        expert_coeff=model.balance.expert,
+        device_coeff=model.balance.device,
+        comm_coeff=model.balance.communication,
+        device_capacity_factor=model.device_capacity_factor,
+        fused=model.fused,
+    )
+
+
+def _fused_spec_hook() -> Any:
+    """`trainer.kernels.spec.apply_fused_kernels`, or None while the kernels package lacks it."""
+    if importlib.util.find_spec("trainer.kernels.spec") is None:
+        return None
+    from trainer.kernels.spec import apply_fused_kernels
+
+    return apply_fused_kernels
+
+
+def layer_block_spec(config: Any, model: ModelConfig) -> Any:
+    """megatron's decoder block spec with our attention, router and (optionally) fused experts."""
+    from megatron.core.models.gpt.gpt_layer_specs import get_gpt_decoder_block_spec
+    from megatron.core.transformer.moe.moe_layer import MoELayer
+
+    from trainer.model.router import DeepSeekV2Router
+    from trainer.model.sdpa_attention import SDPACoreAttention
+
+    use_te = cpu_compat.te_available() and not cpu_compat.cpu_active()
+    cpu_compat.fix_te_less_megatron()
+    block = get_gpt_decoder_block_spec(config, use_transformer_engine=use_te)
+    router = DeepSeekV2Router.builder(router_settings(model))
+    fuse = _fused_spec_hook() if model.fused else None
+    if model.fused and fuse is None:
+        raise RuntimeError("model.fused is on but trainer.kernels.spec.apply_fused_kernels is not available")
+    for layer in block.layer_specs:
+        if not use_te:
+            layer.submodules.self_attention.submodules.core_attention = SDPACoreAttention
+        mlp = layer.submodules.mlp
+        if isinstance(mlp.module, type) and issubclass(mlp.module, MoELayer):
+            mlp.submodules.router = router
+            if fuse is not None:
+                layer.submodules.mlp = fuse(mlp, fused=True)
+    return block
+
+
+def build_gpt_model(config: Any, model: ModelConfig, max_sequence_length: int) -> Any:
+    """The GPTModel itself (untied embeddings and output head, as in DeepSeek-V2)."""
+    from megatron.core.models.gpt import GPTModel
+
+    return GPTModel(
+        config=config,
+        transformer_layer_spec=layer_block_spec(config, model),
+        vocab_size=model.vocab_size,
+        max_sequence_length=max_sequence_length,
+        share_embeddings_and_output_weights=False,
+        position_embedding_type="rope",
+    )
+
+
+@dataclass(frozen=True)
+class ParameterCounts:
+    """Parameter counts of one model shape.
+
+    `active` follows the convention of counting every parameter a token touches in a forward pass
+    EXCEPT the input embedding (a lookup, not compute): attention, norms, the dense layer(s), shared
+    experts, top-k routed experts, routers and the output head. `active_no_head` drops the output head
+    too; both are reported so that either convention can be quoted.
+    """
+
+    total: int
+    embedding: int
+    output_head: int
+    routed_expert: int
+    active: int
+
+    @property
+    def active_no_head(self) -> int:
+        return self.active - self.output_head
+
+
+def count_parameters(gpt_model: torch.nn.Module, model: ModelConfig) -> ParameterCounts:
+    """Count from the built module (works on the meta device: only shapes are read)."""
+    total = embedding = head = routed = 0
+    for name, p in gpt_model.named_parameters():
+        n = p.numel()
+        total += n
+        if name.startswith("embedding."):
+            embedding += n
+        elif name.startswith("output_layer."):
+            head += n
+        elif ".mlp.experts." in name:
+            routed += n
+    active_routed = routed * model.topk // model.num_experts
+    active = total - embedding - routed + active_routed
+    return ParameterCounts(total, embedding, head, routed, active)
+
+
+def meta_parameter_counts(model: ModelConfig) -> ParameterCounts:
+    """Build the full-size model on the meta device (no memory for weights) and count it.
+
+    Needs a (single-process) megatron parallel state; `trainer.distributed.single_process_state` makes one.
+    """
+    config = transformer_config(model, precision="bf16", meta=True)
+    with torch.device("meta"):
+        gpt = build_gpt_model(config, model, max_sequence_length=4096)
+    return count_parameters(gpt, model)
