@@ -24,6 +24,7 @@ app = typer.Typer(
 
 # Modules that add commands to `app`; each defines `register(app: typer.Typer) -> None`.
 _COMMAND_MODULES: list[str] = [
+    "dedup.cli",
     "classifiers.langid.cli",
     "corpus.commands",
 ]

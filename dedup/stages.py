@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 
+from corpus.build import LocalExecutor
 from corpus.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
 from corpus.stages import Stage, stage_folder
 from dedup.config import DedupConfig
@@ -97,14 +97,18 @@ def run_stages(
     executor: str = "local",
     workers: int = -1,
     skip_completed: bool = True,
+    verbose: bool = False,
 ) -> None:
-    """Run stages in order on datatrove's local or Ray executor; finished tasks are skipped."""
+    """Run stages in order on datatrove's local or Ray executor; finished tasks are skipped.
+
+    Task logs go to each stage's logs/ folder (the build's quiet executors), not the terminal.
+    """
     for stage in stages:
         w = stage.tasks if workers == -1 else max(1, min(workers, stage.tasks))
         if executor == "ray":
-            from datatrove.executor.ray import RayPipelineExecutor
+            from corpus.build import _ray_executor_class
 
-            ex = RayPipelineExecutor(
+            ex = _ray_executor_class()(
                 pipeline=stage.steps,
                 tasks=stage.tasks,
                 workers=w,
@@ -112,7 +116,7 @@ def run_stages(
                 skip_completed=skip_completed,
             )
         else:
-            ex = LocalPipelineExecutor(
+            ex = LocalExecutor(
                 pipeline=stage.steps,
                 tasks=stage.tasks,
                 workers=w,
@@ -120,6 +124,7 @@ def run_stages(
                 skip_completed=skip_completed,
                 start_method="forkserver",
             )
+        ex.verbose = verbose
         ex.run()
         done = _completed(stage)
         if done < stage.tasks:
