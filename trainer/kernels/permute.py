@@ -26,6 +26,7 @@ except ImportError:  # the reference path still works; `use_fused` reports why
 from trainer.kernels.backend import jit, next_pow2, use_fused
 from trainer.kernels.reference import (
     PermutePlan,
+    permute_plan_from_map_reference,
     permute_plan_reference,
     permute_tokens_reference,
     unpermute_tokens_reference,
@@ -81,6 +82,59 @@ def _plan_dest_kernel(
         valid = (local >= 0) & (local < num_local)
         dest = tl.sum(tl.where(cols[None, :] == local[:, None], row_of, 0), axis=1)
         tl.store(dest_ptr + rows64 * TOPK + k, tl.where(valid, dest, -1).to(tl.int64), mask=row_ok)
+
+
+def _map_count_kernel(
+    map_ptr,
+    part_ptr,
+    num_tokens,
+    num_experts,
+    local_start,
+    num_local,
+    BLOCK_T: tl.constexpr,
+    BLOCK_L: tl.constexpr,
+):
+    pid = tl.program_id(0)
+    rows = pid * BLOCK_T + tl.arange(0, BLOCK_T)
+    cols = tl.arange(0, BLOCK_L)
+    ok = (rows < num_tokens)[:, None] & (cols < num_local)[None, :]
+    ptrs = map_ptr + rows.to(tl.int64)[:, None] * num_experts + local_start + cols[None, :]
+    onehot = (tl.load(ptrs, mask=ok, other=0) != 0).to(tl.int32)
+    tl.store(part_ptr + pid * num_local + cols, tl.sum(onehot, axis=0), mask=cols < num_local)
+
+
+def _map_dest_kernel(
+    map_ptr,
+    base_ptr,
+    dest_ptr,
+    expert_ptr,
+    num_tokens,
+    num_experts,
+    local_start,
+    num_local,
+    BLOCK_T: tl.constexpr,
+    BLOCK_L: tl.constexpr,
+    TOPK: tl.constexpr,
+):
+    pid = tl.program_id(0)
+    rows = pid * BLOCK_T + tl.arange(0, BLOCK_T)
+    row_ok = rows < num_tokens
+    rows64 = rows.to(tl.int64)
+    cols = tl.arange(0, BLOCK_L)
+    ok = row_ok[:, None] & (cols < num_local)[None, :]
+    ptrs = map_ptr + rows64[:, None] * num_experts + local_start + cols[None, :]
+    onehot = (tl.load(ptrs, mask=ok, other=0) != 0).to(tl.int32)
+    base = tl.load(base_ptr + pid * num_local + cols, mask=cols < num_local, other=0)
+    row_of = base[None, :] + tl.cumsum(onehot, axis=0) - 1
+    # The k-th chosen expert of a token is the column where its running count reaches k + 1.
+    slot = tl.where(onehot > 0, tl.cumsum(onehot, axis=1) - 1, -1)
+    for k in tl.static_range(TOPK):
+        at_k = slot == k
+        found = tl.sum(at_k.to(tl.int32), axis=1) > 0
+        dest = tl.sum(tl.where(at_k, row_of, 0), axis=1)
+        expert = tl.sum(tl.where(at_k, cols[None, :], 0), axis=1) + local_start
+        tl.store(dest_ptr + rows64 * TOPK + k, tl.where(found, dest, -1).to(tl.int64), mask=row_ok)
+        tl.store(expert_ptr + rows64 * TOPK + k, tl.where(found, expert, -1).to(tl.int64), mask=row_ok)
 
 
 def _scatter_rows_kernel(
@@ -326,6 +380,65 @@ def permute_plan(
             idx, block_base, dest, num_tokens, local_expert_start, num_local, **meta, num_warps=4
         )
     return PermutePlan(dest, counts, int(counts.sum()))
+
+
+def permute_plan_from_map(
+    routing_map: torch.Tensor,
+    topk: int,
+    *,
+    local_expert_start: int = 0,
+    num_local_experts: int | None = None,
+    fused: bool = True,
+) -> tuple[PermutePlan, torch.Tensor]:
+    """`permute_plan` for callers that hold megatron-core's dense [T, E] routing map instead of indices.
+
+    Returns the plan and each pair's global expert index [T, topk] (-1 where a token has fewer than
+    `topk` local experts), with which the caller gathers the pairs' probabilities.
+    """
+    if routing_map.dim() != 2:
+        raise ValueError(f"routing_map must be [tokens, experts], got shape {tuple(routing_map.shape)}")
+    num_tokens, num_experts = routing_map.shape
+    num_local = num_experts - local_expert_start if num_local_experts is None else num_local_experts
+    if not (local_expert_start >= 0 and num_local >= 1 and local_expert_start + num_local <= num_experts):
+        raise ValueError(
+            f"local experts [{local_expert_start}, {local_expert_start + num_local}) "
+            f"do not fit in {num_experts} experts"
+        )
+    if not use_fused(fused, "permute", routing_map.device):
+        return permute_plan_from_map_reference(
+            routing_map, topk, local_expert_start=local_expert_start, num_local_experts=num_local
+        )
+    rmap = routing_map.contiguous()
+    if rmap.dtype == torch.bool:
+        rmap = rmap.view(torch.uint8)
+    block_t = _plan_block_rows(num_local)
+    num_blocks = max(1, triton.cdiv(num_tokens, block_t))
+    part = torch.zeros(num_blocks, num_local, dtype=torch.int64, device=rmap.device)
+    dest = torch.empty(num_tokens, topk, dtype=torch.int64, device=rmap.device)
+    expert_idx = torch.empty(num_tokens, topk, dtype=torch.int64, device=rmap.device)
+    meta = {"BLOCK_T": block_t, "BLOCK_L": next_pow2(num_local)}
+    if num_tokens:
+        jit(_map_count_kernel)[(num_blocks,)](
+            rmap, part, num_tokens, num_experts, local_expert_start, num_local, **meta, num_warps=4
+        )
+    counts = part.sum(dim=0)
+    expert_start = torch.cumsum(counts, dim=0) - counts
+    block_base = torch.cumsum(part, dim=0) - part + expert_start
+    if num_tokens:
+        jit(_map_dest_kernel)[(num_blocks,)](
+            rmap,
+            block_base,
+            dest,
+            expert_idx,
+            num_tokens,
+            num_experts,
+            local_expert_start,
+            num_local,
+            **meta,
+            TOPK=topk,
+            num_warps=4,
+        )
+    return PermutePlan(dest, counts, int(counts.sum())), expert_idx
 
 
 def permute_tokens(

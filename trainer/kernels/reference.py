@@ -107,6 +107,31 @@ def permute_plan_reference(
     return PermutePlan(dest.view(topk_indices.shape), counts, int(is_local.sum()))
 
 
+def permute_plan_from_map_reference(
+    routing_map: torch.Tensor, topk: int, *, local_expert_start: int = 0, num_local_experts: int | None = None
+) -> tuple[PermutePlan, torch.Tensor]:
+    """Plan from a dense [T, E] routing map; also returns each pair's global expert (-1 padding).
+
+    A token's pairs are listed by ascending expert; a token with fewer than `topk` chosen local
+    experts (other ranks' experts, dropped assignments) is padded with row -1.
+    """
+    num_tokens, num_experts = routing_map.shape
+    num_local = num_experts - local_expert_start if num_local_experts is None else num_local_experts
+    local_map = routing_map[:, local_expert_start : local_expert_start + num_local].bool()
+    per_token = local_map.sum(dim=1)
+    if num_tokens and int(per_token.max()) > topk:
+        raise ValueError(f"a token chose {int(per_token.max())} local experts, more than topk={topk}")
+    tok, exp = local_map.nonzero(as_tuple=True)
+    first = torch.cumsum(per_token, dim=0) - per_token
+    slot = torch.arange(tok.numel(), device=routing_map.device) - first[tok]
+    expert_idx = torch.full((num_tokens, topk), -1, dtype=torch.int64, device=routing_map.device)
+    expert_idx[tok, slot] = exp + local_expert_start
+    plan = permute_plan_reference(
+        expert_idx, num_experts, local_expert_start=local_expert_start, num_local_experts=num_local
+    )
+    return plan, expert_idx
+
+
 def permute_tokens_reference(
     tokens: torch.Tensor,
     dest_rows: torch.Tensor,
