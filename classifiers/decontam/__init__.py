@@ -1,0 +1,1 @@
+"""Benchmark decontamination: 10-gram overlap and exact short strings, HumanEval built in."""
