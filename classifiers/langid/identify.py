@@ -80,13 +80,14 @@ def detect(
     if is_binary(head):
         return _unknown("binary content (NUL bytes in the first 8000)", cands[0] if len(cands) == 1 else None)
 
-    text = decode(head)
-    mode = modeline(text)
+    mode = modeline(head)
     if mode and mode in table.by_alias:
         return _answer(table, table.by_alias[mode], "modeline")
 
     if len(cands) == 1:
         return _answer(table, cands[0], how)
+
+    text = decode(head)
 
     interp = shebang_interpreter(text)
     if interp:

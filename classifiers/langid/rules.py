@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -84,11 +85,18 @@ class LanguageTable:
 
 def _compile_rule(rule: dict[str, Any]) -> HeuristicRule:
     flags = re.MULTILINE
+    with warnings.catch_warnings():
+        # Onigmo patterns use '[[' and '&&' literally; re only warns that a future version may not
+        warnings.simplefilter("ignore", FutureWarning)
+        return _compile_rule_quiet(rule, flags)
+
+
+def _compile_rule_quiet(rule: dict[str, Any], flags: int) -> HeuristicRule:
     return HeuristicRule(
         labels=tuple(rule.get("labels", ())),
         pattern=re.compile(rule["pattern"], flags) if "pattern" in rule else None,
         negative=re.compile(rule["negative_pattern"], flags) if "negative_pattern" in rule else None,
-        all_of=tuple(_compile_rule(r) for r in rule.get("and", [])),
+        all_of=tuple(_compile_rule_quiet(r, flags) for r in rule.get("and", [])),
     )
 
 

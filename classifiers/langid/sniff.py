@@ -63,15 +63,26 @@ def interpreter_variants(prog: str) -> list[str]:
     return out
 
 
-def modeline(text: str) -> str | None:
-    """The editor mode named in an Emacs (first lines) or Vim (first/last five lines) modeline."""
-    lines = text.split("\n", 6)
-    first = lines[:2]
-    for line in first:
+def _may_have_modeline(region: bytes) -> bool:
+    return b"-*-" in region or b"ft=" in region or b"filetype=" in region or b"syntax=" in region
+
+
+def modeline(head: bytes) -> str | None:
+    """The editor mode named in an Emacs (first two lines) or Vim (first/last five lines) modeline.
+
+    Works on bytes with a cheap substring probe first, so files without a modeline (nearly all)
+    pay only a few byte searches over their first and last two kilobytes.
+    """
+    first = head[:2048]
+    last = head[-2048:] if len(head) > 2048 else b""
+    if not _may_have_modeline(first) and not (last and _may_have_modeline(last)):
+        return None
+    lines = decode(first).split("\n", 6)
+    for line in lines[:2]:
         m = _EMACS.search(line)
         if m:
             return (m.group(1) or m.group(2)).lower()
-    tail = text[-2000:].split("\n")[-5:]
+    tail = decode(last or first).split("\n")[-5:]
     for line in lines[:5] + tail:
         if len(line) > 500:
             continue
