@@ -255,6 +255,17 @@ def _cpu_rng_set(new_state: Any, *args: Any, **kwargs: Any) -> None:
     torch.set_rng_state(new_state)
 
 
+def _clip_grad_by_total_norm_cpu(
+    parameters: Any, max_norm: float, total_norm: float, use_decoupled_grad: bool = False
+) -> None:
+    """megatron's in-place gradient clipping minus its assertion that gradients are CUDA tensors."""
+    attr = "decoupled_grad" if use_decoupled_grad else "grad"
+    grads = [getattr(p, attr).detach() for p in parameters if getattr(p, attr, None) is not None]
+    clip_coeff = max_norm / (total_norm + 1.0e-6)
+    if clip_coeff < 1.0 and grads:
+        torch._foreach_mul_(grads, clip_coeff)
+
+
 def enable_cpu() -> bool:
     """Point megatron-core at the CPU when CUDA is absent; returns whether it did.
 
@@ -280,5 +291,7 @@ def enable_cpu() -> bool:
     rnd._get_cuda_rng_state = _cpu_rng_get
     rnd._set_cuda_rng_state = _cpu_rng_set
     rnd._lazy_call = lambda cb: cb()
+    for name in ("megatron.core.optimizer.clip_grads", "megatron.core.optimizer.optimizer"):
+        sys.modules[name].clip_grad_by_total_norm_fp32 = _clip_grad_by_total_norm_cpu
     _CPU_ACTIVE = True
     return True

@@ -37,6 +37,8 @@ class _ShardVocabulary:
         self.eod = eod
         self.eos = eod
         self.vocab_size = vocab_size
+        # megatron hashes this into each dataset's cache key
+        self.unique_identifiers = {"class": "ShardVocabulary", "eod": eod, "vocab_size": vocab_size}
 
 
 def _parse_data_path(items: list[Any], base: Path | None, where: str) -> tuple[list[str], list[float] | None]:
@@ -149,4 +151,6 @@ class BatchIterator:
         idx = [(first + i) % len(self.dataset) for i in range(self.mbs)]
         self.consumed += step
         samples = [self.dataset[i] for i in idx]
-        return {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
+        # BlendedDataset adds a scalar "dataset_id"; only the tensors form the batch
+        keys = [k for k, v in samples[0].items() if isinstance(v, torch.Tensor)]
+        return {k: torch.stack([s[k] for s in samples]) for k in keys}
