@@ -149,3 +149,15 @@ def run_local(stages: list[Stage], workers: int = 1) -> dict:
         if stage.manifest is not None:
             manifest = merge_manifest(stage.output, stage.manifest(stage))
     return manifest
+
+
+def build_stages(recipe: Any, output: str, previous: list[Stage]) -> list[Stage]:
+    """Stage builder for the build: mixes the latest document folder of every source planned so far."""
+    from corpus.stages import latest
+
+    sources: list[str] = []
+    for stage in previous:
+        if stage.source != SOURCE and stage.source not in sources:
+            sources.append(stage.source)
+    inputs = [latest(previous, s).folder for s in sources]  # type: ignore[union-attr]
+    return mix_stages(inputs, output, settings_of(recipe), recipe.seed, recipe.executor.tasks)

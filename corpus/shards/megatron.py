@@ -77,7 +77,11 @@ class MegatronShardWriter:
         self.documents += int(lengths.size)
         self.tokens += int(lengths.sum())
 
-    def close(self) -> None:
+    def close(self) -> bool:
+        """Finish the shard; an empty one is not written (megatron-core cannot map an empty .bin)."""
+        if self.documents == 0:
+            self.abort()
+            return False
         self._stack.close()  # renames the .bin into place
         lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, dtype=np.int64)
         itemsize = np.dtype(self.dtype).itemsize
@@ -94,6 +98,7 @@ class MegatronShardWriter:
             f.write(lengths.astype(np.int32).tobytes(order="C"))
             f.write(pointers.tobytes(order="C"))
             f.write(doc_index.tobytes(order="C"))
+        return True
 
     def abort(self) -> None:
         """Drop a half-written shard (the temporary .bin is removed, nothing appears)."""
