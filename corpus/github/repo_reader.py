@@ -1,20 +1,23 @@
 """Repositories into documents: one document per file, with the repository's story attached.
 
 Sources are GitHub-style archives (.tar.gz tarballs with one top-level folder, or .zip), plain
-folders (a checkout), or a git URL cloned shallowly with hooks disabled. Nothing from a repository
-is ever executed or followed outside it: members with absolute or `..` paths, links and special
-files are refused and recorded. Binary, oversized and non-UTF-8 files are recorded as drops too,
-so `coderforge inspect` shows why each file did not become a document.
+folders (a checkout), a git URL cloned shallowly, or an archive URL (the API's tarball endpoint);
+`corpus.github.fetch` gets them onto disk, resumably and under a size cap. Nothing from a
+repository is ever executed or followed outside it: members with absolute or `..` paths, links and
+special files are refused and recorded. Binary, oversized, non-UTF-8, Git LFS pointer, vendored,
+generated and minified files (the last three by GitHub linguist's rules, see `linguist.py`) are
+recorded as drops too, so `coderforge inspect` shows why each file did not become a document.
+A repository that cannot be fetched or read is recorded with its error and the run goes on.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import shutil
 import subprocess
 import tarfile
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,12 +26,16 @@ from typing import Any
 from datatrove.data import Document, DocumentsPipeline
 
 from corpus.atomic import split_url
+from corpus.github import linguist
+from corpus.github.fetch import Fetcher, FetchError
 from corpus.schema import make_document
 from corpus.story import StoryStep
 
 #: extensions of code-related text (the paper's "code-related text" next to source files)
 TEXT_EXTENSIONS = {".md", ".markdown", ".rst", ".txt", ".adoc", ".asciidoc", ".org", ".textile"}
 TEXT_NAMES = {"readme", "changelog", "contributing", "authors", "history", "news", "todo"}
+#: first line of a Git LFS pointer file (the content itself lives on an LFS server)
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
 
 @dataclass
@@ -62,9 +69,13 @@ def _strip_top(paths: list[str]) -> str:
     return ""
 
 
-def iter_tar(path: str, max_bytes: int) -> Iterator[RawFile]:
+def iter_tar(path: str, max_bytes: int, info: dict[str, Any] | None = None) -> Iterator[RawFile]:
+    """Members of a tarball; `info["commit"]` is set from GitHub's pax header when present."""
     with tarfile.open(path, mode="r:*") as tar:
         members = tar.getmembers()
+        comment = tar.pax_headers.get("comment", "") if tar.pax_headers else ""
+        if info is not None and len(comment) == 40 and all(c in "0123456789abcdef" for c in comment):
+            info["commit"] = comment
         names = [safe_member_path(m.name) or "" for m in members]
         prefix = _strip_top([n for n, m in zip(names, members, strict=True) if not m.isdir()] or names)
         for member, norm in zip(members, names, strict=True):
@@ -136,31 +147,13 @@ def iter_folder(root: str, max_bytes: int) -> Iterator[RawFile]:
                     yield RawFile(rel, f.read())
 
 
-def shallow_clone(url: str, dest: str, commit: str | None = None) -> None:
-    """`git clone --depth 1` with hooks, submodules, LFS smudging and prompts all off."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}
-    base = ["git", "-c", "core.hooksPath=/dev/null", "-c", "protocol.file.allow=always"]
-    cmd = [*base, "clone", "--quiet", "--no-tags", "--depth", "1", "--recurse-submodules=no", url, dest]
-    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=600)
-    if commit:
-        subprocess.run(
-            [*base, "-C", dest, "fetch", "--quiet", "--depth", "1", "origin", commit],
-            check=True,
-            env=env,
-            capture_output=True,
-            timeout=600,
-        )
-        subprocess.run(
-            [*base, "-C", dest, "checkout", "--quiet", commit],
-            check=True,
-            env=env,
-            capture_output=True,
-            timeout=600,
-        )
-
-
 class GithubRepoReader(StoryStep):
-    """Turn each repository of the recipe into one document per kept file."""
+    """Turn each repository into one document per kept file.
+
+    Repositories come from `repos` (the recipe's list) and, when given, `repo_list`: a JSON-lines
+    file of the same entries written by the search stage, read when the step runs. Task `rank`
+    takes repositories rank, rank + world_size, ... of the combined list.
+    """
 
     name = "github reader"
 
@@ -170,67 +163,79 @@ class GithubRepoReader(StoryStep):
         max_file_bytes: int = 1_000_000,
         group: str = "code",
         text_group: str = "code",
+        *,
+        repo_list: str | None = None,
+        fetcher: Fetcher | None = None,
+        skip_generated: bool = True,
+        languages: bool = True,
     ) -> None:
         super().__init__()
         self.repos = list(repos)
         self.max_file_bytes = max_file_bytes
         self.group = group
         self.text_group = text_group
+        self.repo_list = repo_list
+        self.fetcher = fetcher or Fetcher()
+        self.skip_generated = skip_generated
+        self.languages = languages
+
+    def all_repos(self) -> list[dict[str, Any]]:
+        repos = list(self.repos)
+        if self.repo_list:
+            fs, p = split_url(self.repo_list)
+            with fs.open(p, "rt", encoding="utf-8") as f:
+                repos += [json.loads(line) for line in f if line.strip()]
+        return repos
 
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
         if data:
             yield from data
-        for repo in self.repos[rank::world_size]:
+        for repo in self.all_repos()[rank::world_size]:
             yield from self._read_repo(repo)
 
-    def _files(self, repo: dict[str, Any], workdir: str) -> Iterator[RawFile]:
-        if repo.get("path"):
-            yield from iter_folder(repo["path"], self.max_file_bytes)
-            return
-        if repo.get("url"):
-            dest = os.path.join(workdir, "checkout")
-            shallow_clone(repo["url"], dest, repo.get("commit"))
-            yield from iter_folder(dest, self.max_file_bytes)
-            return
-        archive = repo["archive"]
-        fs, p = split_url(archive)
-        if "://" in archive:  # remote archive: fetch once into the work folder
-            local = os.path.join(workdir, os.path.basename(p))
-            fs.get(p, local)
-            p = local
-        if p.endswith(".zip"):
-            yield from iter_zip(p, self.max_file_bytes)
+    def _files(self, repo: dict[str, Any], info: dict[str, Any]) -> Iterator[RawFile]:
+        fetched = self.fetcher.fetch(repo)
+        info["commit"] = fetched.commit
+        info["temporary"] = fetched.temporary
+        if fetched.kind == "folder":
+            yield from iter_folder(fetched.path, self.max_file_bytes)
+        elif fetched.kind == "zip":
+            yield from iter_zip(fetched.path, self.max_file_bytes)
         else:
-            yield from iter_tar(p, self.max_file_bytes)
+            yield from iter_tar(fetched.path, self.max_file_bytes, info)
 
     def _read_repo(self, repo: dict[str, Any]) -> Iterator[Document]:
         name = repo["name"]
-        workdir = tempfile.mkdtemp(prefix="coderforge-repo-")
+        info: dict[str, Any] = {"commit": repo.get("commit")}
         self.stat_update("repositories")
         try:
-            for raw in self._files(repo, workdir):
+            for raw in self._files(repo, info):
                 doc_id = f"github:{name}/{raw.path}"
                 if raw.refusal:
                     self.drop(doc_id, *raw.refusal)
                     continue
-                doc = self._document(repo, raw, doc_id)
+                doc = self._document(repo, raw, doc_id, info.get("commit"))
                 if doc is not None:
                     yield doc
+        except FetchError as e:
+            self.stat_update("failed_repositories")
+            self.drop(f"github:{name}", "fetch_failed", str(e))
         except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, subprocess.SubprocessError) as e:
-            detail = (
-                e.stderr.decode(errors="replace").strip()
-                if isinstance(e, subprocess.CalledProcessError) and e.stderr
-                else str(e)
-            )
             self.stat_update("corrupt_repositories")
-            self.drop(f"github:{name}", "corrupt_archive", f"{type(e).__name__}: {detail}")
+            self.drop(f"github:{name}", "corrupt_archive", f"{type(e).__name__}: {e}")
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            if info.get("temporary"):
+                shutil.rmtree(info["temporary"], ignore_errors=True)
 
-    def _document(self, repo: dict[str, Any], raw: RawFile, doc_id: str) -> Document | None:
+    def _document(
+        self, repo: dict[str, Any], raw: RawFile, doc_id: str, commit: str | None
+    ) -> Document | None:
         data = raw.data or b""
         if b"\x00" in data[:8192]:
             self.drop(doc_id, "binary", f"{len(data)} bytes")
+            return None
+        if data.startswith(LFS_POINTER):
+            self.drop(doc_id, "lfs_pointer", data[:200].decode("utf-8", "replace").replace("\n", " ").strip())
             return None
         try:
             text = data.decode("utf-8")
@@ -240,6 +245,17 @@ class GithubRepoReader(StoryStep):
         if not text.strip():
             self.drop(doc_id, "empty")
             return None
+        if self.skip_generated:
+            verdict = linguist.classify(raw.path, text)
+            if verdict:
+                self.drop(doc_id, *verdict)
+                return None
+        language, label = None, None
+        if self.languages:
+            from classifiers.langid import detect
+
+            found = detect(raw.path, data)
+            language, label = found.language, found.label
         self.stat_update("documents_in")
         self.stat_update("bytes_in", value=len(data), unit="doc")
         kind = "text" if is_code_text(raw.path) else "code"
@@ -248,11 +264,14 @@ class GithubRepoReader(StoryStep):
             text,
             source="github",
             group=self.text_group if kind == "text" else self.group,
+            language=language,
+            language_label=label if label != language else None,
             repo=repo["name"],
             path=raw.path,
             size=len(data),
             kind=kind,
-            commit=repo.get("commit"),
+            documentation=True if linguist.documentation(raw.path) else None,
+            commit=commit,
             license=repo.get("license"),
             stars=repo.get("stars"),
             created_at=str(repo["created_at"]) if repo.get("created_at") else None,

@@ -1,0 +1,76 @@
+"""The recipe section `sources.github.curation`: where repositories come from beyond the explicit
+list, how they are fetched, and what the GitHub stages do with their files.
+
+Everything has the paper's behaviour as its default, so `curation: {}` (or leaving the key out)
+runs the file rules and builds repository-level samples for the explicit repository list.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SearchConfig(_Strict):
+    """A GitHub search that adds repositories to the build (the paper: created before 2023-11-01)."""
+
+    created_before: date = Field(date(2023, 11, 1), description="only repositories created before this day")
+    created_after: date = Field(date(2008, 1, 1), description="first creation day searched")
+    min_stars: int = Field(0, ge=0)
+    languages: list[str] = Field(default_factory=list, description="GitHub language names; [] = any")
+    pushed_after: date | None = Field(None, description="only repositories pushed on or after this day")
+    query: str = Field("", description="extra search qualifiers, appended as given")
+    max_repos: int | None = Field(None, ge=1, description="stop after this many repositories")
+    api_url: str = Field(
+        "https://api.github.com", description="REST API base (GitHub Enterprise: .../api/v3)"
+    )
+    token_env: str = Field("GITHUB_TOKEN", description="environment variable holding the token")
+    refresh: bool = Field(False, description="revalidate cached answers (ETag) instead of reusing them")
+
+    @model_validator(mode="after")
+    def _window(self) -> SearchConfig:
+        if self.created_after >= self.created_before:
+            raise ValueError("created_after must be before created_before")
+        return self
+
+
+class FetchConfig(_Strict):
+    method: Literal["git", "tarball"] = Field(
+        "git", description="searched repositories: shallow git clone or the API's tarball endpoint"
+    )
+    cache: str | None = Field(
+        None, description="folder keeping fetched repositories between runs; default OUTPUT/github/cache"
+    )
+    max_repo_bytes: int = Field(500_000_000, ge=1, description="a repository over this size is skipped")
+    timeout_s: float = Field(600.0, gt=0)
+
+
+class RulesConfig(_Strict):
+    enabled: bool = True
+    kinds: list[Literal["code", "text"]] = Field(
+        default_factory=lambda: ["code", "text"], description="which documents the file rules check"
+    )
+
+
+class SamplesConfig(_Strict):
+    enabled: bool = True
+    languages: list[Literal["Python", "Java", "C#", "C", "C++"]] = Field(
+        default_factory=lambda: ["Python", "Java", "C#", "C", "C++"],
+        description="languages concatenated into repository-level samples",
+    )
+    seed: int | None = Field(None, description="tie-break seed; default: the recipe's seed")
+
+
+class GithubCuration(_Strict):
+    search: SearchConfig | None = None
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
+    skip_generated: bool = Field(True, description="skip vendored, generated and minified files (linguist)")
+    languages: bool = Field(True, description="tag each file with its language (classifiers.langid)")
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    samples: SamplesConfig = Field(default_factory=SamplesConfig)

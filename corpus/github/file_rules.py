@@ -1,0 +1,157 @@
+"""The DeepSeek-Coder file rules (DeepSeek-Coder V1 §2.1, restated in V2 §2), exactly.
+
+A file is dropped when, in this order:
+
+- ``avg_line_length``: its average line length is over 100 characters;
+- ``max_line_length``: any line is over 1000 characters;
+- ``alphabetic_fraction``: fewer than 25% of its characters are alphabetic;
+- ``xml_declaration``: its first 100 characters contain ``<?xml version=`` (XSLT files excepted);
+- ``html_visible_text``: it is HTML and its visible text is under 20% of the file or under 100
+  characters;
+- ``json_yaml_size``: it is JSON or YAML and has fewer than 50 or more than 5000 characters.
+
+Definitions the paper leaves open, fixed here so that results are reproducible: lengths count
+characters (not bytes); lines are the pieces between ``\\n`` (a trailing newline does not start an
+extra line, ``\\r`` counts as a character); "alphabetic" is Python's ``str.isalpha``; HTML visible
+text is the text outside tags, comments, ``<script>``, ``<style>``, ``<template>`` and
+``<noscript>``, with runs of whitespace collapsed to one space. A file's kind (HTML, JSON, YAML,
+XSLT) comes from its language tag when one is set and from its extension otherwise.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+
+from datatrove.data import Document, DocumentsPipeline
+
+from corpus.story import StoryStep
+
+MAX_AVG_LINE = 100
+MAX_LINE = 1000
+MIN_ALPHA_FRACTION = 0.25
+XML_DECLARATION = "<?xml version="
+XML_WINDOW = 100
+HTML_MIN_VISIBLE_FRACTION = 0.20
+HTML_MIN_VISIBLE_CHARS = 100
+JSON_YAML_MIN_CHARS = 50
+JSON_YAML_MAX_CHARS = 5000
+
+_KIND_BY_EXT = {
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".json": "json",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".xsl": "xslt",
+    ".xslt": "xslt",
+}
+_KIND_BY_LANGUAGE = {"html": "html", "json": "json", "yaml": "yaml", "xslt": "xslt"}
+_ASCII_ALPHA = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1))
+_INVISIBLE = {"script", "style", "template", "noscript"}
+_SPACES = re.compile(r"\s+")
+
+
+def file_kind(path: str, language: str | None = None) -> str | None:
+    """html, json, yaml, xslt or None: which of the special-cased kinds a file is."""
+    if language:
+        kind = _KIND_BY_LANGUAGE.get(language.lower())
+        if kind:
+            return kind
+    return _KIND_BY_EXT.get(posixpath.splitext(path)[1].lower())
+
+
+def alphabetic_count(text: str) -> int:
+    if text.isascii():  # the common case: count in C, not per character in Python
+        raw = text.encode("ascii")
+        return len(raw) - len(raw.translate(None, _ASCII_ALPHA))
+    return sum(1 for c in text if c.isalpha())
+
+
+class _VisibleText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _INVISIBLE:
+            self.hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _INVISIBLE and self.hidden:
+            self.hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = _VisibleText()
+    parser.feed(html)
+    parser.close()
+    return _SPACES.sub(" ", "".join(parser.parts)).strip()
+
+
+def line_stats(text: str) -> tuple[float, int]:
+    """(average line length, longest line) in characters."""
+    body = text[:-1] if text.endswith("\n") else text
+    lines = body.split("\n")
+    longest = max(map(len, lines))
+    return (len(body) - (len(lines) - 1)) / len(lines), longest
+
+
+def check(path: str, text: str, language: str | None = None) -> tuple[str, str] | None:
+    """The first rule that drops the file, as (rule, detail); None when the file is kept."""
+    if not text:
+        return "empty", ""
+    avg, longest = line_stats(text)
+    if avg > MAX_AVG_LINE:
+        return "avg_line_length", f"{avg:.2f} > {MAX_AVG_LINE}"
+    if longest > MAX_LINE:
+        return "max_line_length", f"{longest} > {MAX_LINE}"
+    alpha = alphabetic_count(text)
+    if alpha < MIN_ALPHA_FRACTION * len(text):
+        return "alphabetic_fraction", f"{alpha / len(text):.4f} < {MIN_ALPHA_FRACTION}"
+    kind = file_kind(path, language)
+    if kind != "xslt" and XML_DECLARATION in text[:XML_WINDOW]:
+        return "xml_declaration", f"{XML_DECLARATION!r} in the first {XML_WINDOW} characters"
+    if kind == "html":
+        visible = len(visible_text(text))
+        if visible < HTML_MIN_VISIBLE_CHARS or visible < HTML_MIN_VISIBLE_FRACTION * len(text):
+            return "html_visible_text", f"{visible} visible of {len(text)} characters"
+    elif kind in ("json", "yaml") and not JSON_YAML_MIN_CHARS <= len(text) <= JSON_YAML_MAX_CHARS:
+        return "json_yaml_size", f"{len(text)} characters ({kind})"
+    return None
+
+
+class DeepSeekFileRules(StoryStep):
+    """Drop files by the DeepSeek-Coder rules; each drop is recorded with the rule that fired.
+
+    `kinds` limits the rules to documents whose metadata `kind` is listed (``code``, ``text``);
+    by default both source files and code-related text are checked, as in the paper, which
+    applied the rules to everything it collected from GitHub.
+    """
+
+    name = "deepseek file rules"
+
+    def __init__(self, kinds: tuple[str, ...] = ("code", "text")) -> None:
+        super().__init__()
+        self.kinds = tuple(kinds)
+
+    def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
+        for doc in data or ():
+            with self.track_time():
+                meta = doc.metadata
+                verdict = None
+                if meta.get("kind", "code") in self.kinds:
+                    verdict = check(str(meta.get("path") or doc.id), doc.text, meta.get("language"))
+            if verdict:
+                self.drop(doc.id, *verdict)
+                continue
+            self.stat_update("kept")
+            yield doc

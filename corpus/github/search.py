@@ -1,0 +1,263 @@
+"""Repository lists from the GitHub REST search API, polite and resumable.
+
+The paper's list is "public repositories created before November 2023"; here that is a search over
+`created:<CUTOFF` with optional star, language and pushed-date limits. GitHub answers at most 1000
+results per query, so a query with more is split into halves of its creation-date window until
+each half fits, and every window is paged through (`per_page=100`, the `Link: rel="next"` chain).
+
+Politeness: a 403/429 with `x-ratelimit-remaining: 0` (or a `retry-after`) waits until the reset
+time and asks again; 5xx and dropped connections are retried with exponential backoff. Every
+answer is kept in an on-disk cache keyed by URL (never by token), so a re-run asks nothing twice;
+with `refresh=True` a cached answer is revalidated with its ETag (a 304 costs no rate limit). The
+token is read from the environment, sent only to the API host, and never logged or written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from corpus.atomic import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+#: GitHub's search API stops at this many results per query
+SEARCH_RESULT_LIMIT = 1000
+_NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
+
+
+class SearchError(Exception):
+    """The API refused for good (bad query, bad credentials, retries exhausted)."""
+
+
+@dataclass
+class RepoQuery:
+    created_before: date = date(2023, 11, 1)
+    created_after: date = date(2008, 1, 1)
+    min_stars: int = 0
+    languages: list[str] = field(default_factory=list)
+    pushed_after: date | None = None
+    extra: str = ""
+    max_repos: int | None = None
+
+    def qualifiers(self, start: date, end: date, language: str | None) -> str:
+        """`created:START..END` is inclusive on both ends, so END is the day before the next window."""
+        q = [f"created:{start.isoformat()}..{end.isoformat()}", "is:public", "fork:false"]
+        if self.min_stars:
+            q.append(f"stars:>={self.min_stars}")
+        if language:
+            q.append(f'language:"{language}"' if " " in language else f"language:{language}")
+        if self.pushed_after:
+            q.append(f"pushed:>={self.pushed_after.isoformat()}")
+        if self.extra:
+            q.append(self.extra)
+        return " ".join(q)
+
+
+@dataclass
+class GithubApi:
+    """A small, careful client for the parts of the REST API the corpus build uses."""
+
+    api_url: str = "https://api.github.com"
+    token_env: str = "GITHUB_TOKEN"
+    cache_dir: str | None = None
+    refresh: bool = False
+    retries: int = 5
+    backoff_s: float = 1.0
+    max_wait_s: float = 3600.0
+    timeout_s: float = 60.0
+    sleep: Callable[[float], None] = time.sleep
+    requests_made: int = 0
+    cache_hits: int = 0
+
+    def get_json(self, path_or_url: str, params: dict[str, Any] | None = None) -> tuple[Any, dict[str, str]]:
+        """GET a JSON document (from the cache when it has one), with its response headers."""
+        url = self._url(path_or_url, params)
+        cached = self._cache_read(url)
+        if cached is not None and not self.refresh:
+            self.cache_hits += 1
+            return cached["body"], cached["headers"]
+        attempt = 0
+        while True:
+            req = urllib.request.Request(url, headers=self._headers(cached))
+            self.requests_made += 1
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                    body = json.loads(resp.read().decode("utf-8"))
+                    headers = {k.lower(): v for k, v in resp.headers.items()}
+                self._cache_write(url, body, headers)
+                return body, headers
+            except urllib.error.HTTPError as e:
+                headers = {k.lower(): v for k, v in e.headers.items()} if e.headers else {}
+                if e.code == 304 and cached is not None:
+                    self.cache_hits += 1
+                    return cached["body"], cached["headers"]
+                wait = self._rate_limit_wait(e.code, headers)
+                if wait is not None:
+                    log.warning("GitHub rate limit reached: waiting %.0f s until it resets", wait)
+                    self.sleep(wait)
+                    continue  # waiting for a reset is not a failed attempt
+                if e.code >= 500 and attempt < self.retries:
+                    self.sleep(self.backoff_s * 2**attempt)
+                    attempt += 1
+                    continue
+                detail = _error_message(e)
+                raise SearchError(f"GitHub API answered {e.code} for {_path(url)}: {detail}") from None
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+                if attempt < self.retries:
+                    self.sleep(self.backoff_s * 2**attempt)
+                    attempt += 1
+                    continue
+                raise SearchError(f"GitHub API unreachable at {_path(url)}: {e}") from None
+
+    # -- internals ----------------------------------------------------------------------------
+    def _url(self, path_or_url: str, params: dict[str, Any] | None) -> str:
+        url = (
+            path_or_url if "://" in path_or_url else self.api_url.rstrip("/") + "/" + path_or_url.lstrip("/")
+        )
+        if params:
+            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(sorted(params.items()))
+        return url
+
+    def _headers(self, cached: dict[str, Any] | None) -> dict[str, str]:
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "coderforge",
+        }
+        token = os.environ.get(self.token_env) if self.token_env else None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if cached is not None and cached["headers"].get("etag"):
+            headers["If-None-Match"] = cached["headers"]["etag"]
+        return headers
+
+    def _rate_limit_wait(self, code: int, headers: dict[str, str]) -> float | None:
+        if code not in (403, 429):
+            return None
+        if "retry-after" in headers:
+            try:
+                return min(float(headers["retry-after"]), self.max_wait_s)
+            except ValueError:
+                return None
+        if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+            try:
+                reset = float(headers["x-ratelimit-reset"])
+            except ValueError:
+                return None
+            return min(max(reset - time.time(), 0.0) + 1.0, self.max_wait_s)
+        return None
+
+    def _cache_path(self, url: str) -> str | None:
+        if not self.cache_dir:
+            return None
+        key = hashlib.sha256(url.encode("utf-8")).hexdigest()
+        return os.path.join(self.cache_dir, key[:2], key + ".json")
+
+    def _cache_read(self, url: str) -> dict[str, Any] | None:
+        path = self._cache_path(url)
+        if not path or not os.path.exists(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                entry = json.load(f)
+        except (OSError, ValueError):
+            return None  # a damaged entry is asked again
+        return entry if entry.get("url") == url else None
+
+    def _cache_write(self, url: str, body: Any, headers: dict[str, str]) -> None:
+        path = self._cache_path(url)
+        if not path:
+            return
+        keep = {k: v for k, v in headers.items() if k in ("etag", "link", "last-modified")}
+        atomic_write_text(path, json.dumps({"url": url, "headers": keep, "body": body}, sort_keys=True))
+
+
+def _error_message(e: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(e.read().decode("utf-8")).get("message", ""))[:200]
+    except (ValueError, OSError, AttributeError):
+        return e.reason if isinstance(e.reason, str) else ""
+
+
+def _path(url: str) -> str:
+    return urllib.parse.urlsplit(url).path
+
+
+def repo_record(item: dict[str, Any], api_url: str, method: str) -> dict[str, Any]:
+    """A search hit as a repository entry of the build (the same keys as a recipe's repos)."""
+    name = item["full_name"]
+    branch = item.get("default_branch") or "HEAD"
+    record: dict[str, Any] = {
+        "name": name,
+        "stars": int(item.get("stargazers_count") or 0),
+        "created_at": (item.get("created_at") or "")[:10] or None,
+        "pushed_at": (item.get("pushed_at") or "")[:10] or None,
+        "license": ((item.get("license") or {}).get("spdx_id")) or None,
+        "size_kb": item.get("size"),
+        "default_branch": branch,
+        "github_language": item.get("language"),
+    }
+    if method == "tarball":
+        record["archive"] = f"{api_url.rstrip('/')}/repos/{name}/tarball/{urllib.parse.quote(branch)}"
+    else:
+        record["url"] = item.get("clone_url") or f"https://github.com/{name}.git"
+    return record
+
+
+def _windows(start: date, end: date) -> tuple[tuple[date, date], tuple[date, date]] | None:
+    if start >= end:
+        return None
+    mid = start + (end - start) // 2
+    return (start, mid), (mid + timedelta(days=1), end)
+
+
+def search_repositories(
+    api: GithubApi, query: RepoQuery, method: str = "git", progress: Callable[[int], None] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every repository matching `query`, each once, in a stable order (by window, then GitHub's
+    order by stars within a window)."""
+    seen: set[str] = set()
+    last_day = query.created_before - timedelta(days=1)
+    for language in query.languages or [None]:
+        stack = [(query.created_after, last_day)]
+        while stack:
+            start, end = stack.pop(0)
+            q = query.qualifiers(start, end, language)
+            params = {"q": q, "sort": "stars", "order": "desc", "per_page": 100}
+            body, headers = api.get_json("/search/repositories", params)
+            total = int(body.get("total_count", 0))
+            halves = _windows(start, end) if total > SEARCH_RESULT_LIMIT else None
+            if halves:
+                stack[:0] = list(halves)
+                continue
+            if total > SEARCH_RESULT_LIMIT:
+                log.warning(
+                    "%d repositories created on %s; only the first %d are reachable", total, start, 1000
+                )
+            while True:
+                for item in body.get("items", []):
+                    name = item.get("full_name")
+                    if not name or name in seen:
+                        continue
+                    seen.add(name)
+                    if progress:
+                        progress(1)
+                    yield repo_record(item, api.api_url, method)
+                    if query.max_repos is not None and len(seen) >= query.max_repos:
+                        return
+                nxt = _NEXT_LINK.search(headers.get("link", ""))
+                if not nxt:
+                    break
+                body, headers = api.get_json(nxt.group(1))
