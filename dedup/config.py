@@ -66,4 +66,6 @@ class DedupConfig(StrictModel):
             return self.bands, self.rows
         from dedup.lsh import choose_bands
 
-        return choose_bands(self.threshold, self.num_perm)
+        # verified candidates cost a comparison each, missed ones are lost: lean towards recall
+        weights = (0.5, 0.5) if self.verify == "none" else (0.05, 0.95)
+        return choose_bands(self.threshold, self.num_perm, *weights)

@@ -1,0 +1,150 @@
+"""The four dedup stages on real datatrove executors over real Parquet stage folders."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from dedup.config import DedupConfig
+from dedup.evaluation import plant_variant, real_texts
+from dedup.layout import read_json
+from dedup.report import cluster_report, format_report
+from tests.dedup.helpers import doc, drops, kept_ids, run_dedup, write_input
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    return real_texts(30, seed=1)
+
+
+def test_all_identical_corpus(tmp_path: Path, texts):
+    docs = [doc(f"copy{i:02d}", texts[0]) for i in range(40)]
+    write_input(tmp_path, docs)
+    _, layout = run_dedup(tmp_path)
+    assert kept_ids(tmp_path) == ["copy00"]  # lowest id wins when stars and dates tie
+    dropped = drops(tmp_path)
+    assert len(dropped) == 39
+    assert {r for r, _ in dropped.values()} == {"exact_duplicate"}
+    assert {d["duplicate_of"] for _, d in dropped.values()} == {"copy00"}
+    report = read_json(layout.report())
+    assert report["clusters"] == 1 and report["duplicates"] == 39
+    assert report["largest_clusters"][0] == {"kept_id": "copy00", "size": 40}
+
+
+def test_one_giant_cluster_of_near_duplicates(tmp_path: Path, texts):
+    rng = random.Random(5)
+    docs = [doc("base", texts[1])]
+    sims = []
+    for i in range(150):
+        variant, sim = plant_variant(texts[1], 0.9, rng)
+        sims.append(sim)
+        docs.append(doc(f"v{i:03d}", variant))
+    docs += [doc(f"other{i}", t) for i, t in enumerate(texts[2:12])]
+    write_input(tmp_path, docs)
+    _, layout = run_dedup(tmp_path)
+    kept = kept_ids(tmp_path)
+    assert "base" in kept and not any(k.startswith("v") for k in kept)
+    assert sum(k.startswith("other") for k in kept) == 10
+    dropped = drops(tmp_path)
+    assert len(dropped) == 150
+    assert all(d["duplicate_of"] == "base" and d["jaccard"] >= 0.7 for _, d in dropped.values())
+    assert all(reason == "near_duplicate" for reason, _ in dropped.values())
+    report = read_json(layout.report())
+    assert report["largest_clusters"][0]["size"] == 151
+    assert report["near_duplicates"] == 150
+
+
+def test_empty_and_short_documents(tmp_path: Path, texts):
+    docs = [
+        doc("empty-a", ""),
+        doc("empty-b", "   \n"),
+        doc("short-a", "Hello, World!"),
+        doc("short-b", "hello world"),
+        doc("short-c", "world hello"),
+        doc("long", texts[3]),
+    ]
+    write_input(tmp_path, docs)
+    _, layout = run_dedup(tmp_path)
+    # empty documents are not anyone's duplicates here (emptiness is a filter's business)
+    assert kept_ids(tmp_path) == ["empty-a", "empty-b", "long", "short-a", "short-c"]
+    assert drops(tmp_path)["short-b"] == ("near_duplicate", {"duplicate_of": "short-a", "jaccard": 1.0})
+    assert read_json(layout.report())["documents_without_shingles"] == 2
+
+
+def test_keep_policy_prefers_stars_then_newest(tmp_path: Path, texts):
+    docs = [
+        doc("github:a/x/f.go", texts[4], source="github", language="Go", stars=10, created_at="2020-01-01"),
+        doc("github:b/x/f.go", texts[4], source="github", language="Go", stars=50, created_at="2019-01-01"),
+        doc("github:c/x/f.go", texts[4], source="github", language="Go", stars=50, created_at="2021-06-01"),
+        doc("github:d/x/f.go", texts[4], source="github", language="Go"),
+    ]
+    write_input(tmp_path / "a", docs, source="github")
+    run_dedup(tmp_path / "a", source="github")
+    assert kept_ids(tmp_path / "a", "github") == ["github:c/x/f.go"]
+    write_input(tmp_path / "b", docs, source="github")
+    run_dedup(tmp_path / "b", DedupConfig(keep=["oldest"]), source="github")
+    assert kept_ids(tmp_path / "b", "github") == ["github:d/x/f.go"]  # no date sorts as oldest
+
+
+def test_levels_partition_near_dedup_but_not_exact(tmp_path: Path, texts):
+    rng = random.Random(2)
+    variant, _ = plant_variant(texts[5], 0.9, rng)
+    other, _ = plant_variant(texts[5], 0.9, rng)
+    docs = [
+        doc("github:o/r/a.py", texts[5], source="github", language="Python"),
+        doc("cc:page", other, source="commoncrawl"),  # near-duplicate, but a web page: not compared
+        doc("github:o/r/b.rb", variant, source="github", language="Ruby"),  # other language: not compared
+        doc("text:same", texts[5]),  # exact copy from another source: dropped
+    ]
+    write_input(tmp_path, docs)
+    run_dedup(tmp_path)
+    assert drops(tmp_path) == {
+        "text:same": ("exact_duplicate", {"duplicate_of": "github:o/r/a.py", "jaccard": 1.0})
+    }
+    write_input(tmp_path / "x", docs)
+    run_dedup(tmp_path / "x", DedupConfig(per_language=False, repository_languages=[]))
+    assert "github:o/r/b.rb" in drops(tmp_path / "x")  # now both are file-level GitHub documents
+    assert "cc:page" not in drops(tmp_path / "x")
+
+
+def test_same_input_gives_identical_bytes(tmp_path: Path, texts):
+    rng = random.Random(3)
+    docs = [doc(f"d{i}", t) for i, t in enumerate(texts[:20])]
+    docs += [doc(f"n{i}", plant_variant(t, 0.8, rng)[0]) for i, t in enumerate(texts[:10])]
+    for name in ("one", "two"):
+        write_input(tmp_path / name, docs)
+        run_dedup(tmp_path / name, tasks=3)
+    for sub in ("dedup/data", "dedup/drops/dedup", "dedup-clusters/assign"):
+        a = sorted((tmp_path / "one" / "text" / sub).glob("*.parquet"))
+        b = sorted((tmp_path / "two" / "text" / sub).glob("*.parquet"))
+        assert a and [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+
+
+def test_cluster_report_for_notebooks(tmp_path: Path, texts):
+    rng = random.Random(4)
+    docs = [doc(f"d{i}", t) for i, t in enumerate(texts[:12])]
+    docs += [doc(f"d{i}~{s}", plant_variant(texts[i], s, rng)[0]) for i in range(6) for s in (0.75, 0.95)]
+    write_input(tmp_path, docs)
+    run_dedup(tmp_path)
+    report = cluster_report(str(tmp_path / "text"))
+    assert report["duplicates"] == 12
+    assert report["examples"][0]["similarity"] < report["examples"][-1]["similarity"]
+    assert sum(report["kept_similarity_histogram"]) == 12
+    text = format_report(report)
+    assert "clusters" in text and "LSH" in text
+    assert pq.read_table(next((tmp_path / "text" / "dedup" / "drops").rglob("*.parquet"))).num_rows > 0
+
+
+def test_changed_input_is_refused_by_the_filter(tmp_path: Path, texts):
+    docs = [doc(f"d{i}", texts[0]) for i in range(4)]
+    write_input(tmp_path, docs)
+    stages, _ = run_dedup(tmp_path)
+    write_input(tmp_path, [doc(f"e{i}", texts[0]) for i in range(4)])
+    import shutil
+
+    shutil.rmtree(stages[-1].folder)
+    with pytest.raises(ValueError, match="input changed since the signature stage"):
+        run_dedup(tmp_path)
