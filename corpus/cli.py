@@ -27,6 +27,7 @@ _COMMAND_MODULES: list[str] = [
     "dedup.cli",
     "classifiers.langid.cli",
     "corpus.commands",
+    "trainer.cli",
     "classifiers.recall.commands",
 ]
 

@@ -55,7 +55,9 @@ class ModelConfig(_Strict):
     device_capacity_factor: float | None = Field(
         None, gt=0, description="device-level token dropping at this capacity (null: no dropping)"
     )
-    vocab_size: int = Field(102400, ge=2, description="padded vocabulary (embedding rows)")
+    vocab_size: int | None = Field(
+        102400, ge=2, description="padded vocabulary (embedding rows); null: the shard manifest's vocab_size"
+    )
     norm_eps: float = Field(1e-6, gt=0)
     rope_theta: float = Field(10000.0, gt=0)
     init_std: float = Field(0.006, gt=0, description="normal init std (DeepSeek-V2 uses 0.006)")
@@ -71,6 +73,8 @@ class ModelConfig(_Strict):
             raise ValueError(
                 f"num_experts={self.num_experts} is not divisible by num_groups={self.num_groups}"
             )
+        if self.num_groups == 1 and (self.balance.device > 0 or self.balance.communication > 0):
+            raise ValueError("balance.device / balance.communication need num_groups > 1 (the device groups)")
         if self.num_groups > 1:
             if self.group_topk > self.num_groups:
                 raise ValueError("group_topk exceeds num_groups")

@@ -110,6 +110,10 @@ class Trainer:
                 f"world size {dist.get_world_size()} is not a multiple of "
                 f"parallel.tensor x parallel.expert = {r.parallel.tensor * r.parallel.expert}"
             )
+        if self.info.device.type == "cpu" and r.training.precision == "bf16":
+            # megatron's mixed-precision optimizer only knows CUDA tensors; the CPU path trains in fp32
+            self._log("training.precision=bf16 needs a GPU; training in fp32 on the CPU")
+            r.training.precision = "fp32"
         init_model_parallel(r.parallel.tensor, r.parallel.expert, r.training.seed)
         from megatron.core import parallel_state
 
@@ -118,6 +122,16 @@ class Trainer:
         self.dp_size = parallel_state.get_data_parallel_world_size()
         self.is_logger = dist.get_rank() == 0
         self._setup_batches()
+        self.blend = resolve_blend(r.data)
+        if r.model.vocab_size is None:
+            if self.blend.vocab_size is None:
+                raise UserError("model.vocab_size is null but the data has no manifest vocab_size; set it")
+            r.model.vocab_size = self.blend.vocab_size
+        elif self.blend.vocab_size is not None and self.blend.vocab_size > r.model.vocab_size:
+            raise UserError(
+                f"model.vocab_size={r.model.vocab_size} is smaller than the shards' vocabulary "
+                f"({self.blend.vocab_size})"
+            )
         self._setup_model()
         self._setup_optimizer()
         self.step = 0
@@ -211,11 +225,7 @@ class Trainer:
 
     def _setup_data(self) -> None:
         r = self.recipe
-        blend = resolve_blend(r.data)
-        if blend.vocab_size is not None and blend.vocab_size > r.model.vocab_size:
-            raise UserError(
-                f"model.vocab_size={r.model.vocab_size} is smaller than the shards' vocabulary ({blend.vocab_size})"
-            )
+        blend = self.blend
         b = r.batch
         train_samples = r.training.steps * b.global_batch_size
         n_evals = (r.training.steps // r.training.eval_interval if r.training.eval_interval else 0) + 1

@@ -41,7 +41,7 @@ def shape_counts(m: ModelConfig) -> ShapeCounts:
     shared = m.num_shared_experts * expert
     router = m.num_experts * h
     norms = 2 * h
-    emb = head = m.vocab_size * h
+    emb = head = (m.vocab_size or 0) * h  # null: taken from the manifest at training time
     moe_layer_total = router + m.num_experts * expert + shared
     moe_layer_active = router + m.topk * expert + shared
     per_layer = attention + norms

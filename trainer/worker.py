@@ -1,0 +1,39 @@
+"""One training rank, as torchrun starts it: `python -m trainer.worker RECIPE [options]`.
+
+torchrun supplies RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT; this module only turns
+its arguments into a `LaunchRequest` and runs it, printing user mistakes as one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from corpus.errors import UserError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer.worker")
+    parser.add_argument("recipe")
+    parser.add_argument("--stage", default="pretrain")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--no-resume", dest="resume", action="store_false")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--result", default=None)
+    args = parser.parse_args(argv)
+    from trainer.distributed import shutdown
+    from trainer.launch import LaunchRequest, run_in_process
+
+    req = LaunchRequest(args.recipe, args.stage, args.overrides, args.resume, args.steps, args.result)
+    try:
+        run_in_process(req)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    finally:
+        shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
