@@ -54,6 +54,29 @@ class ResumableHttpReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.offset
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        """Seeking is a new range request (fastwarc asks for the position; the record walker jumps
+        to the next record start after a damaged one)."""
+        if whence == io.SEEK_CUR:
+            pos += self.offset
+        elif whence == io.SEEK_END:
+            if self.length is None:
+                raise OSError(f"{self.url}: length unknown, cannot seek from the end")
+            pos += self.length
+        if pos < 0:
+            raise ValueError("negative seek position")
+        if pos != self.offset:
+            self._close_resp()
+            self.offset = pos
+            self._eof = self.length is not None and pos >= self.length
+        return self.offset
+
     def _open(self) -> None:
         headers = {"User-Agent": "coderforge/0.1 (+corpus build)"}
         if self.offset:
