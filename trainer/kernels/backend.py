@@ -8,9 +8,12 @@ never pay for the interpreter.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+import sys
+import types
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -63,6 +66,57 @@ def use_fused(requested: bool, kernel: str, device: torch.device) -> bool:
     return False
 
 
+# Keyed by id(): hashing a JITFunction parses its source and its dependencies.
+_interpreted_lang: dict[int, tuple[Any, Any]] = {}
+
+
+@contextlib.contextmanager
+def _interpretable_language() -> Iterator[None]:
+    """Let the interpreter run triton.language's own jitted helpers (tl.max, tl.cumsum, ...).
+
+    Triton decorates those helpers when triton is first imported; if that happened before
+    TRITON_INTERPRET was set (megatron-core imports triton), they are GPU-only JITFunctions that
+    refuse to run in the interpreter. For the duration of an interpreted launch they are swapped
+    for interpreted twins, then restored.
+    """
+    from triton.runtime.interpreter import InterpretedFunction
+    from triton.runtime.jit import JITFunction
+
+    swapped: list[tuple[types.ModuleType, str, Any]] = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("triton.language") or not isinstance(module, types.ModuleType):
+            continue
+        for attr, value in list(vars(module).items()):
+            if isinstance(value, JITFunction) and not isinstance(value, InterpretedFunction):
+                entry = _interpreted_lang.get(id(value))
+                if entry is None:
+                    entry = _interpreted_lang[id(value)] = (value, InterpretedFunction(value.fn))
+                twin = entry[1]
+                swapped.append((module, attr, value))
+                setattr(module, attr, twin)
+    try:
+        yield
+    finally:
+        for module, attr, value in swapped:
+            setattr(module, attr, value)
+
+
+class _InterpretedLaunch:
+    """`kernel[grid](...)` for an interpreted kernel, run with `_interpretable_language`."""
+
+    def __init__(self, kernel: Any) -> None:
+        self.kernel = kernel
+
+    def __getitem__(self, grid: Any) -> Callable[..., Any]:
+        launch = self.kernel[grid]
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with _interpretable_language():
+                return launch(*args, **kwargs)
+
+        return run
+
+
 def jit(fn: Callable[..., Any]) -> Any:
     """`triton.jit(fn)`, decorated for the current mode (GPU compiler or CPU interpreter) and cached."""
     mode = _interpret_mode()
@@ -73,6 +127,8 @@ def jit(fn: Callable[..., Any]) -> Any:
 
         # triton.jit reads TRITON_INTERPRET now, which is the mode `key` was built from.
         kernel = triton.jit(fn)
+        if mode:
+            kernel = _InterpretedLaunch(kernel)
         _jitted[key] = kernel
     return kernel
 

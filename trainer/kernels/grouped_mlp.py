@@ -195,6 +195,9 @@ def _grouped_wgrad_kernel(
         b = tl.load(
             b_ptr + rows[:, None] * stride_b + i2[None, :], mask=k_ok[:, None] & ok2[None, :], other=0.0
         )
+        if DOT_FP32:
+            a_t = a_t.to(tl.float32)
+            b = b.to(tl.float32)
         acc = tl.dot(a_t, b, acc, input_precision=PRECISION)
     out = out_ptr + expert.to(tl.int64) * m1 * m2 + i1[:, None].to(tl.int64) * m2 + i2[None, :]
     tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=ok1[:, None] & ok2[None, :])
