@@ -87,10 +87,10 @@ class MathCodeExtractor:
         body = tree.body
         if "katex" in lower:
             self._katex(tree, body)
-        if "math/tex" in lower or "mathjax" in lower:
-            self._mathjax_scripts(tree, body)
         if "<mjx-container" in lower:
             self._mathjax3(tree, body)
+        if "math/tex" in lower or "math/asciimath" in lower:
+            self._mathjax_scripts(tree, body)
         if "<math" in lower:
             self._mathml(tree, body)
         if "<img" in lower and ("latex" in lower or "tex" in lower):

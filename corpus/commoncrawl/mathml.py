@@ -100,12 +100,8 @@ def _convert_children(node: DOMNode) -> str:
         else:
             continue
         if tex:
-            if (
-                parts
-                and parts[-1][-1:].isalpha()
-                and tex[:1].isalpha()
-                and parts[-1].rsplit("\\", 1)[-1].isalpha()
-            ):
+            # `\\sum_{k=1}^n` then `k` must not fuse into `^nk`, nor `\\alpha` and `x` into `\\alphax`
+            if parts and parts[-1][-1:].isalnum() and tex[:1].isalpha():
                 parts.append(" ")
             parts.append(tex)
     return "".join(parts)
