@@ -90,7 +90,7 @@ def test_a_lossy_tokenizer_fails_the_round_trip_check(trained, tmp_path):
 def test_unreadable_and_absent_files_are_user_errors(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(UserError, match="not a valid tokenizer.json"):
+    with pytest.raises(UserError, match=r"not a valid tokenizer\.json"):
         load_tokenizer(str(bad), SETTINGS)
     with pytest.raises(UserError, match="not found"):
         load_tokenizer(str(tmp_path / "absent.json"), SETTINGS)
