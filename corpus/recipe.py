@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from corpus.errors import UserError
+from corpus.github.config import GithubCuration
 
 
 class StrictModel(BaseModel):
@@ -83,6 +84,7 @@ class GithubSource(StrictModel):
     max_file_bytes: int = Field(1_000_000, ge=1, description="files larger than this are skipped")
     group: str = Field("code", description="mix group of source code files")
     text_group: str = Field("code", description="mix group of code-related text (docs, READMEs)")
+    curation: GithubCuration = Field(default_factory=GithubCuration)
 
 
 class CommonCrawlSource(StrictModel):

@@ -1,0 +1,138 @@
+"""Repository-level samples (DeepSeek-Coder V1 §2.2): the files of one repository in dependency
+order, one sample per connected component, each file preceded by a comment with its path.
+
+Only Python, Java, C#, C and C++ files are joined (the paper's five; C and C++ share one graph,
+since they share headers); every other file, and code-related text, passes through unchanged as
+one document per file. Each document leaves with `dedup_level` in its metadata — `repository` for
+samples, `file` for the rest — which is what the MinHash stage keys on.
+
+A sample keeps `files`: for each file its path, original document id and `[start, end)` character
+offsets of its text, so `split_sample` gives the files back exactly. Documents are expected grouped
+by repository (the reader emits them so, and the stages between keep the order); a repository that
+shows up again after another one started is counted in the `repo_split` stat and its later files
+form their own samples.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from datatrove.data import Document, DocumentsPipeline
+
+from corpus.github.dependencies import (
+    COMMENT_PREFIX,
+    FAMILY,
+    SAMPLE_LANGUAGES,
+    components,
+    dependencies,
+    order_component,
+    sample_language,
+)
+from corpus.schema import make_document
+from corpus.story import StoryStep
+
+#: metadata carried from the first file of a sample onto the sample
+_REPO_KEYS = ("repo", "commit", "license", "stars", "created_at")
+
+
+def path_comment(family: str, path: str) -> str:
+    return f"{COMMENT_PREFIX[family]} {path}\n"
+
+
+def build_sample(
+    repo: str, family: str, ordered: list[Document], index: int, group: str, metadata: dict[str, Any]
+) -> Document:
+    parts: list[str] = []
+    files: list[dict[str, Any]] = []
+    offset = 0
+    for doc in ordered:
+        path = str(doc.metadata["path"])
+        header = path_comment(family, path)
+        parts.append(header)
+        offset += len(header)
+        files.append({"path": path, "id": doc.id, "start": offset, "end": offset + len(doc.text)})
+        parts.append(doc.text)
+        offset += len(doc.text)
+        if not doc.text.endswith("\n"):
+            parts.append("\n")
+            offset += 1
+    languages = Counter(sample_language(str(d.metadata["path"]), d.metadata.get("language")) for d in ordered)
+    language = max(SAMPLE_LANGUAGES, key=lambda lang: (languages.get(lang, 0), -SAMPLE_LANGUAGES.index(lang)))
+    return make_document(
+        f"github:{repo}#sample-{index}",
+        "".join(parts),
+        source="github",
+        group=group,
+        language=language,
+        kind="sample",
+        dedup_level="repository",
+        path=files[0]["path"],
+        files=files,
+        size=sum(f["end"] - f["start"] for f in files),
+        **metadata,
+    )
+
+
+def split_sample(doc: Document) -> list[tuple[str, str]]:
+    """The (path, text) of every file of a sample, in sample order."""
+    return [(f["path"], doc.text[f["start"] : f["end"]]) for f in doc.metadata["files"]]
+
+
+class RepositorySamples(StoryStep):
+    """Join each repository's Python/Java/C#/C/C++ files into dependency-ordered samples."""
+
+    name = "repository samples"
+
+    def __init__(self, seed: int = 0, languages: tuple[str, ...] = SAMPLE_LANGUAGES) -> None:
+        super().__init__()
+        self.seed = seed
+        self.languages = tuple(languages)
+
+    def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
+        current: str | None = None
+        pending: list[Document] = []
+        finished: set[str] = set()
+        for doc in data or ():
+            repo = str(doc.metadata.get("repo") or "")
+            if repo != current:
+                yield from self._flush(current, pending)
+                if current is not None:
+                    finished.add(current)
+                if repo in finished:
+                    self.stat_update("repo_split")
+                current, pending = repo, []
+            language = sample_language(str(doc.metadata.get("path") or ""), doc.metadata.get("language"))
+            if repo and doc.metadata.get("kind") == "code" and language in self.languages:
+                pending.append(doc)
+                continue
+            doc.metadata["dedup_level"] = "file"
+            self.stat_update("single_files")
+            yield doc
+        yield from self._flush(current, pending)
+
+    def _flush(self, repo: str | None, docs: list[Document]) -> Iterator[Document]:
+        if not repo or not docs:
+            return
+        with self.track_time():
+            by_family: dict[str, dict[str, Document]] = {}
+            for doc in docs:
+                lang = sample_language(str(doc.metadata["path"]), doc.metadata.get("language"))
+                by_family.setdefault(FAMILY[str(lang)], {})[str(doc.metadata["path"])] = doc
+            samples: list[Document] = []
+            first = docs[0].metadata
+            metadata = {k: first.get(k) for k in _REPO_KEYS}
+            group = str(first.get("group") or "code")
+            for family in sorted(by_family):
+                files = by_family[family]
+                deps = dependencies(family, {p: d.text for p, d in files.items()})
+                self.stat_update("dependency_edges", value=sum(len(v) for v in deps.values()))
+                for component in components(files, deps):
+                    order = order_component(component, deps, self.seed, repo)
+                    samples.append(build_sample(repo, family, [files[p] for p in order], 0, group, metadata))
+        for i, sample in enumerate(sorted(samples, key=lambda s: s.metadata["path"])):
+            sample.id = f"github:{repo}#sample-{i}"
+            self.stat_update("samples")
+            self.stat_update("files_in_samples", value=len(sample.metadata["files"]))
+            yield sample

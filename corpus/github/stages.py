@@ -1,0 +1,176 @@
+"""The GitHub stages of a build, after `github/documents` (the recipe's own repository list):
+
+- `github/repos`    (with `curation.search`) the GitHub search, one task: `repos.jsonl`;
+- `github/fetched`  (with `curation.search`) the searched repositories, fetched and walked;
+- `github/files`    the DeepSeek-Coder file rules over every GitHub document;
+- `github/samples`  repository-level samples (Python, Java, C#, C, C++) and single files.
+
+Fetched repositories and API answers are cached under `OUTPUT/github/cache/` unless the recipe
+names another folder, so a re-run fetches and asks nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from corpus.atomic import atomic_write_text
+from corpus.github.config import GithubCuration, SearchConfig
+from corpus.github.fetch import Fetcher
+from corpus.github.file_rules import DeepSeekFileRules
+from corpus.github.repo_reader import GithubRepoReader
+from corpus.github.samples import RepositorySamples
+from corpus.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
+from corpus.stages import Stage, latest, stage_folder
+
+
+class GithubSearchStep(PipelineStep):
+    """Write the repositories a GitHub search finds to `repos.jsonl` (rank 0 only; no documents)."""
+
+    name = "github search"
+    type = "🔎 - SEARCH"
+
+    def __init__(
+        self, search: SearchConfig, out_file: str, cache_dir: str, method: str, skip: list[str]
+    ) -> None:
+        super().__init__()
+        self.search = search
+        self.out_file = out_file
+        self.cache_dir = cache_dir
+        self.method = method
+        self.skip = sorted(skip)
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if data:
+            yield from data
+        if rank != 0:
+            return
+        from tqdm import tqdm
+
+        from corpus.github.search import GithubApi, RepoQuery, search_repositories
+
+        s = self.search
+        api = GithubApi(api_url=s.api_url, token_env=s.token_env, cache_dir=self.cache_dir, refresh=s.refresh)
+        query = RepoQuery(
+            created_before=s.created_before,
+            created_after=s.created_after,
+            min_stars=s.min_stars,
+            languages=list(s.languages),
+            pushed_after=s.pushed_after,
+            extra=s.query,
+            max_repos=s.max_repos,
+        )
+        skip = set(self.skip)
+        lines: list[str] = []
+        with tqdm(desc="github search", unit=" repos", disable=None) as bar:
+            for record in search_repositories(api, query, self.method, progress=bar.update):
+                if record["name"] in skip:
+                    self.stat_update("already_listed")
+                    continue
+                lines.append(json.dumps(record, sort_keys=True))
+                self.stat_update("repositories")
+        self.stat_update("api_requests", value=api.requests_made)
+        self.stat_update("api_cache_hits", value=api.cache_hits)
+        atomic_write_text(self.out_file, "".join(line + "\n" for line in lines))
+
+
+def curation_of(recipe: Any) -> GithubCuration:
+    gh = recipe.sources.github
+    return getattr(gh, "curation", None) or GithubCuration()
+
+
+def github_stages(recipe: Any, output: str, previous: list[Stage]) -> list[Stage]:
+    gh = recipe.sources.github
+    if gh is None:
+        return []
+    cur = curation_of(recipe)
+    tasks = recipe.executor.tasks
+    cache = cur.fetch.cache or f"{output.rstrip('/')}/github/cache"
+    inputs: list[str] = []
+    base = latest(previous, "github")
+    if base is not None:
+        inputs.append(base.folder)
+    stages: list[Stage] = []
+    if cur.search is not None:
+        repo_file = f"{stage_folder(output, 'github', 'repos')}/repos.jsonl"
+        listed = [r.name for r in gh.repos]
+        stages.append(
+            Stage(
+                "github",
+                "repos",
+                output,
+                [GithubSearchStep(cur.search, repo_file, f"{cache}/api", cur.fetch.method, listed)],
+                1,
+                f"GitHub search: created before {cur.search.created_before}, stars >= {cur.search.min_stars}",
+            )
+        )
+        fetcher = Fetcher(
+            cache_dir=f"{cache}/repos",
+            api_url=cur.search.api_url,
+            token_env=cur.search.token_env,
+            max_repo_bytes=cur.fetch.max_repo_bytes,
+            timeout_s=cur.fetch.timeout_s,
+        )
+        fetched = stage_folder(output, "github", "fetched")
+        reader = GithubRepoReader(
+            [],
+            gh.max_file_bytes,
+            gh.group,
+            gh.text_group,
+            repo_list=repo_file,
+            fetcher=fetcher,
+            skip_generated=cur.skip_generated,
+            languages=cur.languages,
+        )
+        stages.append(
+            Stage(
+                "github",
+                "fetched",
+                output,
+                [reader, ParquetDocumentWriter(fetched)],
+                tasks,
+                f"searched repositories -> one document per file ({cur.fetch.method})",
+            )
+        )
+        inputs.append(fetched)
+    if not inputs:
+        return stages
+    current = inputs
+    if cur.rules.enabled:
+        folder = stage_folder(output, "github", "files")
+        stages.append(
+            Stage(
+                "github",
+                "files",
+                output,
+                [
+                    ParquetDocumentReader(current),
+                    DeepSeekFileRules(tuple(cur.rules.kinds)),
+                    ParquetDocumentWriter(folder),
+                ],
+                tasks,
+                "DeepSeek-Coder file rules (line lengths, alphabetic share, XML, HTML, JSON/YAML size)",
+            )
+        )
+        current = [folder]
+    if cur.samples.enabled:
+        seed = recipe.seed if cur.samples.seed is None else cur.samples.seed
+        folder = stage_folder(output, "github", "samples")
+        stages.append(
+            Stage(
+                "github",
+                "samples",
+                output,
+                [
+                    ParquetDocumentReader(current),
+                    RepositorySamples(seed, tuple(cur.samples.languages)),
+                    ParquetDocumentWriter(folder),
+                ],
+                tasks,
+                f"repository-level samples for {', '.join(cur.samples.languages)} (seed {seed})",
+            )
+        )
+    return stages
