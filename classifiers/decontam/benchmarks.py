@@ -57,7 +57,7 @@ def humaneval_items(fields: list[str] | None = None, n: int = 10) -> Iterator[It
 
 def set_items(bench: BenchmarkSet, n: int = 10) -> Iterator[Item]:
     for path in bench.paths:
-        for n, (where, record) in enumerate(iter_records(path)):
+        for row, (where, record) in enumerate(iter_records(path)):
             parts = []
             for f in bench.fields:
                 value = record.get(f)
@@ -68,7 +68,7 @@ def set_items(bench: BenchmarkSet, n: int = 10) -> Iterator[Item]:
                 parts.append(value)
             if not parts:
                 raise UserError(f"{where}: none of the fields {bench.fields} is present")
-            item_id = str(record.get(bench.id_key)) if bench.id_key and bench.id_key in record else f"{n}"
+            item_id = str(record.get(bench.id_key)) if bench.id_key and bench.id_key in record else f"{row}"
             yield Item(bench.name, item_id, "\n".join(parts))
             yield from _short_parts(bench.name, item_id, parts, n)
 

