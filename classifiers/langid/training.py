@@ -51,14 +51,19 @@ class TrainConfig:
     max_file_bytes: int = 1_000_000
     seed: int = 0
     quantize: bool = True
-    cutoff: int = 200_000
+    cutoff: int = 100_000
 
 
 def label_for_folder(table: LanguageTable, folder: str) -> str | None:
     """A folder name as a label: an exact label, a linguist name, or an alias ('cpp', 'perl6')."""
     if folder in table.labels:
         return folder
-    return table.by_alias.get(folder.lower()) or table.by_alias.get(folder.lower().replace("-", " "))
+    low = folder.lower()
+    return (
+        table.by_alias.get(low)
+        or table.by_alias.get(low.replace("-", " "))
+        or table.by_alias.get(low.replace("_", " "))
+    )
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -92,6 +97,11 @@ def labelled_files(
                 rel = path.relative_to(root).parts
                 if len(rel) > 1:
                     folder_label = label_for_folder(table, rel[0])
+                if folder_label is None:
+                    # a label folder that names no known language: its files' names are no help
+                    # either (test data is often called sample.txt)
+                    stats.skipped["folder names no language"] += 1
+                    continue
             if folder_label is None:
                 # cheap checks before reading: a name that decides a full label, or no name rule
                 cands, _how, _key = table.by_name(path.name)

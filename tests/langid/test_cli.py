@@ -1,0 +1,69 @@
+"""`coderforge langid PATH...` and `coderforge langid train` through the real CLI entry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus.cli import main
+
+
+def _write(root: Path, files: dict[str, bytes]) -> None:
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(content)
+
+
+def test_identify_prints_path_language_how(tmp_path, capsys):
+    _write(
+        tmp_path,
+        {
+            "a.py": b"print(1)\n",
+            "Makefile": b"all:\n\techo\n",
+            "x.h": b"#include <map>\nnamespace n { class A {}; }\n",
+            "blob.bin": b"\x00\x01\x02",
+            "notes.yml": b"a: 1\n",
+        },
+    )
+    assert main(["langid", str(tmp_path), "--no-model"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    got = {Path(line.split("\t")[0]).name: line.split("\t")[1:] for line in lines}
+    assert got["a.py"] == ["Python", "extension"]
+    assert got["Makefile"] == ["Makefile", "filename"]
+    assert got["x.h"] == ["C++", "heuristic"]
+    assert got["blob.bin"][0] == "-" and "binary" in got["blob.bin"][1]
+    assert got["notes.yml"][0] == "-" and "YAML" in got["notes.yml"][1]
+    assert all(len(line.split("\t")) == 3 for line in lines)
+
+
+def test_missing_path_is_a_one_line_error(tmp_path, capsys):
+    assert main(["langid", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "Traceback" not in err
+
+
+def test_train_without_folders_is_a_user_error(capsys):
+    assert main(["langid", "train"]) == 2
+    assert "FOLDER" in capsys.readouterr().err
+
+
+def test_train_on_a_file_is_a_user_error(tmp_path, capsys):
+    f = tmp_path / "f.py"
+    f.write_text("x = 1\n")
+    assert main(["langid", "train", str(f)]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_console_script_runs(tmp_path):
+    (tmp_path / "m.go").write_text("package main\nfunc main() {}\n")
+    exe = Path(sys.executable).with_name("coderforge")
+    if not exe.exists():
+        pytest.skip("console script not installed")
+    out = subprocess.run(
+        [str(exe), "langid", str(tmp_path / "m.go")], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().endswith("\tGo\textension")
