@@ -1,0 +1,169 @@
+"""Dependency extraction and the lowest-in-degree order, on repositories with cycles."""
+
+from __future__ import annotations
+
+from corpus.github.dependencies import (
+    components,
+    dependencies,
+    order_component,
+    sample_language,
+    tie_key,
+)
+from corpus.github.samples import RepositorySamples, split_sample
+from corpus.schema import make_document
+
+# a -> b -> c -> a is a cycle; d depends on a; e stands alone; f only imports the standard library
+CYCLE = {
+    "pkg/a.py": "from pkg import b\nimport os\n",
+    "pkg/b.py": "from . import c\n",
+    "pkg/c.py": "import pkg.a\n",
+    "pkg/d.py": "from pkg.a import thing\n",
+    "tools/e.py": "print('alone')\n",
+    "pkg/__init__.py": "",
+}
+
+
+def test_python_dependencies_resolve_absolute_relative_and_module_imports() -> None:
+    deps = dependencies("python", CYCLE)
+    assert deps["pkg/a.py"] == {"pkg/b.py"}
+    assert deps["pkg/b.py"] == {"pkg/c.py"}
+    assert deps["pkg/c.py"] == {"pkg/a.py"}
+    assert deps["pkg/d.py"] == {"pkg/a.py"}
+    assert deps["tools/e.py"] == set()
+
+
+def test_cycle_order_places_every_file_once_and_is_seeded() -> None:
+    deps = dependencies("python", CYCLE)
+    comps = components(CYCLE, deps)
+    assert comps == [["pkg/__init__.py"], ["pkg/a.py", "pkg/b.py", "pkg/c.py", "pkg/d.py"], ["tools/e.py"]]
+    comp = comps[1]
+    first = order_component(comp, deps, seed=0, repo="o/r")
+    assert sorted(first) == comp  # every file exactly once
+    assert order_component(comp, deps, seed=0, repo="o/r") == first  # same seed, same order
+    # the documented order: a, b, c each have in-degree 1 and d has 1; all tie, so the seeded key
+    # sha256("seed:repo:path") picks the first file, and each placement lowers its dependents
+    for seed in (0, 1, 7):
+        expected = reference_order(comp, deps, seed, "o/r")
+        assert order_component(comp, deps, seed=seed, repo="o/r") == expected
+    orders = {tuple(order_component(comp, deps, seed=s, repo="o/r")) for s in range(20)}
+    assert len(orders) > 1  # ties really are broken by the seed
+
+
+def reference_order(comp: list[str], deps: dict[str, set[str]], seed: int, repo: str) -> list[str]:
+    """The paper's Algorithm 1, written plainly: take the unplaced file of lowest in-degree
+    (ties: smallest seeded key), then lower the in-degree of the files that depend on it."""
+    indeg = {p: len(deps[p] & set(comp)) for p in comp}
+    order: list[str] = []
+    while len(order) < len(comp):
+        left = [p for p in comp if p not in order]
+        best = min(left, key=lambda p: (indeg[p], tie_key(seed, repo, p)))
+        order.append(best)
+        for q in left:
+            if best in deps[q]:
+                indeg[q] -= 1
+    return order
+
+
+def test_seed_one_order_is_pinned() -> None:
+    deps = dependencies("python", CYCLE)
+    comp = ["pkg/a.py", "pkg/b.py", "pkg/c.py", "pkg/d.py"]
+    keys = sorted(comp, key=lambda p: tie_key(1, "o/r", p))
+    order = order_component(comp, deps, seed=1, repo="o/r")
+    # all four start at in-degree 1, so the smallest key goes first ...
+    assert order[0] == keys[0]
+    # ... and after it, whatever depended on it has in-degree 0 and must come next
+    dependents = sorted((p for p in comp if order[0] in deps[p]), key=lambda p: tie_key(1, "o/r", p))
+    assert order[1] == dependents[0]
+    assert order == reference_order(comp, deps, 1, "o/r")
+    # written out: seed 0 starts the cycle at c, seed 1 at a (then d, which only needed a)
+    assert order_component(comp, deps, seed=0, repo="o/r") == ["pkg/c.py", "pkg/b.py", "pkg/a.py", "pkg/d.py"]
+    assert order == ["pkg/a.py", "pkg/d.py", "pkg/c.py", "pkg/b.py"]
+
+
+def test_java_csharp_and_c_dependencies() -> None:
+    java = {
+        "src/main/java/com/x/App.java": "package com.x;\nimport com.x.model.*;\nimport com.x.util.Strings;\n",
+        "src/main/java/com/x/model/Item.java": "package com.x.model;\nimport java.util.List;\n",
+        "src/main/java/com/x/util/Strings.java": "package com.x.util;\nimport static com.x.model.Item.make;\n",
+    }
+    deps = dependencies("java", java)
+    assert deps["src/main/java/com/x/App.java"] == {
+        "src/main/java/com/x/model/Item.java",
+        "src/main/java/com/x/util/Strings.java",
+    }
+    assert deps["src/main/java/com/x/util/Strings.java"] == {"src/main/java/com/x/model/Item.java"}
+    cs = {
+        "Core/Money.cs": "namespace Ledger.Core;\npublic record Money(decimal A);\n",
+        "Cli/Program.cs": "using System;\nusing Ledger.Core;\nnamespace Ledger.Cli { }\n",
+    }
+    assert dependencies("csharp", cs)["Cli/Program.cs"] == {"Core/Money.cs"}
+    c = {
+        "include/lib.h": "#include <stddef.h>\n",
+        "src/lib.c": '#include "lib.h"\n#include "../src/util.h"\n',
+        "src/util.h": "#pragma once\n",
+        "src/main.cpp": '#include <lib.h>\n#include "util.h"\n',
+    }
+    deps = dependencies("c", c)
+    assert deps["src/lib.c"] == {"include/lib.h", "src/util.h"}
+    assert deps["src/main.cpp"] == {"include/lib.h", "src/util.h"}
+
+
+def test_sample_language_prefers_the_tag() -> None:
+    assert sample_language("a.h", None) == "C"
+    assert sample_language("a.h", "C++") == "C++"
+    assert sample_language("a.h", "Objective-C") is None
+    assert sample_language("a.rs", None) is None
+
+
+def _doc(repo: str, path: str, text: str, kind: str = "code", language: str | None = None):
+    return make_document(
+        f"github:{repo}/{path}",
+        text,
+        "github",
+        "code",
+        language,
+        repo=repo,
+        path=path,
+        kind=kind,
+        license="MIT",
+    )
+
+
+def test_samples_concatenate_with_path_comments_and_split_back() -> None:
+    docs = [_doc("o/r", p, t or "\n") for p, t in CYCLE.items()]
+    docs += [
+        _doc("o/r", "README.md", "# r\n", kind="text"),
+        _doc("o/r", "src/lib.rs", "fn main() {}\n", language="Rust"),
+        _doc("o/r", "src/x.c", '#include "x.h"\nint x;', language="C"),
+        _doc("o/r", "src/x.h", "int x;\n", language="C"),
+        _doc("p/q", "m.py", "import os\n"),
+    ]
+    out = list(RepositorySamples(seed=3).run(iter(docs), 0, 1))
+    samples = [d for d in out if d.metadata.get("kind") == "sample"]
+    singles = [d for d in out if d.metadata.get("kind") != "sample"]
+    assert sorted(d.id for d in singles) == ["github:o/r/README.md", "github:o/r/src/lib.rs"]
+    assert all(d.metadata["dedup_level"] == "file" for d in singles)
+    assert [d.id for d in samples] == [
+        "github:o/r#sample-0",
+        "github:o/r#sample-1",
+        "github:o/r#sample-2",
+        "github:o/r#sample-3",
+        "github:p/q#sample-0",
+    ]
+    by_first = {d.metadata["path"]: d for d in samples}
+    cyc = next(d for d in samples if len(d.metadata["files"]) == 4)
+    assert cyc.metadata["language"] == "Python" and cyc.metadata["dedup_level"] == "repository"
+    assert cyc.metadata["license"] == "MIT"
+    assert [f["path"] for f in cyc.metadata["files"]] == order_component(
+        ["pkg/a.py", "pkg/b.py", "pkg/c.py", "pkg/d.py"], dependencies("python", CYCLE), 3, "o/r"
+    )
+    for path, text in split_sample(cyc):
+        assert text == CYCLE[path]
+        assert f"# {path}\n{text}" in cyc.text
+    c_sample = by_first["src/x.h"]
+    assert c_sample.text == '// src/x.h\nint x;\n// src/x.c\n#include "x.h"\nint x;\n'
+    assert split_sample(c_sample) == [("src/x.h", "int x;\n"), ("src/x.c", '#include "x.h"\nint x;')]
+    assert c_sample.metadata["language"] == "C"
+    # every input file is in exactly one output
+    covered = [f["id"] for d in samples for f in d.metadata["files"]] + [d.id for d in singles]
+    assert sorted(covered) == sorted(d.id for d in docs)
