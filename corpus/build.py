@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -118,6 +119,18 @@ def make_executor(stage: Stage, recipe: Recipe, verbose: bool):
     return executor
 
 
+def _probe_ray(address: str) -> None:
+    """Fail in seconds on an address nobody listens at (ray.init would retry for minutes)."""
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"executor.ray_address: {address!r} is not host:port, ray://host:port or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise UserError(f"executor.ray_address: cannot connect to Ray at {address}: {e.strerror or e}") from None
+
+
 def start_ray(recipe: Recipe) -> bool:
     """Connect to the recipe's Ray cluster, or start a local one; True if we started it."""
     import ray
@@ -125,6 +138,8 @@ def start_ray(recipe: Recipe) -> bool:
     if ray.is_initialized():
         return False
     address = recipe.executor.ray_address
+    if address and address != "auto":
+        _probe_ray(address)
     kwargs: dict[str, Any] = dict(log_to_driver=False, ignore_reinit_error=True, logging_level="warning")
     try:
         if address:

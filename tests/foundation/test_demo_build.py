@@ -1,0 +1,91 @@
+"""The demo recipe end to end: documents per source, drop records, manifest, inspect, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import polars as pl
+
+from tests.conftest import DEMO_RECIPE, output_digests, run_cli
+
+
+def test_demo_layout_and_manifest(demo_output: Path) -> None:
+    manifest = json.loads((demo_output / "manifest.json").read_text())
+    for source in ("github", "commoncrawl", "text"):
+        stage = demo_output / source / "documents"
+        assert sorted(p.name for p in (stage / "data").iterdir()) == ["00000.parquet", "00001.parquet"]
+        assert sorted(p.name for p in (stage / "completions").iterdir()) == ["00000", "00001"]
+        assert (stage / "stats").is_dir() and (stage / "logs").is_dir()
+    listed = {f["path"]: f for f in manifest["files"]}
+    assert set(output_digests(demo_output)) == set(listed)
+    for rel, entry in listed.items():
+        data = (demo_output / rel).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+        assert entry["bytes"] == len(data)
+        assert entry["documents"] == pl.read_parquet(demo_output / rel).height
+    assert manifest["recipe"]["name"] == "demo"
+    assert manifest["recipe"]["sources"]["github"]["repos"][0]["archive"].endswith("acme-geometry.tar.gz")
+    assert {"datatrove", "pyarrow", "python"} <= set(manifest["versions"])
+    assert manifest["wall_seconds"] > 0
+    stages = {s["stage"]: s for s in manifest["stages"]}
+    assert stages["text/documents"]["documents_out"] == 20
+
+
+def test_documents_carry_their_story(demo_output: Path) -> None:
+    docs = pl.read_parquet(demo_output / "*" / "documents" / "data" / "*.parquet")
+    assert docs.columns == ["id", "text", "source", "group", "language", "metadata"]
+    assert docs["id"].n_unique() == docs.height
+    gh = docs.filter(pl.col("source") == "github")
+    meta = json.loads(gh.filter(pl.col("id") == "github:acme/geometry/geometry/polygon.py")["metadata"][0])
+    assert meta["repo"] == "acme/geometry" and meta["path"] == "geometry/polygon.py"
+    assert meta["stars"] == 120 and meta["license"] == "MIT" and meta["kind"] == "code"
+    readme = json.loads(gh.filter(pl.col("id") == "github:lowlevel/ringbuf/README.md")["metadata"][0])
+    assert readme["kind"] == "text"
+    cc = docs.filter(pl.col("source") == "commoncrawl")
+    page = cc.filter(pl.col("text").str.contains("quadratic equation"))
+    assert json.loads(page["metadata"][0])["domain"] == "mathnotes.example"
+    assert r"\frac{-b \pm \sqrt{b^2 - 4ac}}{2a}" in page["text"][0]
+
+
+def test_drops_are_recorded_and_counted(demo_output: Path) -> None:
+    drops = pl.read_parquet(demo_output / "*" / "documents" / "drops" / "*" / "*.parquet")
+    reasons = dict(drops.group_by("reason").len().iter_rows())
+    assert reasons == {"binary": 2, "non_html": 2, "http_status": 2, "corrupt_record": 1}
+    binary = drops.filter(pl.col("reason") == "binary")["id"].sort().to_list()
+    assert binary == ["github:acme/geometry/docs/logo.png", "github:forkers/geometry/docs/logo.png"]
+    assert drops.filter(pl.col("reason") == "corrupt_record")["id"][0] == "essays-b.jsonl.gz:4"
+
+    proc = run_cli("inspect", str(demo_output), "--json", check=True)
+    summary = json.loads(proc.stdout)
+    assert summary["documents"] == 78 and summary["dropped"] == 7
+    assert {r["source"]: r["documents"] for r in summary["by_source"]} == {
+        "github": 39,
+        "commoncrawl": 19,
+        "text": 20,
+    }
+    assert {"stage": "commoncrawl/documents:warc-reader", "reason": "http_status", "count": 2} in summary[
+        "drops"
+    ]
+    table = run_cli("inspect", str(demo_output / "github" / "documents"), check=True).stdout
+    assert "39 documents" in table and "binary" in table
+
+
+def test_same_recipe_twice_is_byte_identical(demo_output: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    proc = run_cli("build", str(DEMO_RECIPE), "--output", str(again), "--workers", "1", check=True)
+    assert "github/documents" in proc.stdout and "docs out" in proc.stdout
+    assert output_digests(again) == output_digests(demo_output)
+    # re-running a finished build does nothing and changes nothing
+    before = output_digests(again)
+    proc = run_cli("build", str(DEMO_RECIPE), "--output", str(again), check=True)
+    assert proc.stdout.count("done before") == 3
+    assert output_digests(again) == before
+
+
+def test_inspect_errors_are_one_line(tmp_path: Path) -> None:
+    proc = run_cli("inspect", str(tmp_path / "nothing"))
+    assert proc.returncode == 2 and proc.stderr.strip() == f"error: {tmp_path / 'nothing'}: no such folder"
+    proc = run_cli("inspect", str(tmp_path))
+    assert proc.returncode == 2 and "no stage output found" in proc.stderr

@@ -1,0 +1,70 @@
+"""SIGKILL a build in the middle of a stage; the same command finishes it, equal to a clean run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import polars as pl
+
+from tests.conftest import CODERFORGE, REPO, output_digests, run_cli
+
+FILES, RECORDS = 4, 40_000
+
+
+def _inputs(folder: Path) -> None:
+    folder.mkdir()
+    for f in range(FILES):
+        with open(folder / f"part-{f}.jsonl", "w") as out:
+            for i in range(RECORDS):
+                text = f"record {i} of file {f}: " + "lorem ipsum dolor sit amet " * (3 + i % 7)
+                out.write(json.dumps({"id": f"{f}-{i}", "text": text}) + "\n")
+
+
+def _recipe(tmp_path: Path, name: str) -> Path:
+    recipe = tmp_path / f"{name}.yaml"
+    recipe.write_text(
+        f"name: resume\noutput: {tmp_path / name}\nexecutor: {{tasks: {FILES}, workers: 1}}\n"
+        "sources: {text: {paths: ['in/*.jsonl']}}\n"
+    )
+    return recipe
+
+
+def test_sigkill_then_resume_equals_clean_run(tmp_path: Path) -> None:
+    _inputs(tmp_path / "in")
+    killed = _recipe(tmp_path, "killed")
+    completions = tmp_path / "killed" / "text" / "documents" / "completions"
+    proc = subprocess.Popen(
+        [*CODERFORGE, "build", str(killed)],
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if completions.is_dir() and len(os.listdir(completions)) >= 1:
+            break
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(os.listdir(completions)) if completions.is_dir() else 0
+    assert 1 <= done < FILES, f"the kill must land mid-stage ({done} of {FILES} tasks done)"
+    assert not (tmp_path / "killed" / "manifest.json").exists()
+
+    resumed = run_cli("build", str(killed), check=True)
+    assert "text/documents" in resumed.stdout
+    clean = _recipe(tmp_path, "clean")
+    clean.write_text(clean.read_text())
+    run_cli("build", str(clean), check=True)
+
+    assert output_digests(tmp_path / "killed") == output_digests(tmp_path / "clean")
+    docs = pl.read_parquet(tmp_path / "killed" / "text" / "documents" / "data" / "*.parquet")
+    assert docs.height == FILES * RECORDS and docs["id"].n_unique() == FILES * RECORDS
+    leftovers = [p for p in (tmp_path / "killed").rglob(".*.tmp-*")]
+    assert leftovers == []
