@@ -14,6 +14,7 @@ the GitHub API is sent only to the API's own host and never written anywhere.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import shutil
@@ -124,7 +125,7 @@ class Fetcher:
             except urllib.error.HTTPError as e:
                 if e.code < 500 or attempt == self.retries:
                     raise FetchError(f"HTTP {e.code} for {_redact(url)}") from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
+            except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as e:
                 if isinstance(e, FetchError):
                     raise
                 if attempt == self.retries:

@@ -15,7 +15,8 @@ characters (not bytes); lines are the pieces between ``\\n`` (a trailing newline
 extra line, ``\\r`` counts as a character); "alphabetic" is Python's ``str.isalpha``; HTML visible
 text is the text outside tags, comments, ``<script>``, ``<style>``, ``<template>`` and
 ``<noscript>``, with runs of whitespace collapsed to one space. A file's kind (HTML, JSON, YAML,
-XSLT) comes from its language tag when one is set and from its extension otherwise.
+XSLT) comes from its language tag (or the label language identification gave a file outside
+the 338 languages, such as YAML) and, when that names none of them, from its extension.
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ class DeepSeekFileRules(StoryStep):
                 meta = doc.metadata
                 verdict = None
                 if meta.get("kind", "code") in self.kinds:
-                    verdict = check(str(meta.get("path") or doc.id), doc.text, meta.get("language"))
+                    language = meta.get("language") or meta.get("language_label")
+                    verdict = check(str(meta.get("path") or doc.id), doc.text, language)
             if verdict:
                 self.drop(doc.id, *verdict)
                 continue

@@ -15,6 +15,7 @@ token is read from the environment, sent only to the API host, and never logged 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import os
@@ -114,7 +115,7 @@ class GithubApi:
                     continue
                 detail = _error_message(e)
                 raise SearchError(f"GitHub API answered {e.code} for {_path(url)}: {detail}") from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+            except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError, ValueError) as e:
                 if attempt < self.retries:
                     self.sleep(self.backoff_s * 2**attempt)
                     attempt += 1
