@@ -6,9 +6,11 @@ package descriptions, math documents worked arithmetic in LaTeX (checked: the an
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import random
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -138,6 +140,7 @@ def build_mix(output: Path, inputs: list[str], seed: int = 7, tasks: int = 2) ->
 def built_output() -> Path:
     """One small build (inputs + mix) per test process, shared read-only by the tests."""
     root = Path(tempfile.mkdtemp(prefix="coderforge-mix-"))
+    atexit.register(shutil.rmtree, root, True)
     inputs = make_inputs(root)
     build_mix(root, inputs)
     return root
