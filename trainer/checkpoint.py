@@ -17,6 +17,10 @@ import torch.distributed as dist
 
 from corpus.atomic import atomic_write_text
 
+# Keys that do not depend on how parameters are split into optimizers (dense vs expert) or ranks, so
+# a checkpoint saved with one expert/data-parallel layout loads into another.
+_OPTIM_METADATA = {"chained_optim_avoid_prefix": True, "distrib_optim_sharding_type": "fully_reshardable"}
+
 
 def stage_dir(root: str, stage: str) -> str:
     return os.path.join(root, stage)
@@ -46,7 +50,9 @@ def _sharded_state(model, optimizer, scheduler, step, consumed, is_loading: bool
     model_sd = _unwrap(model).sharded_state_dict()
     state: dict[str, Any] = {"model": model_sd}
     if optimizer is not None:
-        state["optimizer"] = optimizer.sharded_state_dict(model_sd, is_loading=is_loading)
+        state["optimizer"] = optimizer.sharded_state_dict(
+            model_sd, is_loading=is_loading, metadata=_OPTIM_METADATA
+        )
     if scheduler is not None:
         state["scheduler"] = scheduler.state_dict()
     state["step"] = step

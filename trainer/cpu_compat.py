@@ -266,6 +266,17 @@ def _clip_grad_by_total_norm_cpu(
         torch._foreach_mul_(grads, clip_coeff)
 
 
+def _move_to_host(tensor: Any, as_numpy: bool = False, record_stream: bool = False) -> Any:
+    """megatron's device-to-host copy of split sizes, for tensors that already live on the host.
+
+    On GPUs megatron turns the all-to-all split sizes into numpy arrays here; the stock version skips
+    CPU tensors, and gloo's all_to_all_single then rejects tensor-valued split sizes.
+    """
+    if as_numpy and torch.is_tensor(tensor):
+        return tensor.detach().cpu().numpy()
+    return tensor
+
+
 def enable_cpu() -> bool:
     """Point megatron-core at the CPU when CUDA is absent; returns whether it did.
 
@@ -291,6 +302,9 @@ def enable_cpu() -> bool:
     rnd._get_cuda_rng_state = _cpu_rng_get
     rnd._set_cuda_rng_state = _cpu_rng_set
     rnd._lazy_call = lambda cb: cb()
+    for name in ("megatron.core.transformer.moe.moe_utils", "megatron.core.transformer.moe.token_dispatcher"):
+        if hasattr(sys.modules[name], "maybe_move_tensor_to_cpu"):
+            sys.modules[name].maybe_move_tensor_to_cpu = _move_to_host
     for name in ("megatron.core.optimizer.clip_grads", "megatron.core.optimizer.optimizer"):
         sys.modules[name].clip_grad_by_total_norm_fp32 = _clip_grad_by_total_norm_cpu
     _CPU_ACTIVE = True

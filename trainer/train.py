@@ -27,7 +27,7 @@ from corpus.errors import UserError
 from trainer import checkpoint as ckpt
 from trainer.data import BatchIterator, build_datasets, resolve_blend
 from trainer.distributed import init_distributed, init_model_parallel
-from trainer.model.builder import build_gpt_model, transformer_config
+from trainer.model.builder import build_gpt_model, layout_independent_init, transformer_config
 from trainer.model.router import LOSS_NAMES, DeepSeekV2Router
 from trainer.model.shapes import train_flops_per_token
 from trainer.recipe import TrainRecipe
@@ -174,6 +174,7 @@ class Trainer:
         self.config = transformer_config(r.model, r.parallel, precision=r.training.precision, yarn=yarn)
         model = build_gpt_model(self.config, r.model, max_sequence_length=r.data.seq_length)
         model = model.to(self.info.device)
+        layout_independent_init(model, r.model, r.training.seed)
         if r.training.precision == "bf16":
             model = Float16Module(self.config, model)
         ddp_config = DistributedDataParallelConfig(
@@ -374,7 +375,7 @@ class Trainer:
         if self.progress and self.is_logger:
             from tqdm import tqdm
 
-            bar = tqdm(total=target - start, desc=f"train {r.name}/{self.stage}", unit="step")
+            bar = tqdm(total=target - start, desc=f"train {r.name}/{self.stage}", unit="step", disable=None)
         tokens_window, t_window = 0, time.perf_counter()
         last_ckpt = None
         while self.step < target:

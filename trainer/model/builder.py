@@ -8,6 +8,9 @@ every MoE layer, and (when `fused` is on) the fused expert kernels from `trainer
 from __future__ import annotations
 
 import importlib.util
+import math
+import re
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,3 +212,43 @@ def meta_parameter_counts(model: ModelConfig) -> ParameterCounts:
     with torch.device("meta"):
         gpt = build_gpt_model(config, model, max_sequence_length=4096)
     return count_parameters(gpt, model)
+
+
+_LOCAL_EXPERT = re.compile(r"\.local_experts\.(\d+)\.")
+
+
+def layout_independent_init(gpt_model: torch.nn.Module, model: ModelConfig, seed: int) -> int:
+    """Re-draw every weight matrix from a generator keyed by (seed, parameter name, global expert).
+
+    megatron draws expert weights from per-expert-parallel-rank RNG streams, so the same seed gives a
+    different model for every `expert_model_parallel_size`. Keying each matrix by its global name
+    makes the initial model - and so the whole loss curve - independent of the layout. Same
+    distribution as megatron's: N(0, init_std), scaled by 1/sqrt(2 x layers) for the output
+    projections; norms keep their ones. Only for tensor_parallel=1 (TP shards need megatron's own
+    sharded init). Returns the number of tensors re-drawn.
+    """
+    from megatron.core import parallel_state
+
+    if parallel_state.get_tensor_model_parallel_world_size() != 1:
+        return 0
+    ep_rank = parallel_state.get_expert_model_parallel_rank()
+    ep_size = parallel_state.get_expert_model_parallel_world_size()
+    local_experts = model.num_experts // ep_size
+    scaled_std = model.init_std / math.sqrt(2.0 * model.num_layers)
+    count = 0
+    with torch.no_grad():
+        for name, p in gpt_model.named_parameters():
+            if p.dim() < 2 or p.device.type == "meta":
+                continue
+            canonical = _LOCAL_EXPERT.sub(
+                lambda m: f".expert.{ep_rank * local_experts + int(m.group(1))}.", name
+            )
+            std = scaled_std if name.endswith(("linear_proj.weight", "linear_fc2.weight")) else model.init_std
+            gen = torch.Generator(device=p.device)
+            gen.manual_seed(zlib.crc32(f"{seed}:{canonical}".encode()))
+            fresh = torch.empty(p.shape, dtype=torch.float32, device=p.device).normal_(
+                0.0, std, generator=gen
+            )
+            p.copy_(fresh.to(p.dtype))
+            count += 1
+    return count
