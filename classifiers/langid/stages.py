@@ -25,11 +25,12 @@ class LangidConfig(BaseModel):
     model: str | None = Field(None, description="fastText model path (default: the shipped model)")
     use_model: bool = Field(True, description="use the content model for ambiguous or nameless files")
     path_key: str = Field("path", description="metadata key holding the file path")
+    retag: bool = Field(False, description="identify again documents an earlier step already tagged")
 
 
 def langid_steps(cfg: LangidConfig) -> list:
     return [
-        LanguageTagger(path_key=cfg.path_key, model_path=cfg.model, use_model=cfg.use_model),
+        LanguageTagger(path_key=cfg.path_key, model_path=cfg.model, use_model=cfg.use_model, retag=cfg.retag),
         LanguageFilter(cfg.languages, keep_unknown=cfg.keep_unknown),
     ]
 

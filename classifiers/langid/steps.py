@@ -21,11 +21,20 @@ class LanguageTagger(StoryStep):
 
     name = "langid tagger"
 
-    def __init__(self, path_key: str = "path", model_path: str | None = None, use_model: bool = True) -> None:
+    def __init__(
+        self,
+        path_key: str = "path",
+        model_path: str | None = None,
+        use_model: bool = True,
+        retag: bool = False,
+    ) -> None:
+        """`retag=False` keeps a language an earlier step already set (the GitHub reader tags files
+        as it reads them), so a build does not pay for identification twice."""
         super().__init__()
         self.path_key = path_key
         self.model_path = model_path
         self.use_model = use_model
+        self.retag = retag
 
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
         from classifiers.langid.identify import detect
@@ -37,6 +46,11 @@ class LanguageTagger(StoryStep):
             raise UserError(f"langid.model {self.model_path}: no such model file")
         for doc in data:
             self.stat_update("documents")
+            if not self.retag and "language" in doc.metadata and "langid" not in doc.metadata:
+                if doc.metadata.get("language") is not None or doc.metadata.get("language_label"):
+                    self.stat_update("already tagged")
+                    yield doc
+                    continue
             with self.track_time():
                 name = str(doc.metadata.get(self.path_key) or "")
                 # the rules read at most HEAD_BYTES; a longer text is only encoded as far as needed
@@ -92,6 +106,8 @@ class LanguageFilter(StoryStep):
             if lang is None:
                 info = doc.metadata.get("langid") or {}
                 detail = info.get("reason", "") if isinstance(info, dict) else ""
+                if not detail and doc.metadata.get("language_label"):
+                    detail = f"{doc.metadata['language_label']} is not one of the 338 languages"
                 self.drop(doc.id, "unknown-language", detail)
             else:
                 self.drop(doc.id, "language-not-listed", lang)

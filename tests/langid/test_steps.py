@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -83,3 +84,28 @@ def test_steps_in_a_datatrove_pipeline(tmp_path):
     assert set(meta["langid"]) == {"how", "confidence", "label", "reason"}
     drops = pq.read_table(out / "drops" / "langid-filter" / "00000.parquet").to_pylist()
     assert {d["reason"] for d in drops} == {"unknown-language"}
+
+
+def test_tagger_keeps_a_language_set_by_the_reader():
+    doc = make_document(
+        "github:o/r/a.txt", "x", "github", "code", language=None, path="a.txt", language_label="YAML"
+    )
+    out = next(LanguageTagger().run(iter([doc])))
+    assert "langid" not in out.metadata
+    keep = LanguageFilter()
+    assert list(keep.run(iter([out]))) == []
+    assert keep._drops[0][1:] == ("unknown-language", "YAML is not one of the 338 languages")
+
+
+def test_langid_stage_follows_the_github_documents_stage(tmp_path):
+    from classifiers.langid.stages import langid_stages
+    from corpus.recipe import load_recipe
+    from corpus.stages import source_document_stages
+
+    recipe = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml")
+    previous = source_document_stages(recipe, str(tmp_path), [])
+    stages = langid_stages(recipe, str(tmp_path), previous)
+    assert [s.label for s in stages] == ["github/langid"]
+    names = [type(s).__name__ for s in stages[0].steps]
+    assert names == ["ParquetDocumentReader", "LanguageTagger", "LanguageFilter", "ParquetDocumentWriter"]
+    assert stages[0].steps[2].stage_folder == f"{tmp_path}/github/langid"
