@@ -46,11 +46,11 @@ class LanguageTagger(StoryStep):
             raise UserError(f"langid.model {self.model_path}: no such model file")
         for doc in data:
             self.stat_update("documents")
-            if not self.retag and "language" in doc.metadata and "langid" not in doc.metadata:
-                if doc.metadata.get("language") is not None or doc.metadata.get("language_label"):
-                    self.stat_update("already tagged")
-                    yield doc
-                    continue
+            tagged = doc.metadata.get("language") is not None or bool(doc.metadata.get("language_label"))
+            if not self.retag and tagged and "langid" not in doc.metadata:
+                self.stat_update("already tagged")
+                yield doc
+                continue
             with self.track_time():
                 name = str(doc.metadata.get(self.path_key) or "")
                 # the rules read at most HEAD_BYTES; a longer text is only encoded as far as needed
