@@ -27,6 +27,7 @@ _COMMAND_MODULES: list[str] = [
     "dedup.cli",
     "classifiers.langid.cli",
     "corpus.commands",
+    "corpus.github.commands",
     "trainer.cli",
     "classifiers.recall.commands",
 ]
