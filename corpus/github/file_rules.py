@@ -54,6 +54,7 @@ _KIND_BY_LANGUAGE = {"html": "html", "json": "json", "yaml": "yaml", "xslt": "xs
 _ASCII_ALPHA = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1))
 _INVISIBLE = {"script", "style", "template", "noscript"}
 _SPACES = re.compile(r"\s+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 def file_kind(path: str, language: str | None = None) -> str | None:
@@ -66,10 +67,14 @@ def file_kind(path: str, language: str | None = None) -> str | None:
 
 
 def alphabetic_count(text: str) -> int:
-    if text.isascii():  # the common case: count in C, not per character in Python
-        raw = text.encode("ascii")
-        return len(raw) - len(raw.translate(None, _ASCII_ALPHA))
-    return sum(1 for c in text if c.isalpha())
+    """Characters for which `str.isalpha` holds, counted in C where possible: ASCII letters by
+    deleting them from the UTF-8 bytes (multi-byte sequences never contain ASCII bytes), and only
+    the non-ASCII runs one character at a time."""
+    raw = text.encode("utf-8")
+    count = len(raw) - len(raw.translate(None, _ASCII_ALPHA))
+    if not text.isascii():
+        count += sum(map(str.isalpha, "".join(_NON_ASCII.findall(text))))
+    return count
 
 
 class _VisibleText(HTMLParser):
@@ -106,27 +111,52 @@ def line_stats(text: str) -> tuple[float, int]:
     return (len(body) - (len(lines) - 1)) / len(lines), longest
 
 
+def _longest_line_bytes(raw: bytes) -> int:
+    """The longest line in UTF-8 bytes (an upper bound of its length in characters), found with
+    numpy at memory speed instead of splitting the text into line objects."""
+    import numpy as np
+
+    newlines = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
+    if len(newlines) == 0:
+        return len(raw)
+    inner = int(np.diff(newlines).max()) - 1 if len(newlines) > 1 else 0
+    return max(inner, int(newlines[0]), len(raw) - int(newlines[-1]) - 1)
+
+
 def check(path: str, text: str, language: str | None = None) -> tuple[str, str] | None:
-    """The first rule that drops the file, as (rule, detail); None when the file is kept."""
+    """The first rule that drops the file, as (rule, detail); None when the file is kept.
+
+    Equivalent to computing every statistic with Python string methods (see `line_stats` and
+    `alphabetic_count`), but counted on the UTF-8 bytes in C and numpy where that gives the same
+    answer, which makes the rules several times faster than reading the file."""
     if not text:
         return "empty", ""
-    avg, longest = line_stats(text)
+    raw = text.encode("utf-8")
+    n = len(text)
+    body = n - 1 if text.endswith("\n") else n
+    lines = text.count("\n", 0, body) + 1
+    avg = (body - (lines - 1)) / lines
     if avg > MAX_AVG_LINE:
         return "avg_line_length", f"{avg:.2f} > {MAX_AVG_LINE}"
-    if longest > MAX_LINE:
-        return "max_line_length", f"{longest} > {MAX_LINE}"
-    alpha = alphabetic_count(text)
-    if alpha < MIN_ALPHA_FRACTION * len(text):
-        return "alphabetic_fraction", f"{alpha / len(text):.4f} < {MIN_ALPHA_FRACTION}"
+    if n > MAX_LINE and _longest_line_bytes(raw) > MAX_LINE:
+        longest = line_stats(text)[1] if len(raw) != n else _longest_line_bytes(raw)
+        if longest > MAX_LINE:
+            return "max_line_length", f"{longest} > {MAX_LINE}"
+    # ASCII letters alone are a lower bound: the non-ASCII count is needed only below the bar
+    alpha = len(raw) - len(raw.translate(None, _ASCII_ALPHA))
+    if alpha < MIN_ALPHA_FRACTION * n and len(raw) != n:
+        alpha = alphabetic_count(text)
+    if alpha < MIN_ALPHA_FRACTION * n:
+        return "alphabetic_fraction", f"{alpha / n:.4f} < {MIN_ALPHA_FRACTION}"
     kind = file_kind(path, language)
     if kind != "xslt" and XML_DECLARATION in text[:XML_WINDOW]:
         return "xml_declaration", f"{XML_DECLARATION!r} in the first {XML_WINDOW} characters"
     if kind == "html":
         visible = len(visible_text(text))
-        if visible < HTML_MIN_VISIBLE_CHARS or visible < HTML_MIN_VISIBLE_FRACTION * len(text):
-            return "html_visible_text", f"{visible} visible of {len(text)} characters"
-    elif kind in ("json", "yaml") and not JSON_YAML_MIN_CHARS <= len(text) <= JSON_YAML_MAX_CHARS:
-        return "json_yaml_size", f"{len(text)} characters ({kind})"
+        if visible < HTML_MIN_VISIBLE_CHARS or visible < HTML_MIN_VISIBLE_FRACTION * n:
+            return "html_visible_text", f"{visible} visible of {n} characters"
+    elif kind in ("json", "yaml") and not JSON_YAML_MIN_CHARS <= n <= JSON_YAML_MAX_CHARS:
+        return "json_yaml_size", f"{n} characters ({kind})"
     return None
 
 

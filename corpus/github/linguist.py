@@ -31,7 +31,7 @@ class LinguistRules:
     vendor: re.Pattern[str]
     documentation: re.Pattern[str]
     generated_paths: re.Pattern[str]
-    generated_markers: tuple[str, ...]
+    generated_markers: re.Pattern[str]
     commit: str
 
 
@@ -68,7 +68,7 @@ def load_rules() -> LinguistRules:
         vendor=_join(data["vendor"]),
         documentation=_join(data["documentation"]),
         generated_paths=_join(data["generated_paths"]),
-        generated_markers=tuple(data["generated_markers"]),
+        generated_markers=re.compile("|".join(re.escape(m) for m in data["generated_markers"]) or r"(?!x)x"),
         commit=data.get("commit", ""),
     )
 
@@ -110,9 +110,9 @@ def generated(path: str, text: str) -> str | None:
             break
         head_end = nxt + 1
     head = text[: min(head_end, 4000)]
-    for marker in rules.generated_markers:
-        if marker in head:
-            return f"header says {marker.strip()!r}"
+    m = rules.generated_markers.search(head)
+    if m:
+        return f"header says {m.group(0).strip()!r}"
     return None
 
 

@@ -123,28 +123,52 @@ def iter_zip(path: str, max_bytes: int) -> Iterator[RawFile]:
                 yield RawFile(rel, data)
 
 
+def _read_capped(path: str, max_bytes: int) -> tuple[bytes | None, int]:
+    """(content, size) of a file, or (None, size) when it is over the cap. Opened without
+    following a symlink that replaced it after it was listed; sized with fstat on the open file,
+    so a listed file costs the same system calls as a plain `open().read()`."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        size = os.fstat(fd).st_size
+        if size > max_bytes:
+            return None, size
+        chunks = [os.read(fd, size + 1)]
+        while chunks[-1] and sum(map(len, chunks)) <= max_bytes:
+            chunks.append(os.read(fd, 1 << 20))
+        data = b"".join(chunks) if len(chunks) > 2 else chunks[0]
+        return (None, len(data)) if len(data) > max_bytes else (data, len(data))
+    finally:
+        os.close(fd)
+
+
 def iter_folder(root: str, max_bytes: int) -> Iterator[RawFile]:
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
-        for d in list(dirnames):
-            if os.path.islink(os.path.join(dirpath, d)):
-                dirnames.remove(d)
-                rel = os.path.relpath(os.path.join(dirpath, d), root).replace(os.sep, "/")
-                yield RawFile(rel, None, ("symlink", rel))
-        for fname in sorted(filenames):
-            full = os.path.join(dirpath, fname)
-            rel = os.path.relpath(full, root).replace(os.sep, "/")
-            if os.path.islink(full):
-                yield RawFile(rel, None, ("symlink", f"{rel} -> {os.readlink(full)}"))
-                continue
-            st = os.lstat(full)
-            if not os.path.isfile(full):
+    """Files of a checkout in sorted order (a folder's files, then its sub-folders). `.git` is
+    skipped; symlinks (to files or folders) are recorded and never followed; special files refused."""
+    stack = [("", root)]
+    while stack:
+        prefix, folder = stack.pop()
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        subdirs = []
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_symlink():
+                yield RawFile(rel, None, ("symlink", f"{rel} -> {os.readlink(entry.path)}"))
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name != ".git":
+                    subdirs.append((rel + "/", entry.path))
+            elif not entry.is_file(follow_symlinks=False):
                 yield RawFile(rel, None, ("special_file", rel))
-            elif st.st_size > max_bytes:
-                yield RawFile(rel, None, ("too_large", f"{st.st_size} bytes"))
             else:
-                with open(full, "rb") as f:
-                    yield RawFile(rel, f.read())
+                try:
+                    data, size = _read_capped(entry.path, max_bytes)
+                except OSError as e:
+                    yield RawFile(rel, None, ("unreadable", f"{type(e).__name__}: {e}"))
+                    continue
+                if data is None:
+                    yield RawFile(rel, None, ("too_large", f"{size} bytes"))
+                else:
+                    yield RawFile(rel, data)
+        stack.extend(reversed(subdirs))
 
 
 class GithubRepoReader(StoryStep):
@@ -231,7 +255,7 @@ class GithubRepoReader(StoryStep):
         self, repo: dict[str, Any], raw: RawFile, doc_id: str, commit: str | None
     ) -> Document | None:
         data = raw.data or b""
-        if b"\x00" in data[:8192]:
+        if data.find(b"\x00", 0, 8192) >= 0:
             self.drop(doc_id, "binary", f"{len(data)} bytes")
             return None
         if data.startswith(LFS_POINTER):
