@@ -144,3 +144,46 @@ def test_step_records_each_drop_with_its_rule(tmp_path) -> None:
     # code-only checking leaves text alone
     only_code = DeepSeekFileRules(kinds=("code",))
     assert "github:o/r/README.md" in [d.id for d in only_code.run(iter(docs), 0, 1)]
+
+
+def reference_check(path: str, text: str, language: str | None = None) -> str | None:
+    """The rules written the obvious way with Python string methods, to hold `check` to."""
+    from corpus.github.file_rules import file_kind
+
+    body = text[:-1] if text.endswith("\n") else text
+    lines = body.split("\n")
+    if sum(map(len, lines)) / len(lines) > 100:
+        return "avg_line_length"
+    if max(map(len, lines)) > 1000:
+        return "max_line_length"
+    if sum(c.isalpha() for c in text) < 0.25 * len(text):
+        return "alphabetic_fraction"
+    kind = file_kind(path, language)
+    if kind != "xslt" and "<?xml version=" in text[:100]:
+        return "xml_declaration"
+    if kind == "html":
+        visible = len(visible_text(text))
+        return "html_visible_text" if visible < 100 or visible < 0.2 * len(text) else None
+    if kind in ("json", "yaml") and not 50 <= len(text) <= 5000:
+        return "json_yaml_size"
+    return None
+
+
+def test_fast_check_agrees_with_the_plain_definition_on_random_text() -> None:
+    import random
+
+    rng = random.Random(11)
+    alphabets = ["abcXYZ", "0123456789 ", "éßж中", "€①²—", "\n", "\t\r"]
+    for i in range(600):
+        weights = [rng.random() for _ in alphabets]
+        chars = "".join(rng.choices(alphabets, weights)[0] for _ in range(30))
+        n = rng.choice([5, 60, 400, 1200, 3000, 5100])
+        text = "".join(rng.choice(chars) for _ in range(n))
+        if i % 5 == 0:  # long lines of multi-byte characters: over 1000 bytes, not characters
+            text = "中" * rng.choice([999, 1000, 1001]) + "\n" + "ab\n" * 400
+        if i % 7 == 0:
+            text = text.rstrip("\n") + "\n"
+        path = rng.choice(["a.py", "a.json", "a.yml", "a.html", "a.xsl"])
+        expected = reference_check(path, text)
+        got = check(path, text)
+        assert (got[0] if got else None) == expected, (i, path, text[:80])
