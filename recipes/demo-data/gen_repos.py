@@ -2,7 +2,9 @@
 
 The code is written for this project. Between them the repositories exercise what the GitHub
 stages must handle: imports between files (Python, C, Java, C#), a vendored folder, a minified
-file, a generated file, a binary file, code-related text, and a near-copy of another repository.
+file, a generated file, a binary file, code-related text, files the DeepSeek-Coder file rules drop
+(an XML declaration, a tiny JSON file, a mostly-numeric data file), and a near-copy of another
+repository.
 Archives are reproducible: fixed mtimes and owners, gzip without a timestamp.
 
     python recipes/demo-data/gen_repos.py   # rewrites recipes/demo-data/github/*.tar.gz
@@ -117,6 +119,12 @@ TODO_JAVA = {
     "    }\n}\n",
     "config/settings.json": '{\n  "storage": "todo.json",\n  "colors": true,\n  "dateFormat": "yyyy-MM-dd",\n'
     '  "reminders": {"enabled": false, "hour": 9}\n}\n',
+    # files the DeepSeek-Coder file rules drop: an XML declaration, a JSON file under 50
+    # characters, and a data file with fewer than 25% alphabetic characters
+    "src/main/resources/layout.xml": '<?xml version="1.0" encoding="UTF-8"?>\n<layout>\n'
+    '  <column name="title" width="40"/>\n  <column name="done" width="6"/>\n</layout>\n',
+    "config/local.json": '{"debug": false}\n',
+    "data/ids.csv": "id,due\n" + "".join(f"{i},2023-0{1 + i % 9}-1{i % 10}\n" for i in range(1, 13)),
 }
 
 LEDGER_CS = {
