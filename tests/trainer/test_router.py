@@ -186,3 +186,28 @@ def test_balance_losses_are_one_at_perfect_balance():
     values = balance_losses(out, 1, 2, 1, tokens_per_sequence=8)
     for v in values:
         assert abs(float(v) - 1.0) < 1e-3
+
+
+def test_fused_switch_computes_the_same_routing():
+    """`fused: true` routes through trainer.kernels.topk_gating (Triton on GPUs) - same result."""
+    from megatron.core.transformer.moe.moe_utils import MoEAuxLossAutoScaler
+
+    coeffs = {"expert": 0.003, "device": 0.05, "communication": 0.02}
+    outs = []
+    with single_process_state():
+        for fused in (False, True):
+            router = _router(16, 4, 4, 2, 16.0, coeffs)
+            router.settings = type(router.settings)(**{**router.settings.__dict__, "fused": fused})
+            torch.manual_seed(5)
+            router.weight.data.normal_(0, 0.5)
+            router.train()
+            MoEAuxLossAutoScaler.set_loss_scale(torch.tensor(1.0))
+            x = torch.randn(5, 3, 32, requires_grad=True)
+            probs, routing_map = router(x)
+            probs.pow(2).sum().backward()
+            outs.append((probs.detach(), routing_map, x.grad.clone(), router.weight.grad.clone()))
+    (p0, m0, gx0, gw0), (p1, m1, gx1, gw1) = outs
+    assert torch.equal(m0, m1)
+    torch.testing.assert_close(p0, p1, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(gx0, gx1, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(gw0, gw1, rtol=1e-4, atol=1e-6)

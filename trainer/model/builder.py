@@ -243,6 +243,10 @@ def layout_independent_init(gpt_model: torch.nn.Module, model: ModelConfig, seed
             canonical = _LOCAL_EXPERT.sub(
                 lambda m: f".expert.{ep_rank * local_experts + int(m.group(1))}.", name
             )
+            if canonical == name and getattr(p, "allreduce", True) is False:
+                # grouped expert weights hold all local experts in one tensor: key them by EP rank
+                # so that ranks never start with copies of each other's experts
+                canonical = f"{name}@ep{ep_rank}"
             std = scaled_std if name.endswith(("linear_proj.weight", "linear_fc2.weight")) else model.init_std
             gen = torch.Generator(device=p.device)
             gen.manual_seed(zlib.crc32(f"{seed}:{canonical}".encode()))
