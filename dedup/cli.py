@@ -96,7 +96,7 @@ def dedup_command(
     num_perm: Annotated[int, typer.Option(help="MinHash permutations")] = 256,
     ngram: Annotated[int, typer.Option(help="words per shingle")] = 5,
     verify: Annotated[str, typer.Option(help="exact | estimated | none")] = "exact",
-    scheme: Annotated[str, typer.Option(help="oph | classic")] = "oph",
+    scheme: Annotated[str, typer.Option(help="classic | oph")] = "classic",
     exact_only: Annotated[
         bool, typer.Option("--exact-only", help="only whitespace-normalised exact dedup")
     ] = False,

@@ -26,7 +26,9 @@ class DedupConfig(StrictModel):
     num_perm: int = Field(256, ge=8, le=4096, description="MinHash permutations (signature length)")
     ngram: int = Field(5, ge=1, le=32, description="words per shingle")
     scheme: Literal["oph", "classic"] = Field(
-        "oph", description="oph: one-permutation hashing with densification; classic: num_perm hashes"
+        "classic",
+        description="classic: num_perm independent hashes (rensa kernel); oph: one-permutation hashing "
+        "with densification (numpy only)",
     )
     bands: int | None = Field(None, ge=1, description="LSH bands; derived from threshold when unset")
     rows: int | None = Field(None, ge=1, description="LSH rows per band; derived when unset")
@@ -46,7 +48,10 @@ class DedupConfig(StrictModel):
     max_representatives: int = Field(
         16, ge=1, description="distinct sub-clusters compared against inside one LSH bucket"
     )
-    batch_documents: int = Field(512, ge=1, description="documents hashed together in one numpy batch")
+    batch_documents: int = Field(512, ge=1, description="most documents hashed together in one numpy batch")
+    batch_bytes: int = Field(
+        256_000, ge=1, description="text bytes per numpy batch (small batches stay in CPU cache: faster)"
+    )
     seed: int = 1
     report_examples: int = Field(20, ge=0)
 

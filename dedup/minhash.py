@@ -2,15 +2,17 @@
 
 Two schemes share one interface:
 
-* ``oph`` (default): one-permutation hashing with optimal densification (Shrivastava, ICML 2017).
+* ``oph``: one-permutation hashing with optimal densification (Shrivastava, ICML 2017).
   Each shingle hash is used once: its top bits choose one of ``num_perm`` bins, its low 32 bits are
   the value, and a bin keeps its minimum. Bins left empty (documents with few shingles) borrow the
   value of a non-empty bin chosen by a fixed pseudo-random probe sequence that depends only on the
   bin and the attempt, so two documents with the same non-empty bins borrow the same values. The
   probability that two signatures agree in a bin is the Jaccard similarity, as for classic MinHash,
   at a cost of O(shingles + num_perm) per document instead of O(shingles x num_perm).
-* ``classic``: ``num_perm`` universal hash functions ``(a*x + b) mod (2**61 - 1)`` and the minimum
-  of each, the scheme of datasketch and datatrove, kept for comparison and for users who need it.
+* ``classic`` (default): ``num_perm`` independent hash functions and the minimum of each, the scheme of
+  datasketch and datatrove, computed by rensa's ``RMinHash`` from our shingle hashes (its Rust
+  kernel does the O(shingles x num_perm) work far faster than numpy can). For users who need
+  independent hash functions, and for comparison.
 
 Signatures are ``uint32`` matrices, one row per document; an empty document gets the all-ones row
 and must be treated by callers as "no signature".
@@ -23,7 +25,6 @@ from typing import Literal
 import numpy as np
 
 EMPTY = np.uint32(0xFFFFFFFF)
-_MERSENNE = np.uint64((1 << 61) - 1)
 
 Scheme = Literal["oph", "classic"]
 
@@ -31,7 +32,7 @@ Scheme = Literal["oph", "classic"]
 class MinHasher:
     """Signatures of shingle-hash batches (see `dedup.shingles.shingle_hashes`)."""
 
-    def __init__(self, num_perm: int = 256, seed: int = 1, scheme: Scheme = "oph") -> None:
+    def __init__(self, num_perm: int = 256, seed: int = 1, scheme: Scheme = "classic") -> None:
         if num_perm < 1:
             raise ValueError("num_perm must be at least 1")
         if scheme not in ("oph", "classic"):
@@ -41,8 +42,9 @@ class MinHasher:
         self.scheme = scheme
         rng = np.random.default_rng(seed)
         if scheme == "classic":
-            self._a = rng.integers(1, int(_MERSENNE), size=num_perm, dtype=np.uint64)
-            self._b = rng.integers(0, int(_MERSENNE), size=num_perm, dtype=np.uint64)
+            import rensa  # imported here: only the classic scheme needs it
+
+            self._rensa = rensa.RMinHash
         else:
             # probe sequences for densification: bin j's t-th probe looks at bin probes[t, j]
             self._probes = rng.integers(0, num_perm, size=(64, num_perm), dtype=np.int64)
@@ -95,22 +97,14 @@ class MinHasher:
             attempt += 1
 
     def _classic(self, hashes: np.ndarray, offsets: np.ndarray, n_docs: int) -> np.ndarray:
-        p = self.num_perm
-        sig = np.full((n_docs, p), EMPTY, dtype=np.uint32)
-        if hashes.size == 0:
-            return sig
-        x = (hashes & _MERSENNE)[:, None]
-        doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
-        chunk = max(1, (1 << 21) // p)  # bounds the (shingles x num_perm) block held at once
-        with np.errstate(over="ignore"):
-            for s in range(0, hashes.size, chunk):
-                e = min(s + chunk, hashes.size)
-                phv = ((x[s:e] * self._a + self._b) % _MERSENNE) & np.uint64(0xFFFFFFFE)
-                d = doc[s:e]
-                seg = np.flatnonzero(np.concatenate(([True], d[1:] != d[:-1])))
-                red = np.minimum.reduceat(phv, seg, axis=0).astype(np.uint32)
-                rows = d[seg]
-                sig[rows] = np.minimum(sig[rows], red)
+        if n_docs == 0:
+            return np.zeros((0, self.num_perm), dtype=np.uint32)
+        matrix = self._rensa.digest_matrix_from_flat_token_hashes(
+            np.ascontiguousarray(hashes, dtype=np.uint64), offsets.astype(np.uint64), self.num_perm, self.seed
+        )
+        sig = np.array(matrix.to_rows(), dtype=np.uint32).reshape(n_docs, self.num_perm)
+        sig &= np.uint32(0xFFFFFFFE)  # keep EMPTY free for documents without shingles
+        sig[np.diff(offsets) == 0] = EMPTY
         return sig
 
 

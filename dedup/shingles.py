@@ -81,14 +81,18 @@ def word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     starts, ends = edges[0::2], edges[1::2]
     powers, inv_powers = _power_tables(buf.size + 1)
     with np.errstate(over="ignore"):
-        prefix = np.zeros(buf.size + 1, dtype=np.uint64)
-        np.cumsum(buf.astype(np.uint64) * powers[: buf.size], out=prefix[1:])
+        prefix = np.empty(buf.size + 1, dtype=np.uint64)
+        prefix[0] = 0
+        np.multiply(powers[: buf.size], buf, out=prefix[1:])
+        np.cumsum(prefix[1:], out=prefix[1:])
         hashes = (prefix[ends] - prefix[starts]) * inv_powers[starts]
         hashes += (ends - starts).astype(np.uint64)  # length salt: "a" and "a\0" differ
     hashes = mix64(hashes)
-    word_doc = np.searchsorted(doc_starts, starts, side="right") - 1
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(word_doc, minlength=len(texts)), out=offsets[1:])
+    # documents are separated by a space, so each document's first word is the first start at or
+    # after its first byte: a search over documents, not over words
+    offsets = np.empty(len(texts) + 1, dtype=np.int64)
+    offsets[:-1] = np.searchsorted(starts, doc_starts, side="left")
+    offsets[-1] = starts.size
     return hashes, offsets
 
 

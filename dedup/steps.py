@@ -142,11 +142,13 @@ class DedupSignatures(_DedupStep):
                         self.stat_update("no_shingles")
 
             batch: list[Document] = []
+            batch_chars = 0
             for doc in data or ():
                 batch.append(doc)
-                if len(batch) >= cfg.batch_documents:
+                batch_chars += len(doc.text)
+                if len(batch) >= cfg.batch_documents or batch_chars >= cfg.batch_bytes:
                     flush(batch)
-                    batch = []
+                    batch, batch_chars = [], 0
             if batch:
                 flush(batch)
         write_array(self.layout.shingle_offsets(rank), np.concatenate(set_offsets))
