@@ -4,7 +4,8 @@ The path patterns and header banners come from linguist's own data files (see
 ``generate_linguist.py``, which writes ``data/linguist.json``); each list is joined into one
 compiled alternation so that a path costs one regex search, not a hundred. The two rules linguist
 computes rather than matches are implemented from their definitions: a ``.js``/``.css`` file is
-minified when its average line length exceeds 110 characters, and a file that ends with a
+minified when its average line length (integer division over the pieces of ``split("\\n")``, so
+a final newline counts as one more, empty line) exceeds 110 characters, and a file that ends with a
 ``sourceMappingURL`` comment (or is a ``.map`` file) was produced from other files.
 """
 

@@ -77,6 +77,37 @@ class GithubSearchStep(PipelineStep):
         atomic_write_text(self.out_file, "".join(line + "\n" for line in lines))
 
 
+def _manifest(cur: GithubCuration, seed: int) -> Any:
+    """What decided the GitHub output, for manifest.json: rule thresholds, linguist's revision,
+    the sample seed and languages (the search settings are already in the recipe dump)."""
+
+    def entry(_stage: Stage) -> dict[str, Any]:
+        from corpus.github import file_rules
+        from corpus.github.linguist import load_rules
+
+        return {
+            "github": {
+                "linguist_commit": load_rules().commit,
+                "file_rules": {
+                    "max_avg_line": file_rules.MAX_AVG_LINE,
+                    "max_line": file_rules.MAX_LINE,
+                    "min_alpha_fraction": file_rules.MIN_ALPHA_FRACTION,
+                    "html_min_visible": [
+                        file_rules.HTML_MIN_VISIBLE_FRACTION,
+                        file_rules.HTML_MIN_VISIBLE_CHARS,
+                    ],
+                    "json_yaml_chars": [file_rules.JSON_YAML_MIN_CHARS, file_rules.JSON_YAML_MAX_CHARS],
+                    "kinds": list(cur.rules.kinds) if cur.rules.enabled else [],
+                },
+                "samples": {"seed": seed, "languages": list(cur.samples.languages)}
+                if cur.samples.enabled
+                else None,
+            }
+        }
+
+    return entry
+
+
 def curation_of(recipe: Any) -> GithubCuration:
     gh = recipe.sources.github
     return getattr(gh, "curation", None) or GithubCuration()
@@ -171,6 +202,7 @@ def github_stages(recipe: Any, output: str, previous: list[Stage]) -> list[Stage
                 ],
                 tasks,
                 f"repository-level samples for {', '.join(cur.samples.languages)} (seed {seed})",
+                manifest=_manifest(cur, seed),
             )
         )
     return stages
