@@ -2,11 +2,16 @@
 
     python benchmarks/bench_langid_accuracy.py --corpus DIR
     python benchmarks/bench_langid_accuracy.py --sample-programs PATH/TO/sample-programs --corpus DIR
+    python benchmarks/bench_langid_accuracy.py --from-git "C++=PATH/TO/leveldb:.h" ... --corpus DIR
 
 DIR is any folder laid out as LABEL/files (a label is a language name or alias: "C++", "cpp",
 "perl6"). `--sample-programs` first lays out such a folder from a checkout (or bare git mirror) of
 TheRenegadeCoder/sample-programs, whose files nobody here wrote and which the shipped model never
 saw; the label of each language folder is the title of its README ("Sample Programs in C++").
+
+`--from-git LABEL=REPO:.ext,.ext` adds the files with those extensions from a git checkout or bare
+mirror of one project whose language is known, e.g. the .h files of a C++ project: a way to measure
+the ambiguous extensions (.h .m .pl .v .pp .ts) on real projects.
 
 Each file is identified twice: with its name, and with its name stripped (content only). Reported:
 overall accuracy, accuracy on files whose true language is one of the 338, on files whose extension
@@ -59,6 +64,30 @@ def layout_sample_programs(repo: Path, out: Path) -> None:
             continue
         label = titles.get(parts[2], parts[2]).replace("/", "-")
         dest = out / label / parts[3]
+        if dest.exists():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        blob = subprocess.run(
+            ["git", "--git-dir", str(git_dir), "show", f"HEAD:{path}"], capture_output=True, check=True
+        ).stdout
+        dest.write_bytes(blob)
+
+
+def layout_from_git(spec: str, out: Path, limit: int) -> None:
+    """LABEL=REPO:.ext,.ext -> out/LABEL/<path with slashes as __> for up to `limit` files."""
+    label, _, rest = spec.partition("=")
+    repo, _, exts = rest.rpartition(":")
+    wanted = tuple(e.strip().lower() for e in exts.split(",") if e.strip())
+    git_dir = Path(repo) / ".git" if (Path(repo) / ".git").exists() else Path(repo)
+    names = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "ls-tree", "-r", "--name-only", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    chosen = [n for n in names if n.lower().endswith(wanted)][:limit]
+    for path in chosen:
+        dest = out / label / path.replace("/", "__")
         if dest.exists():
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -192,11 +221,14 @@ def main() -> int:
     ap.add_argument(
         "--sample-programs", type=Path, help="lay out --corpus from this sample-programs checkout"
     )
+    ap.add_argument("--from-git", action="append", default=[], help="LABEL=REPO:.ext,.ext (repeatable)")
     ap.add_argument("--limit-per-label", type=int, default=200)
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.sample_programs:
         layout_sample_programs(args.sample_programs, args.corpus)
+    for spec in args.from_git:
+        layout_from_git(spec, args.corpus, args.limit_per_label)
     if not args.corpus.is_dir():
         print(f"error: {args.corpus}: not a folder", file=sys.stderr)
         return 2

@@ -58,6 +58,14 @@ def _unknown(reason: str, label: str | None = None) -> Detection:
     return Detection(None, label, "unknown", 0.0, reason)
 
 
+def _by_interpreter(table: LanguageTable, interp: str) -> tuple[str, ...]:
+    for variant in interpreter_variants(interp):
+        found = table.by_interpreter.get(variant, ())
+        if found:
+            return found
+    return ()
+
+
 def detect(
     name: str,
     content: bytes,
@@ -85,17 +93,19 @@ def detect(
         return _answer(table, table.by_alias[mode], "modeline")
 
     if len(cands) == 1:
-        return _answer(table, cands[0], how)
+        note = ""
+        if head.startswith(b"#!"):
+            interp = shebang_interpreter(decode(head[:512]))
+            named = _by_interpreter(table, interp) if interp else ()
+            if named and cands[0] not in named:
+                note = f"shebang names {interp} ({'/'.join(named)}); the {how} decides"
+        return _answer(table, cands[0], how, note=note)
 
     text = decode(head)
 
     interp = shebang_interpreter(text)
     if interp:
-        by_shebang: tuple[str, ...] = ()
-        for variant in interpreter_variants(interp):
-            by_shebang = table.by_interpreter.get(variant, ())
-            if by_shebang:
-                break
+        by_shebang = _by_interpreter(table, interp)
         if by_shebang:
             if not cands:
                 cands, how = by_shebang, "shebang"

@@ -4,6 +4,12 @@ fastText splits on whitespace, which glues punctuation to words (``foo();`` is o
 languages differ most in their punctuation and keywords, so the text is cut into identifiers,
 numbers (collapsed to one token) and short punctuation runs, with a marker at each line start so
 that bigrams see what begins a line (``#include``, ``def``, ``*>``, ``%``).
+
+Long identifiers are mostly the program's own vocabulary (``bubble_sort``, ``fibonacci``): they say
+what a file is about, not what language it is in, and a model that learns them learns the topics of
+its training corpus. Identifiers longer than ``KEEP_IDENTIFIER`` characters are therefore replaced by
+their shape (snake_case, camelCase, PascalCase, UPPER_CASE, lower), which is itself a language
+trait; keywords and the short names of common library calls (``println``, ``printf``, ``puts``) stay.
 """
 
 from __future__ import annotations
@@ -12,11 +18,25 @@ import re
 
 MODEL_BYTES = 8 * 1024  # the model reads the head of a file; more rarely changes the answer
 MAX_TOKENS = 1200
+KEEP_IDENTIFIER = 8
 
 _TOKEN = re.compile(r"\n|[A-Za-z_$][A-Za-z0-9_$]{0,30}|[0-9]+(?:\.[0-9]+)?|[^\sA-Za-z0-9_$]{1,3}")
 
 
-def code_tokens(text: str, limit: int = MAX_TOKENS) -> list[str]:
+def identifier_shape(tok: str) -> str:
+    if "_" in tok.strip("_"):
+        return "⟨SNAKE⟩" if tok.isupper() else "⟨snake⟩"
+    if tok.isupper():
+        return "⟨UPPER⟩"
+    if tok[0].isupper():
+        return "⟨Pascal⟩"
+    if tok.islower():
+        return "⟨lower⟩"
+    return "⟨camel⟩"
+
+
+def code_tokens(text: str, limit: int = MAX_TOKENS, keep_identifier: int | None = None) -> list[str]:
+    keep = KEEP_IDENTIFIER if keep_identifier is None else keep_identifier
     out: list[str] = []
     line_start = True
     for m in _TOKEN.finditer(text[:MODEL_BYTES]):
@@ -26,6 +46,8 @@ def code_tokens(text: str, limit: int = MAX_TOKENS) -> list[str]:
             continue
         if tok[0].isdigit():
             tok = "0"
+        elif keep and len(tok) > keep and (tok[0].isalpha() or tok[0] in "_$"):
+            tok = identifier_shape(tok)
         elif tok.startswith("__label__"):
             tok = "_label_"
         if line_start:

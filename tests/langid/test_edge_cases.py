@@ -69,6 +69,13 @@ def test_misleading_shebang_does_not_override_a_deciding_extension():
     d = detect("tool.py", content)
     assert d.language == "Python"
     assert d.how == "extension"
+    assert "shebang names sh" in d.reason
+
+
+def test_shebang_of_another_language_is_reported_not_followed():
+    d = detect("build.sh", b"#!/usr/bin/env python3\nprint('not shell')\n")
+    assert (d.language, d.how) == ("Shell", "extension")
+    assert "python3" in d.reason
 
 
 def test_shebang_decides_a_nameless_script():
