@@ -62,6 +62,11 @@ class ModelConfig(_Strict):
     rope_theta: float = Field(10000.0, gt=0)
     init_std: float = Field(0.006, gt=0, description="normal init std (DeepSeek-V2 uses 0.006)")
     fused: bool = Field(False, description="fused Triton gating / expert kernels from trainer.kernels")
+    router: Literal["deepseek-v2", "megatron"] = Field(
+        "deepseek-v2",
+        description="'megatron': megatron-core's stock TopKRouter (group score = sum of top-2, seq aux "
+        "loss only), kept as the baseline our router is measured against",
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> ModelConfig:

@@ -28,7 +28,7 @@ from trainer import checkpoint as ckpt
 from trainer.data import BatchIterator, build_datasets, resolve_blend
 from trainer.distributed import init_distributed, init_model_parallel
 from trainer.model.builder import build_gpt_model, layout_independent_init, transformer_config
-from trainer.model.router import LOSS_NAMES, DeepSeekV2Router
+from trainer.model.router import DeepSeekV2Router
 from trainer.model.shapes import train_flops_per_token
 from trainer.recipe import TrainRecipe
 from trainer.throughput import peak_tflops
@@ -269,7 +269,8 @@ class Trainer:
         )
 
         tracker = get_moe_layer_wise_logging_tracker()
-        names = [n for n in LOSS_NAMES.values() if n in tracker]
+        # ours (LOSS_NAMES) or megatron's own when the stock router is selected
+        names = sorted(tracker)
         out: dict[str, float] = {}
         if names:
             reduce_aux_losses_tracker_across_ranks(names)

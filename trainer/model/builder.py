@@ -51,6 +51,15 @@ def transformer_config(
             "mscale_all_dim": yarn.mscale_all_dim,
         }
     layer_freq = [0] * model.first_dense_layers + [1] * model.num_moe_layers
+    routing: dict[str, Any] = {"moe_router_load_balancing_type": "none", "moe_aux_loss_coeff": 0.0}
+    if model.router == "megatron":
+        routing = {
+            "moe_router_load_balancing_type": "seq_aux_loss" if model.balance.expert > 0 else "none",
+            "moe_aux_loss_coeff": model.balance.expert,
+            "moe_router_topk_scaling_factor": model.routed_scaling_factor,
+        }
+        if model.num_groups > 1:
+            routing.update(moe_router_num_groups=model.num_groups, moe_router_group_topk=model.group_topk)
     return MLATransformerConfig(
         num_layers=model.num_layers,
         hidden_size=model.hidden_size,
@@ -77,8 +86,6 @@ def transformer_config(
         ),
         moe_router_topk=model.topk,
         moe_router_pre_softmax=True,
-        moe_router_load_balancing_type="none",
-        moe_aux_loss_coeff=0.0,
         moe_router_dtype="fp32",
         moe_layer_freq=layer_freq,
         moe_token_dispatcher_type=parallel.dispatcher,
@@ -97,6 +104,7 @@ def transformer_config(
         apply_rope_fusion=False,
         gradient_accumulation_fusion=False,
         **rope,
+        **routing,
     )
 
 
@@ -145,7 +153,8 @@ def layer_block_spec(config: Any, model: ModelConfig) -> Any:
             layer.submodules.self_attention.submodules.core_attention = SDPACoreAttention
         mlp = layer.submodules.mlp
         if isinstance(mlp.module, type) and issubclass(mlp.module, MoELayer):
-            mlp.submodules.router = router
+            if model.router == "deepseek-v2":
+                mlp.submodules.router = router
             if fuse is not None:
                 layer.submodules.mlp = fuse(mlp, fused=True)
     return block
