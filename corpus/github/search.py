@@ -81,6 +81,8 @@ class GithubApi:
     sleep: Callable[[float], None] = time.sleep
     requests_made: int = 0
     cache_hits: int = 0
+    #: epoch seconds before which the quota is known to be spent (from the last answer's headers)
+    blocked_until: float = 0.0
 
     def get_json(self, path_or_url: str, params: dict[str, Any] | None = None) -> tuple[Any, dict[str, str]]:
         """GET a JSON document (from the cache when it has one), with its response headers."""
@@ -91,12 +93,18 @@ class GithubApi:
             return cached["body"], cached["headers"]
         attempt = 0
         while True:
+            if self.blocked_until > time.time():  # the last answer used the quota up: wait first
+                wait = min(self.blocked_until - time.time() + 1.0, self.max_wait_s)
+                log.warning("GitHub rate limit used up: waiting %.0f s until it resets", wait)
+                self.sleep(wait)
+                self.blocked_until = 0.0
             req = urllib.request.Request(url, headers=self._headers(cached))
             self.requests_made += 1
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                     body = json.loads(resp.read().decode("utf-8"))
                     headers = {k.lower(): v for k, v in resp.headers.items()}
+                self._note_quota(headers)
                 self._cache_write(url, body, headers)
                 return body, headers
             except urllib.error.HTTPError as e:
@@ -143,6 +151,13 @@ class GithubApi:
         if cached is not None and cached["headers"].get("etag"):
             headers["If-None-Match"] = cached["headers"]["etag"]
         return headers
+
+    def _note_quota(self, headers: dict[str, str]) -> None:
+        if headers.get("x-ratelimit-remaining") == "0":
+            try:
+                self.blocked_until = float(headers.get("x-ratelimit-reset", "0"))
+            except ValueError:
+                self.blocked_until = 0.0
 
     def _rate_limit_wait(self, code: int, headers: dict[str, str]) -> float | None:
         if code not in (403, 429):

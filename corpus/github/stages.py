@@ -113,6 +113,26 @@ def curation_of(recipe: Any) -> GithubCuration:
     return getattr(gh, "curation", None) or GithubCuration()
 
 
+def reader_options(gh: Any, output: str) -> dict[str, Any]:
+    """Keyword arguments that make a `GithubRepoReader` follow the recipe's `curation` section
+    (fetch cache and size cap, linguist skipping, language tags) for any repository list."""
+    cur = getattr(gh, "curation", None) or GithubCuration()
+    cache = cur.fetch.cache or f"{output.rstrip('/')}/github/cache"
+    api_url = cur.search.api_url if cur.search else "https://api.github.com"
+    token_env = cur.search.token_env if cur.search else "GITHUB_TOKEN"
+    return {
+        "fetcher": Fetcher(
+            cache_dir=f"{cache}/repos",
+            api_url=api_url,
+            token_env=token_env,
+            max_repo_bytes=cur.fetch.max_repo_bytes,
+            timeout_s=cur.fetch.timeout_s,
+        ),
+        "skip_generated": cur.skip_generated,
+        "languages": cur.languages,
+    }
+
+
 def github_stages(recipe: Any, output: str, previous: list[Stage]) -> list[Stage]:
     gh = recipe.sources.github
     if gh is None:
@@ -138,23 +158,9 @@ def github_stages(recipe: Any, output: str, previous: list[Stage]) -> list[Stage
                 f"GitHub search: created before {cur.search.created_before}, stars >= {cur.search.min_stars}",
             )
         )
-        fetcher = Fetcher(
-            cache_dir=f"{cache}/repos",
-            api_url=cur.search.api_url,
-            token_env=cur.search.token_env,
-            max_repo_bytes=cur.fetch.max_repo_bytes,
-            timeout_s=cur.fetch.timeout_s,
-        )
         fetched = stage_folder(output, "github", "fetched")
         reader = GithubRepoReader(
-            [],
-            gh.max_file_bytes,
-            gh.group,
-            gh.text_group,
-            repo_list=repo_file,
-            fetcher=fetcher,
-            skip_generated=cur.skip_generated,
-            languages=cur.languages,
+            [], gh.max_file_bytes, gh.group, gh.text_group, repo_list=repo_file, **reader_options(gh, output)
         )
         stages.append(
             Stage(

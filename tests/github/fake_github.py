@@ -54,6 +54,7 @@ class FakeGithub:
     errors_before_success: int = 0  # 5xx answers before each endpoint succeeds
     split_over_days: int = 10_000  # claim > 1000 results for windows longer than this
     per_page_override: int | None = None
+    quota_left: int | None = None  # answer with x-ratelimit-remaining counting down from this
     requests: list[dict[str, Any]] = field(default_factory=list)
     _failures: dict[str, int] = field(default_factory=dict)
     _limited: bool = False
@@ -63,7 +64,7 @@ class FakeGithub:
         self.server = server
         self.port = server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -146,6 +147,10 @@ class FakeGithub:
             for r in chunk
         ]
         headers = {"ETag": f'"{page}-{len(items)}"'}
+        if self.quota_left is not None:
+            self.quota_left = (self.quota_left or 100) - 1  # a spent quota has reset by the next call
+            headers["x-ratelimit-remaining"] = str(self.quota_left)
+            headers["x-ratelimit-reset"] = str(int(time.time()) + 30)
         if total <= 1000 and page * per_page < len(hits):
             nxt = dict(qs)
             nxt["page"] = [str(page + 1)]

@@ -82,6 +82,15 @@ def test_rate_limit_waits_until_reset_and_5xx_is_retried(fake: FakeGithub) -> No
     assert statuses == 4  # 502, 502, 403, 200
 
 
+def test_a_spent_quota_is_waited_out_before_the_next_request(fake: FakeGithub) -> None:
+    fake.per_page_override = 1
+    fake.quota_left = 2  # the second answer says the quota is used up, resetting in 30 s
+    api, waits = api_for(fake, None)
+    got = list(search_repositories(api, RepoQuery(created_after=date(2010, 1, 1))))
+    assert len(got) == 4
+    assert len(waits) == 1 and 29 <= waits[0] <= 32  # waited once, before the third request
+
+
 def test_5xx_gives_up_after_retries(fake: FakeGithub) -> None:
     fake.errors_before_success = 100
     api, waits = api_for(fake, None, retries=2)
