@@ -65,6 +65,11 @@ class SamplesConfig(_Strict):
         description="languages concatenated into repository-level samples",
     )
     seed: int | None = Field(None, description="tie-break seed; default: the recipe's seed")
+    max_sample_chars: int | None = Field(
+        None,
+        ge=1,
+        description="cut a component's ordered files into samples of at most this size (None: one)",
+    )
 
 
 class GithubCuration(_Strict):

@@ -85,10 +85,16 @@ class RepositorySamples(StoryStep):
 
     name = "repository samples"
 
-    def __init__(self, seed: int = 0, languages: tuple[str, ...] = SAMPLE_LANGUAGES) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        languages: tuple[str, ...] = SAMPLE_LANGUAGES,
+        max_sample_chars: int | None = None,
+    ) -> None:
         super().__init__()
         self.seed = seed
         self.languages = tuple(languages)
+        self.max_sample_chars = max_sample_chars
 
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
         current: str | None = None
@@ -112,6 +118,24 @@ class RepositorySamples(StoryStep):
             yield doc
         yield from self._flush(current, pending)
 
+    def _parts(self, ordered: list[Document]) -> Iterator[list[Document]]:
+        """The ordered files of a component, cut into consecutive runs of at most
+        `max_sample_chars` (a bigger single file stays whole); one run when there is no limit."""
+        if not self.max_sample_chars:
+            yield ordered
+            return
+        run: list[Document] = []
+        size = 0
+        for doc in ordered:
+            if run and size + len(doc.text) > self.max_sample_chars:
+                self.stat_update("split_components")
+                yield run
+                run, size = [], 0
+            run.append(doc)
+            size += len(doc.text)
+        if run:
+            yield run
+
     def _flush(self, repo: str | None, docs: list[Document]) -> Iterator[Document]:
         if not repo or not docs:
             return
@@ -130,8 +154,9 @@ class RepositorySamples(StoryStep):
                 self.stat_update("dependency_edges", value=sum(len(v) for v in deps.values()))
                 for component in components(files, deps):
                     order = order_component(component, deps, self.seed, repo)
-                    samples.append(build_sample(repo, family, [files[p] for p in order], 0, group, metadata))
-        for i, sample in enumerate(sorted(samples, key=lambda s: s.metadata["path"])):
+                    for part in self._parts([files[p] for p in order]):
+                        samples.append(build_sample(repo, family, part, 0, group, metadata))
+        for i, sample in enumerate(samples):
             sample.id = f"github:{repo}#sample-{i}"
             self.stat_update("samples")
             self.stat_update("files_in_samples", value=len(sample.metadata["files"]))

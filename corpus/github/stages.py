@@ -203,7 +203,7 @@ def github_stages(recipe: Any, output: str, previous: list[Stage]) -> list[Stage
                 output,
                 [
                     ParquetDocumentReader(current),
-                    RepositorySamples(seed, tuple(cur.samples.languages)),
+                    RepositorySamples(seed, tuple(cur.samples.languages), cur.samples.max_sample_chars),
                     ParquetDocumentWriter(folder),
                 ],
                 tasks,

@@ -167,3 +167,16 @@ def test_samples_concatenate_with_path_comments_and_split_back() -> None:
     # every input file is in exactly one output
     covered = [f["id"] for d in samples for f in d.metadata["files"]] + [d.id for d in singles]
     assert sorted(covered) == sorted(d.id for d in docs)
+
+
+def test_big_components_can_be_cut_in_order() -> None:
+    files = {f"m{i}.py": f"import m{i + 1}\n" + "x = 1\n" * 10 for i in range(6)}
+    docs = [_doc("o/big", p, t) for p, t in files.items()]
+    whole = list(RepositorySamples(seed=0).run(iter(docs), 0, 1))
+    assert len(whole) == 1
+    order = [f["path"] for f in whole[0].metadata["files"]]
+    assert order == ["m5.py", "m4.py", "m3.py", "m2.py", "m1.py", "m0.py"]  # dependencies first
+    size = len(files["m0.py"])
+    cut = list(RepositorySamples(seed=0, max_sample_chars=2 * size).run(iter(docs), 0, 1))
+    assert [[f["path"] for f in d.metadata["files"]] for d in cut] == [order[0:2], order[2:4], order[4:6]]
+    assert [d.id for d in cut] == ["github:o/big#sample-0", "github:o/big#sample-1", "github:o/big#sample-2"]
