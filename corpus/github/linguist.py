@@ -90,15 +90,19 @@ def minified(path: str, text: str) -> bool:
     return (len(text) - (len(lines) - 1)) // len(lines) > MINIFIED_AVG_LINE
 
 
-def generated(path: str, text: str) -> str | None:
-    """Why linguist would call this file generated, or None."""
-    rules = load_rules()
-    m = rules.generated_paths.search(path)
+def generated_path(path: str) -> str | None:
+    """Why linguist would call a file of this name generated, before reading it; or None."""
+    m = load_rules().generated_paths.search(path)
     if m:
         return f"path matches {m.group(0)!r}"
-    ext = posixpath.splitext(path)[1].lower()
     if path.lower().endswith((".js.map", ".css.map")):
         return "source map"
+    return None
+
+
+def generated_content(path: str, text: str) -> str | None:
+    """Why linguist would call this content generated (banner near the top, source-map trailer)."""
+    ext = posixpath.splitext(path)[1].lower()
     if ext in (".js", ".css"):
         tail = text[-2000:].rstrip("\n").rsplit("\n", 2)[-2:]
         if any(_SOURCE_MAP_COMMENT.search(line) for line in tail):
@@ -110,20 +114,35 @@ def generated(path: str, text: str) -> str | None:
             head_end = len(text)
             break
         head_end = nxt + 1
-    head = text[: min(head_end, 4000)]
-    m = rules.generated_markers.search(head)
+    m = load_rules().generated_markers.search(text, 0, min(head_end, 4000))
     if m:
         return f"header says {m.group(0).strip()!r}"
     return None
 
 
-def classify(path: str, text: str) -> tuple[str, str] | None:
-    """(reason, detail) when the file is vendored, generated or minified; None when it is kept."""
+def generated(path: str, text: str) -> str | None:
+    """Why linguist would call this file generated, or None."""
+    return generated_path(path) or generated_content(path, text)
+
+
+def classify_path(path: str) -> tuple[str, str] | None:
+    """(reason, detail) for what the name alone decides: the walker skips such files unread."""
     if vendored(path):
         return "vendored", "linguist vendor.yml"
-    why = generated(path, text)
+    why = generated_path(path)
+    return ("generated", why) if why else None
+
+
+def classify_content(path: str, text: str) -> tuple[str, str] | None:
+    """(reason, detail) for what needs the content: generated banners and minified code."""
+    why = generated_content(path, text)
     if why:
         return "generated", why
     if minified(path, text):
         return "minified", f"average line over {MINIFIED_AVG_LINE} characters"
     return None
+
+
+def classify(path: str, text: str) -> tuple[str, str] | None:
+    """(reason, detail) when the file is vendored, generated or minified; None when it is kept."""
+    return classify_path(path) or classify_content(path, text)

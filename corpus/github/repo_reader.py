@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,10 @@ TEXT_EXTENSIONS = {".md", ".markdown", ".rst", ".txt", ".adoc", ".asciidoc", ".o
 TEXT_NAMES = {"readme", "changelog", "contributing", "authors", "history", "news", "todo"}
 #: first line of a Git LFS pointer file (the content itself lives on an LFS server)
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+#: decides from a path alone that a file is not wanted: (reason, detail) or None
+PathFilter = Callable[[str], "tuple[str, str] | None"]
 
 
 @dataclass
@@ -69,7 +73,9 @@ def _strip_top(paths: list[str]) -> str:
     return ""
 
 
-def iter_tar(path: str, max_bytes: int, info: dict[str, Any] | None = None) -> Iterator[RawFile]:
+def iter_tar(
+    path: str, max_bytes: int, info: dict[str, Any] | None = None, skip: PathFilter | None = None
+) -> Iterator[RawFile]:
     """Members of a tarball; `info["commit"]` is set from GitHub's pax header when present."""
     with tarfile.open(path, mode="r:*") as tar:
         members = tar.getmembers()
@@ -88,6 +94,8 @@ def iter_tar(path: str, max_bytes: int, info: dict[str, Any] | None = None) -> I
                 yield RawFile(rel, None, ("symlink", f"{member.name} -> {member.linkname}"))
             elif not member.isfile():
                 yield RawFile(rel, None, ("special_file", member.name))
+            elif skip and (why := skip(rel)):
+                yield RawFile(rel, None, why)
             elif member.size > max_bytes:
                 yield RawFile(rel, None, ("too_large", f"{member.size} bytes"))
             else:
@@ -100,7 +108,7 @@ def iter_tar(path: str, max_bytes: int, info: dict[str, Any] | None = None) -> I
                 yield RawFile(rel, data)
 
 
-def iter_zip(path: str, max_bytes: int) -> Iterator[RawFile]:
+def iter_zip(path: str, max_bytes: int, skip: PathFilter | None = None) -> Iterator[RawFile]:
     with zipfile.ZipFile(path) as zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         names = [safe_member_path(i.filename) or "" for i in infos]
@@ -112,6 +120,8 @@ def iter_zip(path: str, max_bytes: int) -> Iterator[RawFile]:
                 yield RawFile(info.filename, None, ("unsafe_path", info.filename))
             elif mode == 0o120000:
                 yield RawFile(rel, None, ("symlink", info.filename))
+            elif skip and (why := skip(rel)):
+                yield RawFile(rel, None, why)
             elif info.file_size > max_bytes:
                 yield RawFile(rel, None, ("too_large", f"{info.file_size} bytes"))
             else:
@@ -141,7 +151,7 @@ def _read_capped(path: str, max_bytes: int) -> tuple[bytes | None, int]:
         os.close(fd)
 
 
-def iter_folder(root: str, max_bytes: int) -> Iterator[RawFile]:
+def iter_folder(root: str, max_bytes: int, skip: PathFilter | None = None) -> Iterator[RawFile]:
     """Files of a checkout in sorted order (a folder's files, then its sub-folders). `.git` is
     skipped; symlinks (to files or folders) are recorded and never followed; special files refused."""
     stack = [("", root)]
@@ -158,6 +168,8 @@ def iter_folder(root: str, max_bytes: int) -> Iterator[RawFile]:
                     subdirs.append((rel + "/", entry.path))
             elif not entry.is_file(follow_symlinks=False):
                 yield RawFile(rel, None, ("special_file", rel))
+            elif skip and (why := skip(rel)):
+                yield RawFile(rel, None, why)  # decided by name: never read
             else:
                 try:
                     data, size = _read_capped(entry.path, max_bytes)
@@ -221,12 +233,13 @@ class GithubRepoReader(StoryStep):
         fetched = self.fetcher.fetch(repo)
         info["commit"] = fetched.commit
         info["temporary"] = fetched.temporary
+        skip = linguist.classify_path if self.skip_generated else None
         if fetched.kind == "folder":
-            yield from iter_folder(fetched.path, self.max_file_bytes)
+            yield from iter_folder(fetched.path, self.max_file_bytes, skip)
         elif fetched.kind == "zip":
-            yield from iter_zip(fetched.path, self.max_file_bytes)
+            yield from iter_zip(fetched.path, self.max_file_bytes, skip)
         else:
-            yield from iter_tar(fetched.path, self.max_file_bytes, info)
+            yield from iter_tar(fetched.path, self.max_file_bytes, info, skip)
 
     def _read_repo(self, repo: dict[str, Any]) -> Iterator[Document]:
         name = repo["name"]
@@ -270,7 +283,7 @@ class GithubRepoReader(StoryStep):
             self.drop(doc_id, "empty")
             return None
         if self.skip_generated:
-            verdict = linguist.classify(raw.path, text)
+            verdict = linguist.classify_content(raw.path, text)
             if verdict:
                 self.drop(doc_id, *verdict)
                 return None
