@@ -18,7 +18,9 @@ def train_command(
     nproc: Annotated[int, typer.Option("--nproc", help="ranks: >1 runs torchrun on this node")] = 1,
     ray_address: Annotated[
         str | None,
-        typer.Option("--ray-address", help="Ray cluster (host:port, ray://..., auto): one rank per actor"),
+        typer.Option(
+            "--ray-address", help="Ray cluster (host:port, ray://..., auto, or local): one rank per actor"
+        ),
     ] = None,
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="override a recipe key, e.g. --set training.steps=100")

@@ -45,6 +45,9 @@ def run_in_process(req: LaunchRequest, progress: bool = True) -> dict[str, Any]:
 
     overrides = dict(parse_override(o) for o in req.overrides)
     recipe = load_recipe(req.recipe, overrides)
+    from trainer.data import resolve_blend
+
+    resolve_blend(recipe.stage(req.stage).data)  # data mistakes surface before megatron is imported
     result = result_to_json(train(recipe, req.stage, resume=req.resume, steps=req.steps, progress=progress))
     if req.result_path and int(os.environ.get("RANK", "0")) == 0:
         from corpus.atomic import atomic_write_text
@@ -93,7 +96,11 @@ def _ray_rank_main(req: LaunchRequest, env: dict[str, str]) -> dict[str, Any] | 
 def run_ray(
     req: LaunchRequest, address: str, nproc: int, gpus_per_rank: float | None = None
 ) -> dict[str, Any]:
-    """One rank per Ray actor; rank 0's node hosts the rendezvous (its IP and a free port)."""
+    """One rank per Ray actor; rank 0's node hosts the rendezvous (its IP and a free port).
+
+    `address` is anything `ray.init` takes (host:port, ray://..., auto), or "local" to start a
+    private single-node Ray instance for this run.
+    """
     try:
         import ray
     except ImportError:
@@ -101,7 +108,12 @@ def run_ray(
     if nproc < 1:
         raise UserError(f"--nproc must be at least 1, got {nproc}")
     try:
-        ray.init(address=address, include_dashboard=False, ignore_reinit_error=True, log_to_driver=True)
+        ray.init(
+            address=None if address == "local" else address,
+            include_dashboard=False,
+            ignore_reinit_error=True,
+            log_to_driver=True,
+        )
     except ConnectionError as e:
         raise UserError(f"--ray-address {address}: cannot connect ({e})") from None
     if gpus_per_rank is None:

@@ -119,3 +119,23 @@ def train_cli(recipe: Path, result: Path, *extra: str, timeout: int = 240) -> di
 @pytest.fixture(scope="session")
 def manifest(tmp_path_factory) -> Path:
     return write_manifest(tmp_path_factory.mktemp("corpus"))
+
+
+STEPS = 50
+
+
+@pytest.fixture(scope="session")
+def reference_run(manifest, tmp_path_factory):
+    """50 steps of the tiny model in one process, with periodic evaluation and checkpoints."""
+    tmp = tmp_path_factory.mktemp("ref")
+    recipe = tiny_recipe(
+        manifest,
+        training={
+            "steps": STEPS,
+            "eval_interval": 25,
+            "save_interval": 25,
+            "checkpoint_dir": str(tmp / "ckpt"),
+        },
+    )
+    result = train_cli(save_recipe(tmp / "tiny.yaml", recipe), tmp / "result.json")
+    return result, tmp

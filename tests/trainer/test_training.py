@@ -9,28 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
-
-from tests.trainer.conftest import save_recipe, tiny_recipe, train_cli
-
-STEPS = 50
-
-
-@pytest.fixture(scope="module")
-def reference_run(manifest, tmp_path_factory):
-    """50 steps in one process, with periodic evaluation and checkpoints."""
-    tmp = tmp_path_factory.mktemp("ref")
-    recipe = tiny_recipe(
-        manifest,
-        training={
-            "steps": STEPS,
-            "eval_interval": 25,
-            "save_interval": 25,
-            "checkpoint_dir": str(tmp / "ckpt"),
-        },
-    )
-    result = train_cli(save_recipe(tmp / "tiny.yaml", recipe), tmp / "result.json")
-    return result, tmp
+from tests.trainer.conftest import STEPS, save_recipe, tiny_recipe, train_cli
 
 
 def test_tiny_model_loss_falls(reference_run):
