@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,10 @@ TEXT_EXTENSIONS = {".md", ".markdown", ".rst", ".txt", ".adoc", ".asciidoc", ".o
 TEXT_NAMES = {"readme", "changelog", "contributing", "authors", "history", "news", "todo"}
 #: first line of a Git LFS pointer file (the content itself lives on an LFS server)
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+class TruncatedArchive(Exception):
+    """An archive that ends early or is damaged after some readable members."""
 
 
 #: decides from a path alone that a file is not wanted: (reason, detail) or None
@@ -76,9 +81,19 @@ def _strip_top(paths: list[str]) -> str:
 def iter_tar(
     path: str, max_bytes: int, info: dict[str, Any] | None = None, skip: PathFilter | None = None
 ) -> Iterator[RawFile]:
-    """Members of a tarball; `info["commit"]` is set from GitHub's pax header when present."""
+    """Members of a tarball; `info["commit"]` is set from GitHub's pax header when present.
+
+    A truncated or damaged archive yields every member that could be read before the damage and
+    then raises `TruncatedArchive`, so the repository is recorded as corrupt without losing
+    what was readable (the same policy as for cut JSONL and WARC files)."""
     with tarfile.open(path, mode="r:*") as tar:
-        members = tar.getmembers()
+        members: list[tarfile.TarInfo] = []
+        damage: BaseException | None = None
+        try:
+            for member in tar:
+                members.append(member)
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+            damage = e
         comment = tar.pax_headers.get("comment", "") if tar.pax_headers else ""
         if info is not None and len(comment) == 40 and all(c in "0123456789abcdef" for c in comment):
             info["commit"] = comment
@@ -102,10 +117,12 @@ def iter_tar(
                 try:
                     f = tar.extractfile(member)
                     data = f.read() if f else b""
-                except (tarfile.TarError, OSError, EOFError) as e:
+                except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
                     yield RawFile(rel, None, ("corrupt_member", f"{type(e).__name__}: {e}"))
                     continue
                 yield RawFile(rel, data)
+        if damage is not None:
+            raise TruncatedArchive(f"{type(damage).__name__}: {damage} (after {len(members)} members)")
 
 
 def iter_zip(path: str, max_bytes: int, skip: PathFilter | None = None) -> Iterator[RawFile]:
@@ -257,7 +274,15 @@ class GithubRepoReader(StoryStep):
         except FetchError as e:
             self.stat_update("failed_repositories")
             self.drop(f"github:{name}", "fetch_failed", str(e))
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, subprocess.SubprocessError) as e:
+        except (
+            tarfile.TarError,
+            zipfile.BadZipFile,
+            TruncatedArchive,
+            EOFError,
+            OSError,
+            zlib.error,
+            subprocess.SubprocessError,
+        ) as e:
             self.stat_update("corrupt_repositories")
             self.drop(f"github:{name}", "corrupt_archive", f"{type(e).__name__}: {e}")
         finally:

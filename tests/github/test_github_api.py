@@ -217,3 +217,30 @@ def test_download_size_cap(fake: FakeGithub, tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="cap"):
         fetcher.fetch({"name": "o/big", "archive": f"{fake.url}/repos/o/big/tarball/main"})
     assert not list((tmp_path / "cache").rglob("archive*"))
+
+
+def test_a_cut_tarball_keeps_what_was_complete_and_is_recorded(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(3)
+    files = {
+        f"pkg/m{i:02d}.py": "".join(f"name_{rng.randrange(10**9)} = {i}\n" for _ in range(200))
+        for i in range(30)
+    }
+    whole = make_tarball("o-cut-1", files)
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(whole[: int(len(whole) * 0.6)])
+    reader = GithubRepoReader([{"name": "o/cut", "archive": str(cut)}])
+    reader.bind_stage(str(tmp_path / "stage"), "github/documents")
+    docs = list(reader.run(None, 0, 1))
+    assert 5 < len(docs) < 30
+    for d in docs:  # whatever is kept is complete
+        assert d.text == files[d.metadata["path"]]
+    import pyarrow.parquet as pq
+
+    drops = pq.read_table(tmp_path / "stage" / "drops" / "github-reader" / "00000.parquet").to_pylist()
+    repo = [d for d in drops if d["id"] == "github:o/cut"]
+    assert len(repo) == 1 and repo[0]["reason"] == "corrupt_archive" and "members" in repo[0]["detail"]
+    # every file of the archive is accounted for: kept, or recorded, or after the cut
+    recorded = {d["id"] for d in drops} - {"github:o/cut"}
+    assert not recorded & {d.id for d in docs}
