@@ -35,6 +35,22 @@ from corpus.story import StoryStep
 #: extensions of code-related text (the paper's "code-related text" next to source files)
 TEXT_EXTENSIONS = {".md", ".markdown", ".rst", ".txt", ".adoc", ".asciidoc", ".org", ".textile"}
 TEXT_NAMES = {"readme", "changelog", "contributing", "authors", "history", "news", "todo"}
+#: language labels of prose formats: such files are code-related text whatever their name
+TEXT_LABELS = {
+    "Markdown",
+    "reStructuredText",
+    "Text",
+    "AsciiDoc",
+    "Org",
+    "Textile",
+    "RDoc",
+    "Pod",
+    "Pod 6",
+    "POD",
+    "MediaWiki",
+    "Creole",
+    "Wikitext",
+}
 #: first line of a Git LFS pointer file (the content itself lives on an LFS server)
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
@@ -320,7 +336,7 @@ class GithubRepoReader(StoryStep):
             language, label = found.language, found.label
         self.stat_update("documents_in")
         self.stat_update("bytes_in", value=len(data), unit="doc")
-        kind = "text" if is_code_text(raw.path) else "code"
+        kind = "text" if is_code_text(raw.path) or (label or language) in TEXT_LABELS else "code"
         return make_document(
             doc_id,
             text,

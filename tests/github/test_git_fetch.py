@@ -192,3 +192,33 @@ def test_clone_size_cap(tmp_path: Path, hostile_env) -> None:
         fetcher.fetch({"name": "o/big", "url": url})
     assert not (tmp_path / "cache" / "o" / "big" / "checkout").exists()
     assert not (tmp_path / "cache" / "o" / "big" / "fetched.json").exists()
+
+
+def test_folder_walk_kinds_caps_and_special_files(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "main.py").write_text("def main():\n    return 0\n")
+    (root / "LICENSE").write_text("Permission is hereby granted, free of charge, to any person\n")
+    (root / "notes.adoc").write_text("= Notes\n\nHow the parts fit together.\n")
+    (root / "big.py").write_text("x = 1\n" * 400)  # 2400 bytes: over the cap below
+    (root / "img.bin").write_bytes(b"\x89PNG\x00\x00data")
+    (root / "latin1.py").write_bytes("s = 'caf\xe9'\n".encode("latin-1"))
+    os.mkfifo(root / "pipe")
+    os.symlink(str(tmp_path), root / "up")  # a folder symlink pointing outside
+    (tmp_path / "outside.py").write_text("SECRET = 1\n")
+    reader = GithubRepoReader([{"name": "o/r", "path": str(root)}], max_file_bytes=2000)
+    docs = {d.metadata["path"]: d for d in reader.run(None, 0, 1)}
+    assert sorted(docs) == ["LICENSE", "notes.adoc", "src/main.py"]
+    assert docs["LICENSE"].metadata["kind"] == "text" and docs["notes.adoc"].metadata["kind"] == "text"
+    assert (
+        docs["src/main.py"].metadata["kind"] == "code"
+        and docs["src/main.py"].metadata["language"] == "Python"
+    )
+    reasons = {i.removeprefix("github:o/r/"): r for i, r, _ in reader._drops}
+    assert reasons == {
+        "big.py": "too_large",
+        "img.bin": "binary",
+        "latin1.py": "not_utf8",
+        "pipe": "special_file",
+        "up": "symlink",
+    }
