@@ -73,6 +73,11 @@ class SamplesConfig(_Strict):
 
 
 class GithubCuration(_Strict):
+    lists: list[str] = Field(
+        default_factory=list,
+        description="files listing more repositories, one a line: owner/name, a git URL or a JSON object "
+        "(relative paths resolve against the working directory)",
+    )
     search: SearchConfig | None = None
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     skip_generated: bool = Field(True, description="skip vendored, generated and minified files (linguist)")

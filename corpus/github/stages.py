@@ -1,7 +1,8 @@
 """The GitHub stages of a build, after `github/documents` (the recipe's own repository list):
 
-- `github/repos`    (with `curation.search`) the GitHub search, one task: `repos.jsonl`;
-- `github/fetched`  (with `curation.search`) the searched repositories, fetched and walked;
+- `github/repos`    (with `curation.search` or `curation.lists`) one task writing `repos.jsonl`:
+                    the repositories of the list files and of the GitHub search;
+- `github/fetched`  those repositories, fetched and walked;
 - `github/files`    the DeepSeek-Coder file rules over every GitHub document;
 - `github/samples`  repository-level samples (Python, Java, C#, C, C++) and single files.
 
@@ -21,23 +22,32 @@ from corpus.atomic import atomic_write_text
 from corpus.github.config import GithubCuration, SearchConfig
 from corpus.github.fetch import Fetcher
 from corpus.github.file_rules import DeepSeekFileRules
+from corpus.github.repo_lists import load_repo_lists
 from corpus.github.repo_reader import GithubRepoReader
 from corpus.github.samples import RepositorySamples
 from corpus.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
 from corpus.stages import Stage, latest, stage_folder
 
 
-class GithubSearchStep(PipelineStep):
-    """Write the repositories a GitHub search finds to `repos.jsonl` (rank 0 only; no documents)."""
+class RepoListStep(PipelineStep):
+    """Write the build's extra repositories to `repos.jsonl` (rank 0 only; no documents): those of
+    the list files, then those a GitHub search finds, each name once and none of the recipe's own."""
 
-    name = "github search"
+    name = "github repository list"
     type = "🔎 - SEARCH"
 
     def __init__(
-        self, search: SearchConfig, out_file: str, cache_dir: str, method: str, skip: list[str]
+        self,
+        search: SearchConfig | None,
+        listed: list[dict[str, Any]],
+        out_file: str,
+        cache_dir: str,
+        method: str,
+        skip: list[str],
     ) -> None:
         super().__init__()
         self.search = search
+        self.listed = listed
         self.out_file = out_file
         self.cache_dir = cache_dir
         self.method = method
@@ -48,32 +58,42 @@ class GithubSearchStep(PipelineStep):
             yield from data
         if rank != 0:
             return
-        from tqdm import tqdm
-
-        from corpus.github.search import GithubApi, RepoQuery, search_repositories
-
-        s = self.search
-        api = GithubApi(api_url=s.api_url, token_env=s.token_env, cache_dir=self.cache_dir, refresh=s.refresh)
-        query = RepoQuery(
-            created_before=s.created_before,
-            created_after=s.created_after,
-            min_stars=s.min_stars,
-            languages=list(s.languages),
-            pushed_after=s.pushed_after,
-            extra=s.query,
-            max_repos=s.max_repos,
-        )
-        skip = set(self.skip)
+        seen = set(self.skip)
         lines: list[str] = []
-        with tqdm(desc="github search", unit=" repos", disable=None) as bar:
-            for record in search_repositories(api, query, self.method, progress=bar.update):
-                if record["name"] in skip:
-                    self.stat_update("already_listed")
-                    continue
-                lines.append(json.dumps(record, sort_keys=True))
-                self.stat_update("repositories")
-        self.stat_update("api_requests", value=api.requests_made)
-        self.stat_update("api_cache_hits", value=api.cache_hits)
+
+        def add(record: dict[str, Any], stat: str) -> None:
+            if record["name"] in seen:
+                self.stat_update("already_listed")
+                return
+            seen.add(record["name"])
+            lines.append(json.dumps(record, sort_keys=True, default=str))
+            self.stat_update(stat)
+
+        for record in self.listed:
+            add(record, "listed_repositories")
+        if self.search is not None:
+            from tqdm import tqdm
+
+            from corpus.github.search import GithubApi, RepoQuery, search_repositories
+
+            s = self.search
+            api = GithubApi(
+                api_url=s.api_url, token_env=s.token_env, cache_dir=self.cache_dir, refresh=s.refresh
+            )
+            query = RepoQuery(
+                created_before=s.created_before,
+                created_after=s.created_after,
+                min_stars=s.min_stars,
+                languages=list(s.languages),
+                pushed_after=s.pushed_after,
+                extra=s.query,
+                max_repos=s.max_repos,
+            )
+            with tqdm(desc="github search", unit=" repos", disable=None) as bar:
+                for record in search_repositories(api, query, self.method, progress=bar.update):
+                    add(record, "searched_repositories")
+            self.stat_update("api_requests", value=api.requests_made)
+            self.stat_update("api_cache_hits", value=api.cache_hits)
         atomic_write_text(self.out_file, "".join(line + "\n" for line in lines))
 
 
@@ -145,19 +165,21 @@ def github_stages(recipe: Any, output: str, previous: list[Stage]) -> list[Stage
     if base is not None:
         inputs.append(base.folder)
     stages: list[Stage] = []
-    if cur.search is not None:
+    api_url = cur.search.api_url if cur.search else "https://api.github.com"
+    listed = load_repo_lists(cur.lists, cur.fetch.method, api_url) if cur.lists else []
+    if cur.search is not None or listed:
         repo_file = f"{stage_folder(output, 'github', 'repos')}/repos.jsonl"
-        listed = [r.name for r in gh.repos]
-        stages.append(
-            Stage(
-                "github",
-                "repos",
-                output,
-                [GithubSearchStep(cur.search, repo_file, f"{cache}/api", cur.fetch.method, listed)],
-                1,
-                f"GitHub search: created before {cur.search.created_before}, stars >= {cur.search.min_stars}",
+        what = []
+        if listed:
+            what.append(f"{len(listed)} repositories from {len(cur.lists)} list files")
+        if cur.search is not None:
+            what.append(
+                f"GitHub search: created before {cur.search.created_before}, stars >= {cur.search.min_stars}"
             )
+        step = RepoListStep(
+            cur.search, listed, repo_file, f"{cache}/api", cur.fetch.method, [r.name for r in gh.repos]
         )
+        stages.append(Stage("github", "repos", output, [step], 1, "; ".join(what)))
         fetched = stage_folder(output, "github", "fetched")
         reader = GithubRepoReader(
             [], gh.max_file_bytes, gh.group, gh.text_group, repo_list=repo_file, **reader_options(gh, output)
@@ -169,7 +191,7 @@ def github_stages(recipe: Any, output: str, previous: list[Stage]) -> list[Stage
                 output,
                 [reader, ParquetDocumentWriter(fetched)],
                 tasks,
-                f"searched repositories -> one document per file ({cur.fetch.method})",
+                f"listed and searched repositories -> one document per file ({cur.fetch.method})",
             )
         )
         inputs.append(fetched)

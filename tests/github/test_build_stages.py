@@ -54,6 +54,12 @@ def fake(monkeypatch: pytest.MonkeyPatch):
 
 
 def recipe(tmp: Path, fake: FakeGithub, listed: Path) -> Path:
+    extra = tmp / "extra"
+    (extra / "src").mkdir(parents=True)
+    (extra / "src" / "tool.cpp").write_text('#include "tool.hpp"\nint run() { return tool_value; }\n')
+    (extra / "src" / "tool.hpp").write_text("#pragma once\nconstexpr int tool_value = 42;\n")
+    listing = tmp / "more-repos.txt"
+    listing.write_text(f'# more repositories\n{{"name": "local/extra", "path": "{extra}"}}\n\nteam/app\n')
     text = f"""
 name: github-stages
 seed: 5
@@ -63,6 +69,7 @@ sources:
     repos:
       - {{name: team/listed, path: {listed}}}
     curation:
+      lists: [{listing}]
       search:
         api_url: {fake.url}
         token_env: CF_BUILD_TOKEN
@@ -86,11 +93,14 @@ def test_search_fetch_rules_and_samples_in_a_build(fake: FakeGithub, tmp_path: P
     assert "github/samples" in proc.stdout
 
     repos = [json.loads(line) for line in (out / "github" / "repos" / "repos.jsonl").read_text().splitlines()]
-    # created before the cutoff, at least 5 stars, and not the explicitly listed repository again
-    assert [r["name"] for r in repos] == ["team/app", "team/tool", "team/broken"]
+    # the list file first, then the search: created before the cutoff, at least 5 stars, each
+    # repository once, and not the recipe's own repository again
+    assert [r["name"] for r in repos] == ["local/extra", "team/app", "team/tool", "team/broken"]
+    assert repos[1]["archive"] == f"{fake.url}/repos/team/app/tarball/HEAD"
     samples = pl.read_parquet(out / "github" / "samples" / "data" / "*.parquet")
     ids = sorted(samples["id"].to_list())
     assert ids == [
+        "github:local/extra#sample-0",
         "github:team/app#sample-0",
         "github:team/app/README.md",
         "github:team/listed#sample-0",
@@ -106,6 +116,8 @@ def test_search_fetch_rules_and_samples_in_a_build(fake: FakeGithub, tmp_path: P
         assert app["text"][f["start"] : f["end"]] == APP[f["path"]]
         assert f"# {f['path']}\n" in app["text"]
 
+    extra = json.loads(samples.filter(pl.col("id") == "github:local/extra#sample-0")["metadata"][0])
+    assert [f["path"] for f in extra["files"]] == ["src/tool.hpp", "src/tool.cpp"]  # header first
     drops = pl.read_parquet(out / "github" / "*" / "drops" / "*" / "*.parquet")
     by_id = dict(zip(drops["id"], drops["reason"], strict=True))
     assert by_id["github:team/broken"] == "corrupt_archive"
