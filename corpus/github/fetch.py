@@ -67,6 +67,9 @@ class Fetcher:
         archive = repo.get("archive")
         if archive and "://" not in archive:
             return FetchedRepo(_archive_kind(archive), archive, repo.get("commit"))
+        size_kb = repo.get("size_kb")  # the search API's repository size: refuse before fetching
+        if isinstance(size_kb, int) and size_kb * 1024 > self.max_repo_bytes:
+            raise FetchError(f"GitHub reports {size_kb} KB, over the cap of {self.max_repo_bytes} bytes")
         folder, temporary = self._repo_folder(repo["name"])
         marker = os.path.join(folder, MARKER)
         if os.path.exists(marker):

@@ -63,7 +63,8 @@ def parse_line(line: str, where: str, method: str, api_url: str) -> dict[str, An
         if len(given) > 1:
             raise UserError(f"{where}: give at most one of archive, path or url (got {', '.join(given)})")
         if not given:
-            record.update(github_location(name, method, api_url, record.get("default_branch") or "HEAD"))
+            ref = record.get("commit") or record.get("default_branch") or "HEAD"
+            record.update(github_location(name, method, api_url, ref))
         return record
     if "://" in text or text.startswith("git@"):
         name = _name_from_url(text)

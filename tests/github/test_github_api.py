@@ -217,6 +217,11 @@ def test_download_size_cap(fake: FakeGithub, tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="cap"):
         fetcher.fetch({"name": "o/big", "archive": f"{fake.url}/repos/o/big/tarball/main"})
     assert not list((tmp_path / "cache").rglob("archive*"))
+    # a size reported by the search API is checked before anything is downloaded
+    asked = len(fake.requests)
+    with pytest.raises(FetchError, match="GitHub reports 2048 KB"):
+        fetcher.fetch({"name": "o/big", "archive": f"{fake.url}/repos/o/big/tarball/main", "size_kb": 2048})
+    assert len(fake.requests) == asked
 
 
 def test_a_cut_tarball_keeps_what_was_complete_and_is_recorded(tmp_path: Path) -> None:

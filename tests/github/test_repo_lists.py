@@ -40,7 +40,7 @@ def test_line_forms_dedup_and_compression(tmp_path: Path) -> None:
     ]
     tar = load_repo_lists([str(a)], "tarball", API)
     assert tar[0]["archive"] == f"{API}/repos/torvalds/linux/tarball/HEAD"
-    assert tar[3]["archive"] == f"{API}/repos/me/pinned/tarball/dev"
+    assert tar[3]["archive"] == f"{API}/repos/me/pinned/tarball/abc123"  # a pinned commit wins
 
 
 @pytest.mark.parametrize(
