@@ -21,7 +21,7 @@ import heapq
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 #: the languages the paper builds repository-level samples for
 SAMPLE_LANGUAGES = ("Python", "Java", "C#", "C", "C++")
@@ -48,14 +48,34 @@ _EXTENSIONS = {
     ".tcc": "C++",
 }
 
-_PY_IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n#;]+)", re.M)
-_PY_FROM = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)", re.M)
-_JAVA_IMPORT = re.compile(r"^[ \t]*import[ \t]+(?:static[ \t]+)?([\w.]+?)(\.\*)?[ \t]*;", re.M)
+# Statement patterns, matched at the start of a line (see `_statements`)
+_PY_IMPORT = re.compile(r"[ \t]*import[ \t]+([^\n#;]+)")
+_PY_FROM = re.compile(r"[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)")
+_JAVA_IMPORT = re.compile(r"[ \t]*import[ \t]+(?:static[ \t]+)?([\w.]+?)(\.\*)?[ \t]*;")
 _CS_USING = re.compile(
-    r"^[ \t]*(?:global[ \t]+)?using[ \t]+(?:static[ \t]+)?(?:\w+[ \t]*=[ \t]*)?([\w.]+)[ \t]*;", re.M
+    r"[ \t]*(?:global[ \t]+)?using[ \t]+(?:static[ \t]+)?(?:\w+[ \t]*=[ \t]*)?([\w.]+)[ \t]*;"
 )
-_CS_NAMESPACE = re.compile(r"^[ \t]*namespace[ \t]+([\w.]+)", re.M)
-_C_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*[\"<]([^\">\n]+)[\">]", re.M)
+_CS_NAMESPACE = re.compile(r"[ \t]*namespace[ \t]+([\w.]+)")
+_C_INCLUDE = re.compile(r"[ \t]*#[ \t]*include[ \t]*[\"<]([^\">\n]+)[\">]")
+
+
+def _statements(text: str, keyword: str, *patterns: re.Pattern[str]) -> Iterator[re.Match[str]]:
+    """Matches of `patterns` at the start of every line that contains `keyword`.
+
+    Equivalent to a multi-line `^...` search, but the lines are found with `str.find` (a fast C
+    scan) instead of trying the regular expression at every character, which is ~20x faster on
+    real code where only a few lines import anything."""
+    pos = text.find(keyword)
+    while pos >= 0:
+        start = text.rfind("\n", 0, pos) + 1
+        for pattern in patterns:
+            m = pattern.match(text, start)
+            if m:
+                yield m
+        end = text.find("\n", pos)
+        if end < 0:
+            return
+        pos = text.find(keyword, end)
 
 
 def sample_language(path: str, language: str | None) -> str | None:
@@ -104,13 +124,13 @@ def _python_edges(files: dict[str, str]) -> dict[str, set[str]]:
     deps: dict[str, set[str]] = {}
     for path, text in files.items():
         found: set[str] = set()
-        for m in _PY_IMPORT.finditer(text):
+        for m in _statements(text, "import", _PY_IMPORT):
             for part in m.group(1).split(","):
                 words = part.split()
                 if words:
                     found.update(index.find(words[0], path))
         package = path.split("/")[:-1]
-        for m in _PY_FROM.finditer(text):
+        for m in _statements(text, "import", _PY_FROM):
             dots, module = m.group(1), m.group(2)
             names = [n.split()[0] for n in m.group(3).strip("()").replace("\n", " ").split(",") if n.split()]
             if dots:
@@ -140,7 +160,7 @@ def _java_edges(files: dict[str, str]) -> dict[str, set[str]]:
     deps: dict[str, set[str]] = {}
     for path, text in files.items():
         found: set[str] = set()
-        for m in _JAVA_IMPORT.finditer(text):
+        for m in _statements(text, "import", _JAVA_IMPORT):
             name, star = m.group(1), m.group(2)
             if star:
                 hits = packages.find(name, path) or classes.find(name, path)
@@ -154,12 +174,12 @@ def _java_edges(files: dict[str, str]) -> dict[str, set[str]]:
 def _csharp_edges(files: dict[str, str]) -> dict[str, set[str]]:
     declares: dict[str, set[str]] = defaultdict(set)
     for path, text in files.items():
-        for m in _CS_NAMESPACE.finditer(text):
+        for m in _statements(text, "namespace", _CS_NAMESPACE):
             declares[m.group(1)].add(path)
     deps: dict[str, set[str]] = {}
     for path, text in files.items():
         found: set[str] = set()
-        for m in _CS_USING.finditer(text):
+        for m in _statements(text, "using", _CS_USING):
             name = m.group(1)
             hits = declares.get(name) or declares.get(name.rsplit(".", 1)[0]) or set()
             found.update(hits)
@@ -178,7 +198,7 @@ def _c_edges(files: dict[str, str]) -> dict[str, set[str]]:
     for path, text in files.items():
         found: set[str] = set()
         here = posixpath.dirname(path)
-        for m in _C_INCLUDE.finditer(text):
+        for m in _statements(text, "include", _C_INCLUDE):
             inc = m.group(1).strip()
             local = posixpath.normpath(posixpath.join(here, inc))
             if local in files and local != path:

@@ -180,3 +180,25 @@ def test_big_components_can_be_cut_in_order() -> None:
     cut = list(RepositorySamples(seed=0, max_sample_chars=2 * size).run(iter(docs), 0, 1))
     assert [[f["path"] for f in d.metadata["files"]] for d in cut] == [order[0:2], order[2:4], order[4:6]]
     assert [d.id for d in cut] == ["github:o/big#sample-0", "github:o/big#sample-1", "github:o/big#sample-2"]
+
+
+def test_line_scan_finds_the_same_statements_as_a_multiline_search() -> None:
+    import re
+    from pathlib import Path
+
+    from corpus.github import dependencies as d
+
+    texts = [p.read_text() for p in sorted(Path(d.__file__).parents[2].glob("corpus/**/*.py"))]
+    texts += ["import a\nx = 'import'\n  from .b import (c,\n d)\nreimport = 1\n#include <x.h>\nusing A.B;\n"]
+    for keyword, pattern in [
+        ("import", d._PY_IMPORT),
+        ("import", d._PY_FROM),
+        ("import", d._JAVA_IMPORT),
+        ("using", d._CS_USING),
+        ("namespace", d._CS_NAMESPACE),
+        ("include", d._C_INCLUDE),
+    ]:
+        plain = re.compile("^" + pattern.pattern, re.M)
+        for text in texts:
+            fast = [(m.start(), m.groups()) for m in d._statements(text, keyword, pattern)]
+            assert fast == [(m.start(), m.groups()) for m in plain.finditer(text)]
