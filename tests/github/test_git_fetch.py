@@ -222,3 +222,12 @@ def test_folder_walk_kinds_caps_and_special_files(tmp_path: Path) -> None:
         "pipe": "special_file",
         "up": "symlink",
     }
+
+
+def test_command_transports_are_refused(tmp_path: Path, hostile_env) -> None:
+    marker = tmp_path / "ran"
+    fetcher = Fetcher(cache_dir=str(tmp_path / "cache"))
+    for url in (f"ext::sh -c touch% {marker}", f"fd::{marker}"):
+        with pytest.raises(FetchError, match="git exited"):
+            fetcher.fetch({"name": "evil/ext", "url": url})
+    assert not marker.exists()
