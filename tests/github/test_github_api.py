@@ -249,3 +249,27 @@ def test_a_cut_tarball_keeps_what_was_complete_and_is_recorded(tmp_path: Path) -
     # every file of the archive is accounted for: kept, or recorded, or after the cut
     recorded = {d["id"] for d in drops} - {"github:o/cut"}
     assert not recorded & {d.id for d in docs}
+
+
+def test_zipball_members_are_checked_like_tarball_members(tmp_path: Path) -> None:
+    import stat
+    import zipfile
+
+    path = tmp_path / "repo.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("o-z-1/ok.py", "print('ok')\n")
+        zf.writestr("o-z-1/../../escape.py", "x = 1\n")
+        link = zipfile.ZipInfo("o-z-1/passwd")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+        zf.writestr("o-z-1/node_modules/x/index.js", "module.exports = 1;\n")
+    reader = GithubRepoReader([{"name": "o/z", "archive": str(path)}])
+    docs = [d.id for d in reader.run(None, 0, 1)]
+    assert docs == ["github:o/z/ok.py"]
+    reasons = sorted((i, r) for i, r, _ in reader._drops)
+    assert reasons == [
+        ("github:o/z/node_modules/x/index.js", "vendored"),
+        ("github:o/z/o-z-1/../../escape.py", "unsafe_path"),  # recorded under its raw member name
+        ("github:o/z/passwd", "symlink"),
+    ]
+    assert not (tmp_path.parent / "escape.py").exists()
