@@ -95,3 +95,16 @@ def test_shape_mistakes_are_rejected(counts, w1_shape, w2_shape, message):
         grouped_swiglu_mlp(
             torch.zeros(4, 16), torch.tensor(counts), torch.zeros(w1_shape), torch.zeros(w2_shape)
         )
+
+
+def test_fused_path_is_bitwise_deterministic():
+    counts = [9, 0, 20, 4]
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(33, 16, generator=gen)
+    probs = torch.rand(33, generator=gen)
+    w1, w2 = _weights(4, 16, 16, torch.float32, 2)
+    grad_out = torch.randn(33, 16, generator=gen)
+    first = _run(x, counts, w1, w2, probs, grad_out, True)
+    second = _run(x, counts, w1, w2, probs, grad_out, True)
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)
