@@ -28,6 +28,7 @@ from datatrove.data import Document, DocumentsPipeline
 
 from corpus.atomic import split_url
 from corpus.github import linguist
+from corpus.github.config import GithubCuration
 from corpus.github.fetch import Fetcher, FetchError
 from corpus.schema import make_document
 from corpus.story import StoryStep
@@ -247,6 +248,35 @@ class GithubRepoReader(StoryStep):
         self.fetcher = fetcher or Fetcher()
         self.skip_generated = skip_generated
         self.languages = languages
+
+    @classmethod
+    def for_recipe(
+        cls, gh: Any, output: str, repos: list[dict[str, Any]] | None = None, repo_list: str | None = None
+    ) -> GithubRepoReader:
+        """A reader that follows a recipe's `sources.github` section: its repositories (unless
+        `repos` is given), file-size cap, groups, and `curation` (fetch cache under
+        OUTPUT/github/cache, size cap, linguist skipping, language tags)."""
+        cur = getattr(gh, "curation", None) or GithubCuration()
+        cache = cur.fetch.cache or f"{output.rstrip('/')}/github/cache"
+        fetcher = Fetcher(
+            cache_dir=f"{cache}/repos",
+            api_url=cur.search.api_url if cur.search else "https://api.github.com",
+            token_env=cur.search.token_env if cur.search else "GITHUB_TOKEN",
+            max_repo_bytes=cur.fetch.max_repo_bytes,
+            timeout_s=cur.fetch.timeout_s,
+        )
+        if repos is None:
+            repos = [r.model_dump(mode="json") for r in gh.repos]
+        return cls(
+            repos,
+            gh.max_file_bytes,
+            gh.group,
+            gh.text_group,
+            repo_list=repo_list,
+            fetcher=fetcher,
+            skip_generated=cur.skip_generated,
+            languages=cur.languages,
+        )
 
     def all_repos(self) -> list[dict[str, Any]]:
         repos = list(self.repos)

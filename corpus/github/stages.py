@@ -20,7 +20,6 @@ from datatrove.pipeline.base import PipelineStep
 
 from corpus.atomic import atomic_write_text
 from corpus.github.config import GithubCuration, SearchConfig
-from corpus.github.fetch import Fetcher
 from corpus.github.file_rules import DeepSeekFileRules
 from corpus.github.repo_lists import load_repo_lists
 from corpus.github.repo_reader import GithubRepoReader
@@ -133,26 +132,6 @@ def curation_of(recipe: Any) -> GithubCuration:
     return getattr(gh, "curation", None) or GithubCuration()
 
 
-def reader_options(gh: Any, output: str) -> dict[str, Any]:
-    """Keyword arguments that make a `GithubRepoReader` follow the recipe's `curation` section
-    (fetch cache and size cap, linguist skipping, language tags) for any repository list."""
-    cur = getattr(gh, "curation", None) or GithubCuration()
-    cache = cur.fetch.cache or f"{output.rstrip('/')}/github/cache"
-    api_url = cur.search.api_url if cur.search else "https://api.github.com"
-    token_env = cur.search.token_env if cur.search else "GITHUB_TOKEN"
-    return {
-        "fetcher": Fetcher(
-            cache_dir=f"{cache}/repos",
-            api_url=api_url,
-            token_env=token_env,
-            max_repo_bytes=cur.fetch.max_repo_bytes,
-            timeout_s=cur.fetch.timeout_s,
-        ),
-        "skip_generated": cur.skip_generated,
-        "languages": cur.languages,
-    }
-
-
 def github_stages(recipe: Any, output: str, previous: list[Stage]) -> list[Stage]:
     gh = recipe.sources.github
     if gh is None:
@@ -181,9 +160,7 @@ def github_stages(recipe: Any, output: str, previous: list[Stage]) -> list[Stage
         )
         stages.append(Stage("github", "repos", output, [step], 1, "; ".join(what)))
         fetched = stage_folder(output, "github", "fetched")
-        reader = GithubRepoReader(
-            [], gh.max_file_bytes, gh.group, gh.text_group, repo_list=repo_file, **reader_options(gh, output)
-        )
+        reader = GithubRepoReader.for_recipe(gh, output, repos=[], repo_list=repo_file)
         stages.append(
             Stage(
                 "github",
