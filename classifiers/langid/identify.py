@@ -27,6 +27,12 @@ from classifiers.langid.sniff import (
 
 #: below this probability a model-only answer (no name, no shebang) is reported as unknown
 MIN_CONFIDENCE = 0.15
+#: prior weight of a label outside the 338 in a model-only answer. The model's training labels come
+#: from sample collections that over-represent rare languages, while the files this tool sees are
+#: drawn to be in the list; a language outside it must be clearly more likely to win. Measured on
+#: files nobody here wrote (benchmarks/bench_langid_accuracy.py): 0.3 raises accuracy on the 338
+#: by ~1.5 points and leaves overall accuracy level.
+OUTSIDE_LIST_WEIGHT = 0.3
 _USE_DEFAULT = object()
 
 
@@ -141,7 +147,7 @@ def detect(
             )
         return _answer(table, best[0], "model", best[1])
 
-    best = model.best(text)
+    best = model.best(text, prior=lambda label: 1.0 if table.in_list(label) else OUTSIDE_LIST_WEIGHT)
     if best is None:
         return _unknown("no name rule matched and no code tokens to classify")
     label, conf = best

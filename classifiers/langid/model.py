@@ -8,6 +8,7 @@ language unambiguously, so any corpus a user points at becomes training data.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -46,21 +47,25 @@ class ContentModel:
         return {self._unlabel(lab): float(p) for lab, p in zip(labels, probs, strict=True)}
 
     def best(
-        self, text: str, candidates: tuple[str, ...] | list[str] | None = None
+        self,
+        text: str,
+        candidates: tuple[str, ...] | list[str] | None = None,
+        prior: Callable[[str], float] | None = None,
     ) -> tuple[str, float] | None:
-        """The most probable label, among `candidates` when given (probabilities renormalised)."""
+        """The most probable label, among `candidates` when given, each probability times
+        `prior(label)` when given; the confidence is renormalised over the labels compared."""
         scores = self.scores(text)
         if not scores:
             return None
         if candidates:
-            known = {c: scores[c] for c in candidates if c in scores}
-            if not known:
+            scores = {c: scores[c] for c in candidates if c in scores}
+            if not scores:
                 return None
-            total = sum(known.values()) or 1.0
-            label = max(known, key=known.__getitem__)
-            return label, known[label] / total
+        if prior is not None:
+            scores = {k: v * prior(k) for k, v in scores.items()}
+        total = sum(scores.values()) or 1.0
         label = max(scores, key=scores.__getitem__)
-        return label, scores[label]
+        return label, scores[label] / total
 
 
 @cache
