@@ -57,6 +57,7 @@ def _sharded_state(model, optimizer, scheduler, step, consumed, is_loading: bool
         state["scheduler"] = scheduler.state_dict()
     state["step"] = step
     state["consumed_samples"] = consumed
+    state["layout"] = current_layout()
     return state
 
 
@@ -83,13 +84,76 @@ def save(folder: str, step: int, consumed_samples: int, model, optimizer, schedu
     return final
 
 
+def _sub_optimizers(optimizer) -> list[Any]:
+    return list(getattr(optimizer, "chained_optimizers", None) or [optimizer])
+
+
+def _reshardable(optimizer) -> bool:
+    """Plain (fp32, non-distributed) megatron optimizers: their moments are keyed per parameter."""
+    from megatron.core.optimizer.optimizer import FP32Optimizer
+
+    return all(isinstance(o, FP32Optimizer) for o in _sub_optimizers(optimizer))
+
+
+def _find(tree: Any, key: str) -> Any:
+    if isinstance(tree, dict):
+        if key in tree:
+            return tree[key]
+        for v in tree.values():
+            found = _find(v, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _load_optimizer_across_layouts(optimizer, loaded: Any) -> None:
+    """Adam moments saved under one dense/expert optimizer grouping, loaded into another.
+
+    The moments themselves arrived as per-parameter sharded tensors in the structure we asked for;
+    only the checkpoint's common part (param groups, the shared step) has the old grouping, so the
+    groups come from the live optimizer and the step from wherever the checkpoint kept it.
+    """
+    step = _find(loaded, "common_step")
+    subs = _sub_optimizers(optimizer)
+    parts = [loaded] if len(subs) == 1 else [loaded[i] for i in range(len(subs))]
+    for sub, part in zip(subs, parts, strict=True):
+        moments = {k: v for k, v in part["state"].items() if isinstance(k, int)}
+        if step is not None:
+            moments["common_step"] = step
+        sub.load_state_dict({"state": moments, "param_groups": sub.optimizer.state_dict()["param_groups"]})
+
+
+def current_layout() -> dict[str, int]:
+    from megatron.core import parallel_state as ps
+
+    return {
+        "world": dist.get_world_size(),
+        "tensor": ps.get_tensor_model_parallel_world_size(),
+        "expert": ps.get_expert_model_parallel_world_size(),
+        "data": ps.get_data_parallel_world_size(),
+    }
+
+
 def load(path: str, model, optimizer, scheduler, *, with_optimizer: bool = True) -> dict[str, Any]:
-    """Load `path` into the (already built) model, optimizer and scheduler; returns step counters."""
+    """Load `path` into the (already built) model, optimizer and scheduler; returns step counters.
+
+    Weights are sharded tensors with global shapes, so they load into any tensor/expert/data-parallel
+    layout. megatron-core 0.16.1's optimizer checkpoints keep their per-optimizer grouping (dense vs
+    expert parameters) in the checkpoint's common part, which does not survive a layout change: for
+    the plain fp32 optimizer we rebuild that part from the live optimizer and load the per-parameter
+    moments; for the others (bf16, distributed) the weights, LR schedule and counters are restored
+    and Adam's moments start afresh (`optimizer_restored` says which happened).
+    """
     from megatron.core import dist_checkpointing
 
+    common = dist_checkpointing.load_common_state_dict(path)
+    saved_layout = common.get("layout")
+    same_layout = saved_layout == current_layout()
+    want_optimizer = with_optimizer and optimizer is not None
+    load_optimizer = want_optimizer and (same_layout or _reshardable(optimizer))
     state = _sharded_state(
         model,
-        optimizer if with_optimizer else None,
+        optimizer if load_optimizer else None,
         scheduler if with_optimizer else None,
         0,
         0,
@@ -97,8 +161,15 @@ def load(path: str, model, optimizer, scheduler, *, with_optimizer: bool = True)
     )
     loaded = dist_checkpointing.load(state, path)
     _unwrap(model).load_state_dict(loaded["model"])
-    if with_optimizer and optimizer is not None:
+    if load_optimizer and same_layout:
         optimizer.load_state_dict(loaded["optimizer"])
+    elif load_optimizer:
+        _load_optimizer_across_layouts(optimizer, loaded["optimizer"])
     if with_optimizer and scheduler is not None:
         scheduler.load_state_dict(loaded["scheduler"])
-    return {"step": int(loaded["step"]), "consumed_samples": int(loaded["consumed_samples"])}
+    return {
+        "step": int(loaded["step"]),
+        "consumed_samples": int(loaded["consumed_samples"]),
+        "optimizer_restored": load_optimizer,
+        "saved_layout": saved_layout,
+    }

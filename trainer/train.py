@@ -114,6 +114,10 @@ class Trainer:
             # megatron's mixed-precision optimizer only knows CUDA tensors; the CPU path trains in fp32
             self._log("training.precision=bf16 needs a GPU; training in fp32 on the CPU")
             r.training.precision = "fp32"
+        if self.info.device.type == "cpu" and r.parallel.distributed_optimizer:
+            # megatron's distributed optimizer only wraps CUDA tensors
+            self._log("parallel.distributed_optimizer needs GPUs; using the plain optimizer on the CPU")
+            r.parallel.distributed_optimizer = False
         init_model_parallel(r.parallel.tensor, r.parallel.expert, r.training.seed)
         from megatron.core import parallel_state
 
@@ -247,6 +251,11 @@ class Trainer:
             self.step = state["step"]
             self.consumed_samples = state["consumed_samples"]
             self.log(f"resumed {self.stage} from {latest} at step {self.step}")
+            if not state["optimizer_restored"]:
+                self.log(
+                    f"parallel layout changed ({state['saved_layout']} -> {ckpt.current_layout()}): "
+                    "weights, LR schedule and data position restored; optimizer moments restart"
+                )
             return
         if self.stage != "pretrain":
             names = ["pretrain", *(s.name for s in self.base_recipe.long_context.stages)]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from tests.trainer.conftest import STEPS, save_recipe, tiny_recipe, train_cli
 
 
@@ -32,14 +34,40 @@ def test_tiny_model_loss_falls(reference_run):
     assert (tmp / "ckpt" / "pretrain" / "latest").read_text().strip() == "step_0000050"
 
 
-def test_two_processes_with_expert_parallelism_match_one(reference_run, manifest, tmp_path):
+@pytest.fixture(scope="module")
+def expert_parallel_run(manifest, tmp_path_factory):
+    """The same recipe on two gloo processes with expert_model_parallel_size=2, stopped at step 25."""
+    tmp = tmp_path_factory.mktemp("ep2")
+    recipe = tiny_recipe(
+        manifest,
+        parallel={"expert": 2},
+        training={"steps": STEPS, "save_interval": 25, "checkpoint_dir": str(tmp / "ckpt")},
+    )
+    result = train_cli(
+        save_recipe(tmp / "ep2.yaml", recipe), tmp / "ep2.json", "--nproc", "2", "--steps", "25"
+    )
+    return result, tmp
+
+
+def test_two_processes_with_expert_parallelism_match_one(reference_run, expert_parallel_run):
     ref, _ = reference_run
-    recipe = tiny_recipe(manifest, parallel={"expert": 2}, training={"steps": STEPS})
-    result = train_cli(save_recipe(tmp_path / "ep2.yaml", recipe), tmp_path / "ep2.json", "--nproc", "2")
-    assert len(result["losses"]) == STEPS
-    for a, b in zip(ref["losses"], result["losses"], strict=True):
+    result, _ = expert_parallel_run
+    assert result["final_step"] == 25
+    for a, b in zip(ref["losses"][:25], result["losses"], strict=True):
         assert abs(a - b) < 1e-3 * max(1.0, abs(a))
     assert all(sum(layer) == 8 * 64 * 2 for layer in result["steps"][-1]["expert_load"])
+
+
+def test_resume_into_another_parallel_layout(reference_run, expert_parallel_run, manifest, tmp_path):
+    """A checkpoint written by 2 expert-parallel ranks resumes in one process on the same curve."""
+    ref, _ = reference_run
+    _, ep_dir = expert_parallel_run
+    shutil.copytree(ep_dir / "ckpt", tmp_path / "ckpt")
+    recipe = tiny_recipe(manifest, training={"steps": STEPS, "checkpoint_dir": str(tmp_path / "ckpt")})
+    resumed = train_cli(save_recipe(tmp_path / "one.yaml", recipe), tmp_path / "one.json")
+    assert resumed["start_step"] == 25 and resumed["final_step"] == STEPS
+    for a, b in zip(ref["losses"][25:], resumed["losses"], strict=True):
+        assert abs(a - b) < 1e-3 * max(1.0, abs(a))
 
 
 def test_resume_continues_the_same_curve(reference_run, manifest, tmp_path):
