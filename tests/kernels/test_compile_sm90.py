@@ -270,13 +270,14 @@ def test_permute_kernels_compile_without_spills(tmp_path):
         base_ptr="*i64",
         dest_ptr="*i64",
         expert_ptr="*i64",
+        over_ptr="*i32",
         num_tokens=tokens,
         num_experts=E,
         local_start=0,
         num_local=E,
     )
     for fn, consts in (
-        (permute._map_count_kernel, dict(BLOCK_T=block_t, BLOCK_L=E)),
+        (permute._map_count_kernel, dict(BLOCK_T=block_t, BLOCK_L=E, TOPK=6)),
         (permute._map_dest_kernel, dict(BLOCK_T=block_t, BLOCK_L=E, TOPK=6)),
     ):
         regs, spills, _ = _compile(fn, from_map, consts, permute._PLAN_WARPS, 1, tmp_path)

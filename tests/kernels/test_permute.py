@@ -115,3 +115,11 @@ def test_plan_from_dense_map_with_dropped_assignments(tokens, experts, topk, sta
 def test_bad_local_expert_range_is_rejected():
     with pytest.raises(ValueError, match=r"local experts \[6, 10\)"):
         permute_plan(torch.zeros(2, 2, dtype=torch.long), 8, local_expert_start=6, num_local_experts=4)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["triton", "reference"])
+def test_map_with_more_than_topk_experts_per_token_is_rejected(fused):
+    routing_map = torch.zeros(5, 8, dtype=torch.bool)
+    routing_map[2, :4] = True  # 4 experts for a top-3 plan: no silent loss of the fourth
+    with pytest.raises(ValueError, match="more than topk=3"):
+        permute_plan_from_map(routing_map, 3, fused=fused)

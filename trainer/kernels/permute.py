@@ -87,12 +87,14 @@ def _plan_dest_kernel(
 def _map_count_kernel(
     map_ptr,
     part_ptr,
+    over_ptr,
     num_tokens,
     num_experts,
     local_start,
     num_local,
     BLOCK_T: tl.constexpr,
     BLOCK_L: tl.constexpr,
+    TOPK: tl.constexpr,
 ):
     pid = tl.program_id(0)
     rows = pid * BLOCK_T + tl.arange(0, BLOCK_T)
@@ -101,6 +103,8 @@ def _map_count_kernel(
     ptrs = map_ptr + rows.to(tl.int64)[:, None] * num_experts + local_start + cols[None, :]
     onehot = (tl.load(ptrs, mask=ok, other=0) != 0).to(tl.int32)
     tl.store(part_ptr + pid * num_local + cols, tl.sum(onehot, axis=0), mask=cols < num_local)
+    # Rows with more than TOPK local experts would not fit the [T, TOPK] plan: count them.
+    tl.store(over_ptr + pid, tl.sum((tl.sum(onehot, axis=1) > TOPK).to(tl.int32), axis=0))
 
 
 def _map_dest_kernel(
@@ -421,12 +425,25 @@ def permute_plan_from_map(
     part = torch.zeros(num_blocks, num_local, dtype=torch.int64, device=rmap.device)
     dest = torch.empty(num_tokens, topk, dtype=torch.int64, device=rmap.device)
     expert_idx = torch.empty(num_tokens, topk, dtype=torch.int64, device=rmap.device)
+    over = torch.zeros(num_blocks, dtype=torch.int32, device=rmap.device)
     meta = {"BLOCK_T": block_t, "BLOCK_L": next_pow2(num_local)}
     if num_tokens:
         jit(_map_count_kernel)[(num_blocks,)](
-            rmap, part, num_tokens, num_experts, local_expert_start, num_local, **meta, num_warps=_PLAN_WARPS
+            rmap,
+            part,
+            over,
+            num_tokens,
+            num_experts,
+            local_expert_start,
+            num_local,
+            **meta,
+            TOPK=topk,
+            num_warps=_PLAN_WARPS,
         )
     counts = part.sum(dim=0)
+    num_out, overflow = torch.stack([counts.sum(), over.sum().to(counts.dtype)]).tolist()
+    if overflow:
+        raise ValueError(f"{overflow} tokens chose more than topk={topk} local experts in the routing map")
     expert_start = torch.cumsum(counts, dim=0) - counts
     block_base = torch.cumsum(part, dim=0) - part + expert_start
     if num_tokens:
@@ -443,7 +460,7 @@ def permute_plan_from_map(
             TOPK=topk,
             num_warps=_PLAN_WARPS,
         )
-    return PermutePlan(dest, counts, int(counts.sum())), expert_idx
+    return PermutePlan(dest, counts, int(num_out)), expert_idx
 
 
 def permute_tokens(
