@@ -82,3 +82,21 @@ def test_resume_continues_the_same_curve(reference_run, manifest, tmp_path):
     assert resumed["start_step"] == 25 and resumed["final_step"] == STEPS
     for a, b in zip(ref["losses"][25:], resumed["losses"], strict=True):
         assert abs(a - b) < 1e-5
+
+
+def test_long_context_stage_starts_from_pretrained_weights(reference_run, manifest, tmp_path):
+    """A YaRN stage at 2x the length starts from the finished pretraining checkpoint."""
+    ref, ref_dir = reference_run
+    shutil.copytree(ref_dir / "ckpt", tmp_path / "ckpt")
+    recipe = tiny_recipe(manifest, training={"steps": STEPS, "checkpoint_dir": str(tmp_path / "ckpt")})
+    recipe["long_context"] = {
+        "yarn": {"scaling_factor": 2.0, "original_max_position_embeddings": 64},
+        "stages": [{"name": "long-128", "seq_length": 128, "steps": 3, "global_batch_size": 4}],
+    }
+    out = train_cli(
+        save_recipe(tmp_path / "long.yaml", recipe), tmp_path / "long.json", "--stage", "long-128"
+    )
+    assert out["stage"] == "long-128" and out["final_step"] == 3
+    # trained weights, not a fresh model (which starts at ~ln 256 = 5.5)
+    assert out["losses"][0] < ref["losses"][0] - 1.0
+    assert (tmp_path / "ckpt" / "long-128" / "latest").read_text().strip() == "step_0000003"
