@@ -66,24 +66,30 @@ def _copy_weights(unfused, fused) -> None:
         fused.experts.weight2.copy_(w2.reshape(fused.experts.weight2.shape))
 
 
-@pytest.mark.parametrize("fused_kernels", [True, False], ids=["triton", "reference"])
-def test_fused_moe_layer_matches_megatron_unfused(megatron_state, fused_kernels):
+@pytest.mark.parametrize(
+    ("dispatcher", "fused_kernels"),
+    [("allgather", True), ("allgather", False), ("alltoall", True)],
+    ids=["allgather-triton", "allgather-reference", "alltoall-triton"],
+)
+def test_fused_moe_layer_matches_megatron_unfused(megatron_state, dispatcher, fused_kernels):
     from megatron.core.transformer.spec_utils import build_module
 
     from trainer.kernels.spec import (
         FusedAllGatherTokenDispatcher,
+        FusedAlltoAllTokenDispatcher,
         FusedGroupedMLP,
         FusedMoELayer,
         apply_fused_kernels,
     )
 
-    config = _config()
+    config = _config(dispatcher)
     spec = _unfused_spec()
     unfused = build_module(spec, config=config)
     fused = build_module(apply_fused_kernels(spec, fused=fused_kernels), config=config)
     assert isinstance(fused, FusedMoELayer)
     assert isinstance(fused.experts, FusedGroupedMLP)
-    assert isinstance(fused.token_dispatcher, FusedAllGatherTokenDispatcher)
+    expected = FusedAllGatherTokenDispatcher if dispatcher == "allgather" else FusedAlltoAllTokenDispatcher
+    assert isinstance(fused.token_dispatcher, expected)
     assert spec.module.__name__ == "MoELayer"  # the input spec is left as it was
     _copy_weights(unfused, fused)
 

@@ -31,6 +31,8 @@ Public API (signatures are stable; other trainer modules call them):
 
     permute_plan(topk_indices, num_experts, *, local_expert_start=0, num_local_experts=None,
                  fused=True) -> PermutePlan
+    permute_plan_from_map(routing_map, topk, *, local_expert_start=0, num_local_experts=None,
+                          fused=True) -> (PermutePlan, expert_indices [T, topk] int64, -1 padded)
         Where each (token, k) pair lands when tokens are grouped by expert: expert-major, tokens in
         ascending order inside an expert (the order megatron-core's `permute` produces). Pairs that
         route to experts outside [local_expert_start, local_expert_start + num_local_experts) get
@@ -62,14 +64,21 @@ Public API (signatures are stable; other trainer modules call them):
 megatron-core integration (import `trainer.kernels.spec`, which needs megatron-core):
     apply_fused_kernels(moe_spec, *, fused=True) -> ModuleSpec
         Returns the MoE layer spec with the fused grouped expert MLP (`FusedGroupedMLP`) and a
-        MoE layer whose all-gather token dispatcher permutes/unpermutes with the fused kernels.
+        MoE layer whose token dispatcher (all-gather or all-to-all) permutes/unpermutes with the
+        fused kernels. `fused=False` keeps the modules but runs the PyTorch references.
 """
 
 from __future__ import annotations
 
 from trainer.kernels.backend import fused_kernels_available
 from trainer.kernels.grouped_mlp import grouped_swiglu_mlp
-from trainer.kernels.permute import PermutePlan, permute_plan, permute_tokens, unpermute_tokens
+from trainer.kernels.permute import (
+    PermutePlan,
+    permute_plan,
+    permute_plan_from_map,
+    permute_tokens,
+    unpermute_tokens,
+)
 from trainer.kernels.router import GatingOutput, topk_gating
 
 __all__ = [
@@ -78,6 +87,7 @@ __all__ = [
     "fused_kernels_available",
     "grouped_swiglu_mlp",
     "permute_plan",
+    "permute_plan_from_map",
     "permute_tokens",
     "topk_gating",
     "unpermute_tokens",

@@ -7,7 +7,9 @@
 * `FusedAllGatherTokenDispatcher` is megatron-core's all-gather dispatcher with its permute and
   unpermute replaced by the fused plan/permute/unpermute kernels; the all-gather and
   reduce-scatter across TP x EP ranks are megatron's own.
-* `FusedMoELayer` is megatron-core's `MoELayer` that installs that dispatcher.
+* `FusedAlltoAllTokenDispatcher` does the same for the all-to-all dispatcher (expert parallelism
+  with all-to-all): its permutation before and unpermutation after the all-to-all are fused.
+* `FusedMoELayer` is megatron-core's `MoELayer` that installs the matching dispatcher.
 
 `apply_fused_kernels(moe_spec)` swaps them into an MoE layer spec; the router stays whatever the spec
 names (the DeepSeek-V2 router calls the fused gating kernel itself when its `fused` switch is on).
@@ -26,7 +28,10 @@ from megatron.core.transformer.module import MegatronModule
 from megatron.core.transformer.moe.experts import GroupedMLP
 from megatron.core.transformer.moe.moe_layer import MoELayer, MoESubmodules
 from megatron.core.transformer.moe.moe_utils import get_default_pg_collection
-from megatron.core.transformer.moe.token_dispatcher import MoEAllGatherTokenDispatcher
+from megatron.core.transformer.moe.token_dispatcher import (
+    MoEAllGatherTokenDispatcher,
+    MoEAlltoAllTokenDispatcher,
+)
 from megatron.core.transformer.spec_utils import ModuleSpec
 from megatron.core.transformer.transformer_config import TransformerConfig
 from megatron.core.utils import divide
@@ -36,7 +41,13 @@ from trainer.kernels.permute import permute_plan_from_map, permute_tokens, unper
 
 log = logging.getLogger("coderforge.trainer.kernels")
 
-__all__ = ["FusedAllGatherTokenDispatcher", "FusedGroupedMLP", "FusedMoELayer", "apply_fused_kernels"]
+__all__ = [
+    "FusedAllGatherTokenDispatcher",
+    "FusedAlltoAllTokenDispatcher",
+    "FusedGroupedMLP",
+    "FusedMoELayer",
+    "apply_fused_kernels",
+]
 
 
 def _check_swiglu_experts(config: TransformerConfig) -> None:
@@ -184,8 +195,70 @@ class FusedAllGatherTokenDispatcher(MoEAllGatherTokenDispatcher):
         return out
 
 
+class FusedAlltoAllTokenDispatcher(MoEAlltoAllTokenDispatcher):
+    """megatron-core's all-to-all dispatcher with the fused kernels for its first permutation.
+
+    The permutation before the expert-parallel all-to-all (tokens grouped by global expert) and the
+    unpermutation after the combine run the fused kernels; the all-to-all itself, the split sizes and
+    the second, chunk-level sort by local expert stay megatron's. Capacity-based token dropping and
+    quantization padding (which reshape the routing map) keep megatron's own permutation.
+    """
+
+    def __init__(self, *args: Any, fused: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fused = fused
+        self._plan = None
+
+    def _fusable(self) -> bool:
+        return not (
+            self.drop_and_pad
+            or self.config.moe_expert_capacity_factor is not None
+            or self.config.moe_router_padding_for_quantization
+        )
+
+    def dispatch_preprocess(
+        self, hidden_states: torch.Tensor, routing_map: torch.Tensor, probs: torch.Tensor
+    ):
+        if not self._fusable():
+            return super().dispatch_preprocess(hidden_states, routing_map, probs)
+        self.hidden_shape = hidden_states.shape
+        self.probs = probs
+        self.routing_map = routing_map
+        hidden_states = hidden_states.view(-1, self.hidden_shape[-1])
+        self.tokens_per_expert = self.preprocess(self.routing_map)
+        if self.shared_experts is not None:
+            self.shared_experts.pre_forward_comm(hidden_states.view(self.hidden_shape))
+        self.tokens_per_expert = self._maybe_dtoh_and_synchronize(
+            "before_permutation_1", self.tokens_per_expert
+        )
+        self.hidden_shape_before_permute = hidden_states.shape
+        plan, expert_idx = permute_plan_from_map(
+            self.routing_map, self.config.moe_router_topk, fused=self.fused
+        )
+        pair_probs = probs.gather(1, expert_idx.clamp(min=0))
+        permuted, permuted_probs = permute_tokens(
+            hidden_states, plan.dest_rows, plan.num_out_tokens, pair_probs, fused=self.fused
+        )
+        self._plan = plan
+        return permuted, permuted_probs
+
+    def combine_postprocess(self, permutated_local_input_tokens: torch.Tensor) -> torch.Tensor:
+        if self._plan is None:
+            return super().combine_postprocess(permutated_local_input_tokens)
+        if self.shared_experts is not None:
+            self.shared_experts.linear_fc2_forward(permutated_local_input_tokens)
+            self.shared_experts.post_forward_comm()
+        output = unpermute_tokens(permutated_local_input_tokens, self._plan.dest_rows, None, fused=self.fused)
+        self._plan = None
+        output = output.view(self.hidden_shape)
+        if self.shared_experts is not None:
+            output = output + self.shared_experts.get_output()
+        return output
+
+
 class FusedMoELayer(MoELayer):
-    """megatron-core's MoELayer whose all-gather token dispatcher runs the fused permute kernels."""
+    """megatron-core's MoELayer whose token dispatcher (all-gather or all-to-all) runs the fused
+    permute kernels."""
 
     def __init__(
         self,
@@ -199,14 +272,16 @@ class FusedMoELayer(MoELayer):
         super().__init__(
             config, submodules=submodules, layer_number=layer_number, pg_collection=pg_collection
         )
-        if config.moe_token_dispatcher_type != "allgather":
+        kinds = {"allgather": FusedAllGatherTokenDispatcher, "alltoall": FusedAlltoAllTokenDispatcher}
+        kind = kinds.get(config.moe_token_dispatcher_type)
+        if kind is None:
             log.warning(
-                "fused permutation covers the allgather token dispatcher; moe_token_dispatcher_type=%s "
-                "keeps megatron-core's own permutation",
+                "fused permutation covers the allgather and alltoall token dispatchers; "
+                "moe_token_dispatcher_type=%s keeps megatron-core's own permutation",
                 config.moe_token_dispatcher_type,
             )
             return
-        dispatcher = FusedAllGatherTokenDispatcher(
+        dispatcher = kind(
             self.num_local_experts,
             self.local_expert_indices,
             config=self.config,
