@@ -1,7 +1,8 @@
 """The mix and shard stages of a build, from the stage folders holding the final documents.
 
     OUTPUT/mix/tokenizer/   tokenizer.json (trained on a seeded sample, or the recipe's, checked)
-    OUTPUT/mix/tokens/      counts/<rank>.parquet: exact tokens of every document; drops/
+    OUTPUT/mix/tokens/      counts/<rank>.parquet: exact tokens of every document; drops/;
+                            cache/<rank>.bin/.idx: each document's first copy, tokenized
     OUTPUT/mix/plan/        plan.json, selection/<rank>.parquet (copies per document); drops/
     OUTPUT/mix/shards/      <group>/<rank>_<n>.bin/.idx/.parquet, ranks/<rank>.json
 
@@ -90,6 +91,7 @@ def mix_stages(inputs: list[str], output: str, settings: MixRecipe, seed: int, t
                 WriteShardsStep(
                     inputs,
                     plan_folder,
+                    f"{tokens_folder}/cache",
                     shards_folder,
                     tok_path,
                     settings.tokenizer,

@@ -21,8 +21,9 @@ from corpus.atomic import atomic_open, atomic_write_text, split_url
 from corpus.errors import UserError
 from corpus.mix.config import MixSettings, TokenizerSettings
 from corpus.mix.documents import GroupAssigner, input_files, iter_batches
-from corpus.mix.fim import FIM_SENTINELS, draw_fim, stable_hash64
+from corpus.mix.fim import draw_fim, stable_hash64
 from corpus.mix.plan import plan_copies, plan_to_json
+from corpus.shards.megatron import MegatronShardWriter
 from corpus.story import StoryStep
 
 COUNT_SCHEMA = pa.schema(
@@ -40,7 +41,13 @@ COUNT_SCHEMA = pa.schema(
 )
 
 SELECTION_SCHEMA = pa.schema(
-    [("file", pa.int32()), ("row", pa.int64()), ("group", pa.string()), ("copies", pa.int32())]
+    [
+        ("file", pa.int32()),
+        ("row", pa.int64()),
+        ("group", pa.string()),
+        ("copies", pa.int32()),
+        ("seq", pa.int64()),  # the document's first copy in the count stage's token cache
+    ]
 )
 
 _DOC_COLUMNS = ["id", "text", "source", "group", "language"]
@@ -174,6 +181,18 @@ class CountTokensStep(StoryStep):
         assign = GroupAssigner(self.mix)
         files = input_files(self.inputs)
         out = f"{self.folder}/counts/{rank:05d}.parquet"
+        # row i of counts/<rank>.parquet is sequence i of cache/<rank>.bin: the document's first copy
+        cache = MegatronShardWriter(f"{self.folder}/cache/{rank:05d}", tok.dtype)
+        try:
+            self._count(tok, assign, files, out, cache, rank, world_size)
+        except BaseException:
+            cache.abort()
+            raise
+        cache.close(allow_empty=True)
+        return
+        yield
+
+    def _count(self, tok, assign, files, out, cache, rank: int, world_size: int) -> None:
         with atomic_open(out, "wb") as fh, pq.ParquetWriter(fh, COUNT_SCHEMA, compression="zstd") as writer:
             for fi in range(rank, len(files), world_size):
                 _check_columns(files[fi])
@@ -205,37 +224,27 @@ class CountTokensStep(StoryStep):
                             keep[name].append(value)
                         texts.append(text)
                     with self.track_time(unit="batch"):
-                        keep["tokens"], keep["cost"] = self._measure(tok, keep["id"], keep["group"], texts)
+                        keep["tokens"], keep["cost"] = self._measure(
+                            tok, keep["id"], keep["group"], texts, cache
+                        )
                     for g, n in zip(keep["group"], keep["tokens"], strict=True):
                         self.stat_update(f"tokens:{g}", value=n)
                         self.stat_update(f"documents:{g}")
                     writer.write_table(pa.table(keep, schema=COUNT_SCHEMA))
-        return
-        yield
 
     def _measure(
-        self, tok, ids: list[str], groups: list[str], texts: list[str]
+        self, tok, ids: list[str], groups: list[str], texts: list[str], cache: MegatronShardWriter
     ) -> tuple[list[int], list[int]]:
-        """Plain token counts, and the tokens each document's first copy will take in the shards."""
+        """Plain token counts, and each document's first copy: its length, and its ids into the cache."""
+        from corpus.shards.encode import encode_sequences
+
         splits = [
             draw_fim(text, self.mix.groups[g].fim, self.seed, did, 0)
             for did, g, text in zip(ids, groups, texts, strict=True)
         ]
-        pieces = list(texts)
-        for text, split in zip(texts, splits, strict=True):
-            if split is not None:
-                pieces.extend(split.parts(text))
-        lengths = [len(e) for e in tok.encode_batch(pieces)]
-        plain = lengths[: len(texts)]
-        cost: list[int] = []
-        at = len(texts)
-        for n, split in zip(plain, splits, strict=True):
-            if split is None:
-                cost.append(n + 1)  # + EOS
-            else:
-                cost.append(sum(lengths[at : at + 3]) + FIM_SENTINELS + 1)
-                at += 3
-        return plain, cost
+        seqs, plain = encode_sequences(tok, texts, splits, plain_lengths=True)
+        cache.add_documents(seqs)
+        return plain or [], [len(s) for s in seqs]
 
 
 class PlanStep(StoryStep):
@@ -290,7 +299,13 @@ class PlanStep(StoryStep):
                 reason = "zero-share" if self.mix.groups[groups[i]].share == 0 else "downsampled"
                 self.drop(ids[i], reason, f"group={groups[i]}")
             sel = pa.table(
-                {"file": t.column("file"), "row": t.column("row"), "group": t.column("group"), "copies": c},
+                {
+                    "file": t.column("file"),
+                    "row": t.column("row"),
+                    "group": t.column("group"),
+                    "copies": c,
+                    "seq": np.arange(t.num_rows, dtype=np.int64),
+                },
                 schema=SELECTION_SCHEMA,
             )
             name = count_files[ti].rsplit("/", 1)[-1]

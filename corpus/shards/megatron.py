@@ -55,12 +55,15 @@ class MegatronShardWriter:
         self.documents = 0
         self.tokens = 0
 
-    def add_documents(self, docs: Sequence[Sequence[int]]) -> None:
-        """Append documents, each already ending with its EOS id."""
+    def add_documents(self, docs: Sequence[Sequence[int] | np.ndarray]) -> None:
+        """Append documents (id lists or arrays), each already ending with its EOS id."""
         if not docs:
             return
         lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
-        flat = np.fromiter(chain.from_iterable(docs), dtype=np.int64, count=int(lengths.sum()))
+        if all(isinstance(d, np.ndarray) for d in docs):
+            flat = np.concatenate(docs).astype(np.int64, copy=False)
+        else:
+            flat = np.fromiter(chain.from_iterable(docs), dtype=np.int64, count=int(lengths.sum()))
         if self._limit is not None and flat.size and (flat.max() > self._limit or flat.min() < 0):
             raise ValueError(f"{self.prefix}: token id out of range for {np.dtype(self.dtype).name}")
         self._bin.write(flat.astype(self.dtype, copy=False).tobytes(order="C"))
@@ -77,9 +80,10 @@ class MegatronShardWriter:
         self.documents += int(lengths.size)
         self.tokens += int(lengths.sum())
 
-    def close(self) -> bool:
-        """Finish the shard; an empty one is not written (megatron-core cannot map an empty .bin)."""
-        if self.documents == 0:
+    def close(self, allow_empty: bool = False) -> bool:
+        """Finish the shard; an empty one is not written (megatron-core cannot map an empty .bin)
+        unless `allow_empty` (for our own intermediate files, read by `MegatronShardReader`)."""
+        if self.documents == 0 and not allow_empty:
             self.abort()
             return False
         self._stack.close()  # renames the .bin into place
@@ -140,7 +144,15 @@ class MegatronShardReader:
 
     def _data(self) -> np.ndarray:
         if self._bin is None:
-            self._bin = np.memmap(self.prefix + ".bin", dtype=self.dtype, mode="r")
+            if "://" in self.prefix:  # object stores cannot be memory-mapped: read the shard once
+                import fsspec
+
+                with fsspec.open(self.prefix + ".bin", "rb") as f:
+                    self._bin = np.frombuffer(f.read(), dtype=self.dtype)
+            elif self.tokens == 0:
+                self._bin = np.zeros(0, dtype=self.dtype)
+            else:
+                self._bin = np.memmap(self.prefix + ".bin", dtype=self.dtype, mode="r")
         return self._bin
 
     def __getitem__(self, i: int) -> np.ndarray:

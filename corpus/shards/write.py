@@ -26,9 +26,9 @@ from datatrove.data import Document, DocumentsPipeline
 from corpus.atomic import atomic_open, atomic_write_text, split_url
 from corpus.mix.config import MixSettings, ShardSettings, TokenizerSettings
 from corpus.mix.documents import input_files, iter_batches
-from corpus.mix.fim import FimSplit, assemble, draw_fim
+from corpus.mix.fim import FimSplit, draw_fim
 from corpus.schema import DOCUMENT_SCHEMA
-from corpus.shards.megatron import MegatronShardWriter
+from corpus.shards.megatron import MegatronShardReader, MegatronShardWriter
 from corpus.story import StoryStep
 
 TWIN_SCHEMA = pa.schema(
@@ -114,6 +114,7 @@ class WriteShardsStep(StoryStep):
         self,
         inputs: list[str],
         plan_folder: str,
+        cache_folder: str,
         folder: str,
         tokenizer_path: str,
         tokenizer: TokenizerSettings,
@@ -124,6 +125,7 @@ class WriteShardsStep(StoryStep):
         super().__init__()
         self.inputs = inputs
         self.plan_folder = plan_folder.rstrip("/")
+        self.cache_folder = cache_folder.rstrip("/")
         self.folder = folder.rstrip("/")
         self.tokenizer_path = tokenizer_path
         self.tokenizer = tokenizer
@@ -147,10 +149,12 @@ class WriteShardsStep(StoryStep):
                 sel = pq.read_table(sel_path, filesystem=fs)
                 if sel.num_rows == 0:
                     continue
+                stem = sel_path.rsplit("/", 1)[-1].removesuffix(".parquet")
+                cache = MegatronShardReader(f"{self.cache_folder}/{stem}")
                 copies = sel.column("copies").to_numpy()
                 for epoch in range(int(copies.max())):
                     chosen = sel.filter(pc.greater(sel.column("copies"), epoch))
-                    self._write_epoch(chosen, epoch, files, tok, outs, rank)
+                    self._write_epoch(chosen, epoch, files, tok, outs, rank, cache)
             for g in sorted(outs):
                 outs[g].close()
         except BaseException:
@@ -170,15 +174,18 @@ class WriteShardsStep(StoryStep):
         return
         yield
 
-    def _write_epoch(self, chosen: pa.Table, epoch: int, files: list[str], tok, outs, rank: int) -> None:
+    def _write_epoch(
+        self, chosen: pa.Table, epoch: int, files: list[str], tok, outs, rank: int, cache
+    ) -> None:
         file_col = chosen.column("file").to_numpy()
         for fi in np.unique(file_col):
             mask = file_col == fi
             rows = chosen.column("row").to_numpy()[mask]
             groups = np.asarray(chosen.column("group").to_pylist(), dtype=object)[mask]
+            seqs = chosen.column("seq").to_numpy()[mask]
             order = np.argsort(rows, kind="stable")
-            rows, groups = rows[order], groups[order]
-            pending: list[tuple[dict, str]] = []
+            rows, groups, seqs = rows[order], groups[order], seqs[order]
+            pending: list[tuple[dict, str, int]] = []
             pos = 0  # index into rows
             base = 0  # row number of the batch's first row
             for batch in iter_batches(files[int(fi)], [*DOCUMENT_SCHEMA.names], self.shards.batch_documents):
@@ -187,36 +194,43 @@ class WriteShardsStep(StoryStep):
                 if stop > pos:
                     local = pa.array(rows[pos:stop] - base)
                     picked = batch.take(local).to_pylist()
-                    pending.extend(zip(picked, groups[pos:stop], strict=True))
+                    pending.extend(zip(picked, groups[pos:stop], seqs[pos:stop].tolist(), strict=True))
                     pos = stop
                 base += n
                 if len(pending) >= self.shards.batch_documents:
-                    self._flush(pending, epoch, tok, outs, rank)
+                    self._flush(pending, epoch, tok, outs, rank, cache)
                     pending = []
             if pending:
-                self._flush(pending, epoch, tok, outs, rank)
+                self._flush(pending, epoch, tok, outs, rank, cache)
 
-    def _flush(self, pending: list[tuple[dict, str]], epoch: int, tok, outs, rank: int) -> None:
+    def _flush(self, pending: list[tuple[dict, str, int]], epoch: int, tok, outs, rank: int, cache) -> None:
+        """Tokenize (or take from the cache) one batch of copies and hand them to the group shards.
+
+        A copy's ids are in the count stage's cache when its FIM draw is the cached one: always in
+        epoch 0, and in every epoch for groups without FIM. Only the other copies are tokenized.
+        """
+        from corpus.shards.encode import encode_sequences
+
         with self.track_time(unit="batch"):
-            texts: list[str] = []
             splits: list[FimSplit | None] = []
-            for row, group in pending:
-                split = draw_fim(row["text"], self.mix.groups[group].fim, self.seed, row["id"], epoch)
-                splits.append(split)
-                texts.extend(split.parts(row["text"]) if split else (row["text"],))
-            encoded = tok.encode_batch(texts)
-            by_group: dict[str, tuple[list[list[int]], list[dict]]] = {}
-            at = 0
-            for (row, group), split in zip(pending, splits, strict=True):
-                if split is None:
-                    ids = encoded[at]
-                    at += 1
-                else:
-                    ids = assemble(
-                        split, *encoded[at : at + 3], tok.fim_begin_id, tok.fim_hole_id, tok.fim_end_id
-                    )
-                    at += 3
-                ids.append(tok.eos_id)
+            fresh: list[int] = []
+            for i, (row, group, _) in enumerate(pending):
+                fim = self.mix.groups[group].fim
+                splits.append(draw_fim(row["text"], fim, self.seed, row["id"], epoch))
+                if epoch > 0 and fim is not None and fim.rate > 0:
+                    fresh.append(i)
+            ids_of: list[np.ndarray | None] = [None] * len(pending)
+            if fresh:
+                encoded, _ = encode_sequences(
+                    tok, [pending[i][0]["text"] for i in fresh], [splits[i] for i in fresh]
+                )
+                for i, ids in zip(fresh, encoded, strict=True):
+                    ids_of[i] = np.asarray(ids, dtype=np.int64)
+            by_group: dict[str, tuple[list[np.ndarray], list[dict]]] = {}
+            for i, ((row, group, seq), split) in enumerate(zip(pending, splits, strict=True)):
+                ids = ids_of[i]
+                if ids is None:
+                    ids = cache[seq]
                 row = dict(row)
                 row.update(
                     epoch=epoch,

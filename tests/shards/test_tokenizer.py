@@ -37,6 +37,8 @@ def test_digits_newlines_punctuation_and_cjk_are_kept_apart(trained):
     assert pieces[7:9] == ["Ċ", "Ċ"]  # each newline alone
     assert "(" in pieces and ")" in pieces
     assert "æķ°åŃ¦" in pieces  # the CJK run stays one piece, apart from the punctuation
+    tail = [p for p, _ in trained.tokenizer.pre_tokenizer.pre_tokenize_str("a   \r\nb")]
+    assert tail == ["a", "ĠĠĠ", "čĊ", "b"]  # trailing spaces never swallow the line break
     ids = trained.encode_batch(["1234567890"])[0]
     assert len(ids) == 10
 
