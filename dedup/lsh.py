@@ -71,12 +71,10 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int, salts: np.ndarray) 
     out of each other's buckets; the band index is mixed in so that bands never collide.
     """
     n = signatures.shape[0]
-    keys = np.empty((bands, n), dtype=np.uint64)
-    sig64 = signatures.astype(np.uint64)
+    sig = signatures[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
+    band_salt = (np.arange(1, bands + 1, dtype=np.uint64) * np.uint64(0x632BE59BD9B4E019))[None, :]
     with np.errstate(over="ignore"):
-        for b in range(bands):
-            acc = mix64(salts ^ np.uint64(0x632BE59BD9B4E019 * (b + 1) & 0xFFFFFFFFFFFFFFFF))
-            for r in range(rows):
-                acc = mix64(acc * np.uint64(0x9E3779B97F4A7C15) + sig64[:, b * rows + r])
-            keys[b] = acc
-    return keys
+        acc = mix64(salts.astype(np.uint64)[:, None] ^ band_salt)  # (documents, bands)
+        for r in range(rows):
+            acc = mix64(acc * np.uint64(0x9E3779B97F4A7C15) + sig[:, :, r])
+    return np.ascontiguousarray(acc.T)

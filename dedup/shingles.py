@@ -149,15 +149,16 @@ def unique_shingles(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.nd
 
 
 def per_document_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort and deduplicate each document's slice of a batch of hashes."""
+    """Sort and deduplicate each document's slice of a batch of hashes (its shingle set)."""
     n_docs = len(offsets) - 1
     if hashes.size == 0:
         return hashes, offsets
-    doc = np.repeat(np.arange(n_docs, dtype=np.uint64), np.diff(offsets))
-    order = np.lexsort((hashes, doc))
-    h, d = hashes[order], doc[order]
-    keep = np.ones(h.size, dtype=bool)
-    keep[1:] = (h[1:] != h[:-1]) | (d[1:] != d[:-1])
+    parts = []
+    for d in range(n_docs):
+        h = np.sort(hashes[offsets[d] : offsets[d + 1]])
+        if h.size > 1:
+            h = h[np.concatenate(([True], h[1:] != h[:-1]))]
+        parts.append(h)
     new_offsets = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(d[keep].astype(np.int64), minlength=n_docs), out=new_offsets[1:])
-    return h[keep], new_offsets
+    np.cumsum([p.size for p in parts], out=new_offsets[1:])
+    return np.concatenate(parts), new_offsets

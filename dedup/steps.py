@@ -28,7 +28,7 @@ from corpus.atomic import atomic_open
 from corpus.story import StoryStep
 from dedup.components import connected_components
 from dedup.config import DedupConfig
-from dedup.documents import exact_digest, keep_order, partition_of, partition_salt, priority_fields
+from dedup.documents import exact_digests, keep_order, partition_of, partition_salt, priority_fields
 from dedup.layout import (
     ASSIGN_SCHEMA,
     BAND_DTYPE,
@@ -101,7 +101,7 @@ class DedupSignatures(_DedupStep):
                 texts = [d.text for d in batch]
                 refs = make_ref(rank, np.arange(position, position + len(batch)))
                 position += len(batch)
-                digests = [exact_digest(t) for t in texts]
+                digest_hi, digest_lo = exact_digests(texts)
                 partitions = [partition_of(d, cfg) for d in batch]
                 shingle_counts = np.zeros(len(batch), dtype=np.int64)
                 if cfg.near:
@@ -121,11 +121,10 @@ class DedupSignatures(_DedupStep):
                     for b in range(self.bands):
                         self._add(band_parts, ref_parts, b, keys[b], refs[has])
                 if cfg.exact:
-                    hi = np.array([d[0] for d in digests], dtype=np.uint64)
-                    has_text = np.array([d != (0, 0) for d in digests], dtype=bool)
-                    self._add(band_parts, ref_parts, self.bands, mix64(hi[has_text]), refs[has_text])
-                for doc, (hi_, lo_), part, n_sh in zip(
-                    batch, digests, partitions, shingle_counts, strict=True
+                    has_text = (digest_hi != 0) | (digest_lo != 0)
+                    self._add(band_parts, ref_parts, self.bands, mix64(digest_hi[has_text]), refs[has_text])
+                for doc, hi_, lo_, part, n_sh in zip(
+                    batch, digest_hi.tolist(), digest_lo.tolist(), partitions, shingle_counts, strict=True
                 ):
                     stars, created = priority_fields(doc, cfg)
                     columns["id"].append(str(doc.id))
