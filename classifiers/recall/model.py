@@ -35,6 +35,10 @@ class FastTextParams(BaseModel):
     epoch: int = Field(3, ge=1)
     bucket: int = Field(200_000, ge=0)
     quantize: bool = True
+    quantize_cutoff: int = Field(
+        100_000, ge=0, description="keep the rows of the largest norm (0 = all; all is ~4x slower)"
+    )
+    quantize_dsub: int = Field(2, ge=1, description="product-quantisation sub-vector size")
     seed: int = 0
     threads: int = Field(1, ge=1, description="more than 1 makes training non-deterministic")
 
@@ -75,21 +79,37 @@ def train_model(
             for i in order:
                 f.write(rows[i])
                 f.write("\n")
-        model = fasttext.train_supervised(
-            input=train_file,
-            dim=params.dim,
-            lr=params.lr,
-            wordNgrams=params.word_ngrams,
-            minCount=params.min_count,
-            epoch=params.epoch,
-            bucket=params.bucket,
-            thread=params.threads,
-            seed=params.seed,
-            loss="softmax",
-            verbose=0,
-        )
+        try:
+            model = fasttext.train_supervised(
+                input=train_file,
+                dim=params.dim,
+                lr=params.lr,
+                wordNgrams=params.word_ngrams,
+                minCount=params.min_count,
+                epoch=params.epoch,
+                bucket=params.bucket,
+                thread=params.threads,
+                seed=params.seed,
+                loss="softmax",
+                verbose=0,
+            )
+        except RuntimeError as err:
+            if "NaN" not in str(err):
+                raise
+            raise UserError(
+                f"fastText diverged (NaN) training on {len(rows)} lines; tiny seed sets need fewer "
+                f"epochs or another lr (epoch={params.epoch}, lr={params.lr})"
+            ) from None
         if params.quantize:
-            model.quantize(input=train_file, retrain=False, qnorm=True)
+            # product quantisation: k-means per sub-vector, ~1 s per 8 dimensions on one core at
+            # dim 256, so quantising costs minutes at full scale (once per model) and is off in tests
+            model.quantize(
+                input=train_file,
+                retrain=False,
+                qnorm=True,
+                cutoff=params.quantize_cutoff,
+                dsub=params.quantize_dsub,
+            )
         final = out.with_suffix(".ftz" if params.quantize else ".bin")
         tmp_model = os.path.join(tmp, final.name)
         model.save_model(tmp_model)

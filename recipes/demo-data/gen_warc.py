@@ -494,8 +494,19 @@ def recall_demo_pages() -> list[tuple[str, str]]:
             f"SQL post {i}",
             _code_body(rng, SQL_SHELL, SQL_SHELL_WORDS, "sql"),
         )
-    for site in ("dailynews", "travelogue", "homecooking", "sportsdesk", "townhall", "petcorner"):
-        for i in range(20):
+    # most of a crawl is neither math nor code, so random negatives are mostly prose
+    sites = (
+        "dailynews",
+        "travelogue",
+        "homecooking",
+        "sportsdesk",
+        "townhall",
+        "petcorner",
+        "gigguide",
+        "hikersclub",
+    )
+    for site in sites:
+        for i in range(50):
             add(f"https://{site}.example/stories/story-{i}", f"{site} story {i}", _prose_body(rng))
     return pages
 
