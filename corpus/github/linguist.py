@@ -29,14 +29,14 @@ _SOURCE_MAP_COMMENT = re.compile(r"^/[*/][#@] source(?:Mapping)?URL|sourceURL=",
 
 @dataclass(frozen=True)
 class LinguistRules:
-    vendor: re.Pattern[str]
-    documentation: re.Pattern[str]
-    generated_paths: re.Pattern[str]
+    vendor: PatternSet
+    documentation: PatternSet
+    generated_paths: PatternSet
     generated_markers: re.Pattern[str]
     commit: str
 
 
-_SEGMENT_START = ("(^|/)", "(?:^|/)")
+_SEGMENT_START = ("(^|/)", "(?:^|/)", "(^|\\/)", "(?:^|\\/)")
 _REDUNDANT_LEAD = ("(.*?)", "([^\\s]*)")
 
 
@@ -85,36 +85,117 @@ def _alternation(patterns: list[str]) -> str:
     return "|".join(parts + rest)
 
 
-def _join(patterns: list[str]) -> re.Pattern[str]:
-    """One regex for many: patterns that start at a path segment share a single `(?:^|/)` anchor,
-    and patterns that start with the same literal share it too, so a path costs a few attempts
-    per segment instead of every alternative at every character (a naive join of linguist's
-    vendor list is ~100x slower per path)."""
-    segment: list[str] = []
-    other: list[str] = []
-    for p in patterns:
-        for lead in _REDUNDANT_LEAD:  # a leading "anything" adds nothing to a search
-            if p.startswith(lead):
-                p = p[len(lead) :]
-        for lead in _SEGMENT_START:
-            if p.startswith(lead):
-                segment.append(p[len(lead) :])
-                break
+_PLAIN = re.compile(r"(?:[A-Za-z0-9_~@ -]|\\[.\-_/+])+")
+
+
+def _required_literal(p: str) -> str | None:
+    """The longest literal that every match of `p` contains, or None when there is no such
+    literal that is easy to prove (a top-level `|`, or only classes and groups)."""
+    if "(?i" in p:  # case-insensitive: a literal would have to match any case
+        return None
+    depth, i, in_class = 0, 0, False
+    runs: list[str] = []
+    current = ""
+    while i < len(p):
+        c = p[i]
+        escaped = c == "\\" and i + 1 < len(p)
+        token = p[i : i + 2] if escaped else c
+        quantified = p[i + len(token) : i + len(token) + 1] in ("?", "*", "{") or (
+            p[i + len(token) : i + len(token) + 1] == "+"
+        )
+        literal = None
+        if in_class:
+            in_class = c != "]" or escaped
+        elif c == "[" and not escaped:
+            in_class = True
+        elif c == "(" and not escaped:
+            depth += 1
+        elif c == ")" and not escaped:
+            depth -= 1
+        elif c == "|" and not escaped and depth == 0:
+            return None
+        elif depth == 0:
+            if escaped and p[i + 1] in ".-_/+":
+                literal = p[i + 1]
+            elif not escaped and (c.isalnum() or c in "_~@ -/"):
+                literal = c
+        if literal is not None and not quantified:
+            current += literal
         else:
-            other.append(p)
-    parts = [f"(?:{_alternation(other)})"] if other else []
-    if segment:
-        parts.append("(?:^|/)(?:" + _alternation(segment) + ")")
-    return re.compile("|".join(parts) or r"(?!x)x")
+            if current:
+                runs.append(current)
+            current = ""
+            if literal is not None and p[i + len(token) : i + len(token) + 1] == "+":
+                current = literal  # one occurrence at least is required
+        i += len(token)
+    if current:
+        runs.append(current)
+    best = max(runs, key=len, default="")
+    return best if len(best) >= 3 else None
+
+
+def _literal_filter(p: str) -> tuple[str, bool] | None:
+    """(literal, case-insensitive) that a path must contain for `p` to match it, if provable.
+    A whole pattern scoped `(?i:...)` (linguist's trailing /i) is checked in lower case."""
+    if p.startswith("(?i:") and p.endswith(")") and "(?i" not in p[4:]:
+        inner = p[4:-1]
+        for lead in _SEGMENT_START:
+            inner = inner.removeprefix(lead)
+        literal = _required_literal(inner)
+        return (literal.lower(), True) if literal else None
+    literal = _required_literal(p)
+    return (literal, False) if literal else None
+
+
+class PatternSet:
+    """Many path regexes searched as one: the patterns that start at a path segment share one
+    `(?:^|/)` alternation (grouped by first literal), and each other pattern is tried only when
+    the path contains a literal that any of its matches must contain. Same answers as joining
+    them all with `|`, ~4x cheaper per path on linguist's lists."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        segment: list[str] = []
+        self.others: list[tuple[tuple[str, bool] | None, re.Pattern[str]]] = []
+        for p in patterns:
+            for lead in _REDUNDANT_LEAD:  # a leading "anything" adds nothing to a search
+                if p.startswith(lead):
+                    p = p[len(lead) :]
+            for lead in _SEGMENT_START:
+                if p.startswith(lead):
+                    segment.append(p[len(lead) :])
+                    break
+            else:
+                self.others.append((_literal_filter(p), re.compile(p)))
+        self.segment = re.compile("(?:^|/)(?:" + _alternation(segment) + ")") if segment else None
+
+    def search(self, path: str) -> re.Match[str] | None:
+        if self.segment is not None:
+            m = self.segment.search(path)
+            if m:
+                return m
+        lowered = None
+        for need, rx in self.others:
+            if need is not None:
+                literal, any_case = need
+                if any_case:
+                    lowered = path.lower() if lowered is None else lowered
+                    if literal not in lowered:
+                        continue
+                elif literal not in path:
+                    continue
+            m = rx.search(path)
+            if m:
+                return m
+        return None
 
 
 @lru_cache(maxsize=1)
 def load_rules() -> LinguistRules:
     data = json.loads(DATA_FILE.read_text(encoding="utf-8"))
     return LinguistRules(
-        vendor=_join(data["vendor"]),
-        documentation=_join(data["documentation"]),
-        generated_paths=_join(data["generated_paths"]),
+        vendor=PatternSet(data["vendor"]),
+        documentation=PatternSet(data["documentation"]),
+        generated_paths=PatternSet(data["generated_paths"]),
         generated_markers=re.compile("|".join(re.escape(m) for m in data["generated_markers"]) or r"(?!x)x"),
         commit=data.get("commit", ""),
     )

@@ -110,3 +110,42 @@ def test_recipe_section_errors_are_one_line(tmp_path: Path) -> None:
         with pytest.raises(UserError) as err:
             load_recipe(recipe)
         assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_pattern_sets_answer_like_the_plain_patterns() -> None:
+    import os
+    import sysconfig
+
+    data = json.loads(Path(linguist.DATA_FILE).read_text())
+    root = sysconfig.get_paths()["purelib"]  # a big real tree of paths: the installed packages
+    paths = [
+        os.path.relpath(os.path.join(d, f), root) for d, _dirs, files in os.walk(root) for f in files[:2]
+    ]
+    paths = paths[:: max(1, len(paths) // 2500)]
+    paths += [
+        "3rdparty/y.c",
+        "ThirdParty/z.h",
+        "third-party/a",
+        "lib/d3.v4.min.js",
+        "d3.js",
+        "x.d.ts",
+        "GRADLEW.BAT",
+        "src/X_TLB.PAS",
+        "Pods/a.m",
+        "ios/Pods/b.m",
+        "a.zep.c",
+        "vendor/golang.org/x/net.go",
+        "docs/index.md",
+        "Docs/x",
+        "CHANGELOG",
+        "x/cache/y",
+        "debian/rules",
+        "rebar",
+        "a/rebar",
+    ]
+    rules = linguist.load_rules()
+    for key in ("vendor", "documentation", "generated_paths"):
+        plain = [re.compile(p) for p in data[key]]
+        fast = getattr(rules, key)
+        for p in paths:
+            assert (fast.search(p) is not None) == any(r.search(p) for r in plain), (key, p)
