@@ -350,7 +350,7 @@ class GithubRepoReader(StoryStep):
         except UnicodeDecodeError as e:
             self.drop(doc_id, "not_utf8", str(e))
             return None
-        if not text.strip():
+        if not text or text.isspace():  # no copy of the text, unlike strip()
             self.drop(doc_id, "empty")
             return None
         if self.skip_generated:
