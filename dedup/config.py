@@ -54,6 +54,15 @@ class DedupConfig(StrictModel):
     )
     seed: int = 1
     report_examples: int = Field(20, ge=0)
+    together: bool = Field(
+        True,
+        description="one run over all sources (exact duplicates found across sources; output in "
+        "OUTPUT/all/dedup/) instead of one run per source (OUTPUT/<source>/dedup/)",
+    )
+    inputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="source -> name of the stage whose output is deduplicated (default: documents)",
+    )
 
     @model_validator(mode="after")
     def _bands_rows(self) -> DedupConfig:

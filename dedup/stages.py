@@ -8,6 +8,7 @@ tasks that already completed so that a killed run resumes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from datatrove.pipeline.base import PipelineStep
 
@@ -77,6 +78,28 @@ def dedup_stages(
         ),
         Stage(source, name, output, final, tasks, "drop duplicates, record the id each one duplicates"),
     ]
+
+
+def recipe_dedup_stages(recipe, output: str) -> list[Stage]:
+    """Stage builder for `corpus.stages.STAGE_BUILDERS`: the recipe's `dedup` section, if any.
+
+    With `together` (the default) one run covers every enabled source, so an exact copy of a
+    GitHub file on a web page is found; near-duplicates are still compared only within a level
+    and language. Otherwise each source is deduplicated on its own.
+    """
+    config: DedupConfig | None = getattr(recipe, "dedup", None)
+    if config is None:
+        return []
+    tasks = recipe.executor.tasks
+    sources = recipe.sources.enabled()
+    folders = {s: stage_folder(output, s, config.inputs.get(s, "documents")) for s in sources}
+    if config.together:
+        inputs = [folders[s] for s in sources]
+        return dedup_stages(config, "all", output, tasks, reader=partial(ParquetDocumentReader, inputs))
+    stages: list[Stage] = []
+    for s in sources:
+        stages += dedup_stages(config, s, output, tasks, reader=partial(ParquetDocumentReader, folders[s]))
+    return stages
 
 
 def layout_for(stages: list[Stage], name: str = "dedup") -> WorkLayout:

@@ -84,6 +84,14 @@ class DedupSignatures(_DedupStep):
                 f"signature stage runs with {world_size} tasks, configured for {self.signature_tasks}"
             )
         hasher = MinHasher(cfg.num_perm, cfg.seed, cfg.scheme)
+        salts_cache: dict[str, int] = {}
+
+        def salt_of(partition: str) -> int:
+            salt = salts_cache.get(partition)
+            if salt is None:
+                salt = salts_cache[partition] = partition_salt(partition)
+            return salt
+
         store_sets = cfg.near and cfg.verify == "exact"
         columns: dict[str, list] = {name: [] for name in DOCS_SCHEMA.names}
         band_parts: list[list[np.ndarray]] = [[] for _ in range(self.units)]
@@ -116,7 +124,7 @@ class DedupSignatures(_DedupStep):
                             set_offsets.append(set_off[1:] + set_offset)
                             set_offset += int(set_off[-1])
                     has = shingle_counts > 0
-                    salts = np.array([partition_salt(p) for p in partitions], dtype=np.uint64)
+                    salts = np.array([salt_of(p) for p in partitions], dtype=np.uint64)
                     keys = band_keys(sigs[has], self.bands, self.rows, salts[has])
                     for b in range(self.bands):
                         self._add(band_parts, ref_parts, b, keys[b], refs[has])
@@ -135,10 +143,10 @@ class DedupSignatures(_DedupStep):
                     columns["shingles"].append(int(n_sh))
                     columns["digest_hi"].append(hi_)
                     columns["digest_lo"].append(lo_)
-                    self.stat_update("documents_in")
-                    self.stat_update("bytes_in", value=len(doc.text.encode("utf-8")), unit="doc")
-                    if n_sh == 0 and cfg.near:
-                        self.stat_update("no_shingles")
+                self.stat_update("documents_in", value=len(batch))
+                self.stat_update("bytes_in", value=sum(len(t.encode("utf-8")) for t in texts))
+                if cfg.near:
+                    self.stat_update("no_shingles", value=int(np.count_nonzero(shingle_counts == 0)))
 
             batch: list[Document] = []
             batch_chars = 0
