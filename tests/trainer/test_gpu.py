@@ -37,3 +37,22 @@ def test_cpu_compat_stays_off_with_cuda():
     assert cpu_compat.enable_cpu() is False
     assert not cpu_compat.cpu_active()
     assert cpu_compat.default_device().type == "cuda"
+
+
+def test_sdpa_core_attention_value_padding_is_exact():
+    """Padding MLA's narrower values for FlashAttention changes nothing in the output."""
+    from megatron.core.transformer.enums import AttnMaskType
+    from megatron.core.transformer.transformer_config import TransformerConfig
+
+    from trainer.model.sdpa_attention import SDPACoreAttention
+
+    config = TransformerConfig(num_layers=1, hidden_size=64, num_attention_heads=4)
+    attn = SDPACoreAttention(config, 1, AttnMaskType.causal, "self", softmax_scale=192**-0.5).eval()
+    q = torch.randn(128, 2, 4, 192, device="cuda", dtype=torch.bfloat16)
+    k = torch.randn_like(q)
+    v = torch.randn(128, 2, 4, 128, device="cuda", dtype=torch.bfloat16)
+    padded = attn(q, k, v, None)
+    attn.pad_value_for_flash = False
+    plain = attn(q, k, v, None)
+    torch.testing.assert_close(padded.float(), plain.float(), rtol=2e-2, atol=2e-2)
+    assert padded.shape == (128, 2, 4 * 128)

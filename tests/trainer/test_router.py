@@ -211,3 +211,24 @@ def test_fused_switch_computes_the_same_routing():
     torch.testing.assert_close(p0, p1, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(gx0, gx1, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(gw0, gw1, rtol=1e-4, atol=1e-6)
+
+
+def test_sdpa_core_attention_matches_explicit_causal_softmax():
+    """The TE-free MLA core attention: different key and value head sizes, MLA's own scale."""
+    from megatron.core.transformer.enums import AttnMaskType
+    from megatron.core.transformer.transformer_config import TransformerConfig
+
+    from trainer.model.sdpa_attention import SDPACoreAttention
+
+    config = TransformerConfig(num_layers=1, hidden_size=32, num_attention_heads=2)
+    scale = 0.37
+    attn = SDPACoreAttention(config, 1, AttnMaskType.causal, "self", softmax_scale=scale).eval()
+    torch.manual_seed(0)
+    s, b, h, dk, dv = 9, 2, 2, 12, 8
+    q, k = torch.randn(s, b, h, dk), torch.randn(s, b, h, dk)
+    v = torch.randn(s, b, h, dv)
+    out = attn(q, k, v, None)
+    scores = torch.einsum("sbhd,tbhd->bhst", q, k) * scale
+    scores = scores.masked_fill(torch.triu(torch.ones(s, s, dtype=torch.bool), 1), float("-inf"))
+    expected = torch.einsum("bhst,tbhd->sbhd", scores.softmax(-1), v).reshape(s, b, h * dv)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)

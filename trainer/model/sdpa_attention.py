@@ -24,6 +24,9 @@ class SDPACoreAttention(MegatronModule):
     as given rather than recomputed from the head size.
     """
 
+    #: on GPUs, zero-pad values to the query/key head size so that SDPA can pick FlashAttention
+    pad_value_for_flash: bool = True
+
     def __init__(
         self,
         config: TransformerConfig,
@@ -69,6 +72,12 @@ class SDPACoreAttention(MegatronModule):
         if attention_mask is not None and not causal:
             # megatron masks are True where attention is NOT allowed
             mask = ~attention_mask.bool()
+        dv = v.shape[-1]
+        # FlashAttention needs one head size for q, k and v; MLA's values are narrower (128 vs 192).
+        # Zero columns in V leave the first dv output columns unchanged.
+        flash_eligible = q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) and dv < q.shape[-1] <= 256
+        if self.pad_value_for_flash and flash_eligible:
+            v = F.pad(v, (0, q.shape[-1] - dv))
         out = F.scaled_dot_product_attention(
             q,
             k,
@@ -78,5 +87,6 @@ class SDPACoreAttention(MegatronModule):
             is_causal=causal,
             scale=self.softmax_scale,
         )
+        out = out[..., :dv]
         # [b, h, s, dv] -> [s, b, h * dv]
-        return out.permute(2, 0, 1, 3).reshape(seq_q, batch, heads * value.shape[-1])
+        return out.permute(2, 0, 1, 3).reshape(seq_q, batch, heads * dv)
