@@ -35,6 +35,12 @@ def train_command(
     ] = False,
 ) -> None:
     """Train a DeepSeek-V2 MoE on megatron-core from a training recipe."""
+    import importlib.util
+
+    from corpus.errors import UserError
+
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("megatron.core") is None:
+        raise UserError("coderforge train needs torch and megatron-core: pip install 'coderforge[train]'")
     from trainer.launch import LaunchRequest, run_in_process, run_ray, run_torchrun
     from trainer.recipe import load_recipe, parse_override
 
