@@ -333,14 +333,16 @@ class DedupClusters(_DedupStep):
         similarity = np.ones(nodes.size, np.float32)
         exact = np.zeros(nodes.size, bool)
         with self.track_time("similarity to kept"):
-            for j in range(nodes.size):
-                k = kept[j]
-                if k == j:
-                    continue
-                same = digest_hi[j] == digest_hi[k] and digest_lo[j] == digest_lo[k] and digest_hi[j] != 0
-                exact[j] = bool(same)
-                if not same and cfg.near:
-                    similarity[j] = sim.similarity(int(nodes[j]), int(nodes[k]))
+            dropped_pos = np.flatnonzero(kept != np.arange(nodes.size))
+            kept_pos = kept[dropped_pos]
+            exact[dropped_pos] = (
+                (digest_hi[dropped_pos] == digest_hi[kept_pos])
+                & (digest_lo[dropped_pos] == digest_lo[kept_pos])
+                & ((digest_hi[dropped_pos] != 0) | (digest_lo[dropped_pos] != 0))
+            )
+            near = dropped_pos[~exact[dropped_pos]]
+            if cfg.near and near.size:
+                similarity[near] = sim.estimated_many(nodes[near], nodes[kept[near]])
         kept_ids = [ids[k] for k in kept]
         for r in range(self.signature_tasks):
             sel = np.flatnonzero(ranks == r)
