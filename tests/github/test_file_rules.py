@@ -187,3 +187,10 @@ def test_fast_check_agrees_with_the_plain_definition_on_random_text() -> None:
         expected = reference_check(path, text)
         got = check(path, text)
         assert (got[0] if got else None) == expected, (i, path, text[:80])
+
+
+def test_alphabetic_bar_on_a_big_file_with_the_letters_at_the_end() -> None:
+    digits = ("1" * 49 + "\n") * 1500  # 75,000 characters, no letters
+    letters = ("a" * 49 + "\n") * 500  # 25,000 characters, 24,500 letters
+    assert rule("big.txt", digits + letters) == "alphabetic_fraction"  # 24.5%
+    assert rule("big.txt", digits[:-1000] + letters + "b" * 500 + "\n") is None  # above 25%
