@@ -65,7 +65,52 @@ def _parse_data_path(items: list[Any], base: Path | None, where: str) -> tuple[l
         for ext in (".bin", ".idx"):
             if "://" not in p and not os.path.isfile(p + ext):
                 raise UserError(f"{where}: shard {p}{ext} does not exist")
+        if "://" not in p:
+            check_shard(p)
     return prefixes, weights
+
+
+_MAGIC = b"MMIDIDX\x00\x00"
+_ITEMSIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 8, 7: 4, 8: 2}
+
+
+def check_shard(prefix: str) -> tuple[int, int]:
+    """Validate a .idx/.bin pair before megatron maps it; returns (sequences, tokens).
+
+    A truncated or foreign file would otherwise fail deep inside megatron-core (and leave a stray
+    traceback from its destructor); here it is one line naming the file. Checks the header, that the
+    index holds exactly its declared arrays, and that the .bin ends where the last sequence does.
+    """
+    idx, binf = prefix + ".idx", prefix + ".bin"
+    size = os.path.getsize(idx)
+    with open(idx, "rb") as f:
+        head = f.read(34)
+        if len(head) < 34 or head[:9] != _MAGIC:
+            raise UserError(f"{idx}: not a megatron index (bad magic or truncated header)")
+        version = int.from_bytes(head[9:17], "little")
+        code = head[17]
+        n_seq = int.from_bytes(head[18:26], "little")
+        n_doc = int.from_bytes(head[26:34], "little")
+        if version != 1 or code not in _ITEMSIZE:
+            raise UserError(f"{idx}: unsupported index version {version} or dtype code {code}")
+        expected = 34 + 4 * n_seq + 8 * n_seq + 8 * n_doc
+        if size != expected:
+            raise UserError(
+                f"{idx}: {size} bytes, but its header describes {expected} (truncated or corrupt)"
+            )
+        tokens = 0
+        if n_seq:
+            f.seek(34 + 4 * (n_seq - 1))
+            last_len = int.from_bytes(f.read(4), "little")
+            f.seek(34 + 4 * n_seq + 8 * (n_seq - 1))
+            last_off = int.from_bytes(f.read(8), "little")
+            end = last_off + last_len * _ITEMSIZE[code]
+            if os.path.getsize(binf) != end:
+                raise UserError(
+                    f"{binf}: {os.path.getsize(binf)} bytes, but {idx} says the tokens end at byte {end}"
+                )
+            tokens = end // _ITEMSIZE[code]
+    return n_seq, tokens
 
 
 def resolve_blend(data: DataConfig) -> Blend:
