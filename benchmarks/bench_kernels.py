@@ -13,8 +13,9 @@ FFN 1408, two shared experts (2816), bf16. Every row is forward + backward unles
                     also as TFLOP/s and % of the bf16 matmul roofline (goal: >= 60%), the roofline
                     being torch.matmul on a large square bf16 GEMM on the same GPU (and the nominal
                     dense bf16 peak where the GPU is known)
-  MoE layer         megatron-core MoELayer (TopKRouter, all-gather dispatcher, SequentialMLP, shared
-                    experts) vs FusedMoELayer (fused router, fused dispatcher, FusedGroupedMLP)
+  MoE layer         megatron-core MoELayer (TopKRouter, --dispatcher all-gather or all-to-all,
+                    SequentialMLP, shared experts) vs FusedMoELayer (DeepSeek-V2 router with the fused
+                    gating kernel, fused dispatcher, FusedGroupedMLP)
 
 Run on a CUDA machine:  .venv/bin/python benchmarks/bench_kernels.py [--tokens 8192 ...]
 Without CUDA it says so and exits 0. `--smoke` runs every row at tiny shapes on the CPU (Triton
@@ -48,6 +49,7 @@ class Shapes:
     group_topk: int
     scaling: float
     batch: int
+    dispatcher: str = "allgather"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -63,6 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scaling", type=float, default=1.0, help="routed scaling factor (Lite 1.0, 236B 16.0)")
     p.add_argument("--batch", type=int, default=2, help="sequences in the batch (tokens = seq x batch)")
     p.add_argument("--rep-ms", type=int, default=300, help="time budget per measurement")
+    p.add_argument(
+        "--dispatcher", choices=["allgather", "alltoall"], default="allgather", help="MoE layer row"
+    )
     p.add_argument("--skip-layer", action="store_true", help="skip the whole-layer row")
     p.add_argument(
         "--smoke", action="store_true", help="tiny shapes on the CPU interpreter (checks the script)"
@@ -382,6 +387,7 @@ def bench_moe_layer(torch, shapes: Shapes, device, timer, table: Table) -> None:
         moe_router_load_balancing_type="seq_aux_loss",
         moe_aux_loss_coeff=0.001,
         moe_router_topk_scaling_factor=s.scaling if s.scaling != 1.0 else None,
+        moe_token_dispatcher_type=s.dispatcher,
     )
     spec = ModuleSpec(
         module=MoELayer,
@@ -420,7 +426,13 @@ def bench_moe_layer(torch, shapes: Shapes, device, timer, table: Table) -> None:
         out, _ = layer(h)
         out.backward(g_out)
 
-    table.add("Lite MoE layer", timer(lambda: run(fused)), None, timer(lambda: run(unfused)), router_note)
+    table.add(
+        f"Lite MoE layer ({s.dispatcher})",
+        timer(lambda: run(fused)),
+        None,
+        timer(lambda: run(unfused)),
+        router_note,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -456,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         args.group_topk,
         args.scaling,
         args.batch,
+        args.dispatcher,
     )
     timer = make_timer(cuda, args.rep_ms)
     with single_process_state(seed=0) as info:

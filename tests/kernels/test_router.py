@@ -120,3 +120,15 @@ def test_falls_back_to_reference_with_one_log_line(monkeypatch, caplog):
     lines = [r for r in caplog.records if "router" in r.getMessage()]
     assert len(lines) == 1 and "PyTorch reference" in lines[0].getMessage()
     assert torch.equal(out.topk_indices, topk_gating(logits, 2, fused=False).topk_indices)
+
+
+def test_falls_back_when_triton_is_missing(monkeypatch, caplog):
+    from trainer.kernels import backend
+
+    monkeypatch.setattr(backend, "_triton_importable", lambda: False)
+    monkeypatch.setattr(backend, "_warned", set())
+    logits = torch.randn(6, 8)
+    with caplog.at_level(logging.WARNING, logger="coderforge.trainer.kernels"):
+        out = topk_gating(logits, 2, fused=True)
+    assert any("triton is not installed" in r.getMessage() for r in caplog.records)
+    assert torch.equal(out.topk_indices, topk_gating(logits, 2, fused=False).topk_indices)
