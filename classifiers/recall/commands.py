@@ -172,6 +172,58 @@ def loop_command(
     typer.echo(f"loop finished in {time.perf_counter() - start:.1f}s -> {out}/loop.json", err=True)
 
 
+@recall_app.command("show")
+def show_command(
+    folder: Annotated[Path, typer.Argument(help="a loop's --out folder, or a recall stage folder")],
+    target: Annotated[str | None, typer.Option(help="also print this target's domain table")] = None,
+    iteration: Annotated[int, typer.Option(help="which iteration's domain table")] = 1,
+    top: Annotated[int, typer.Option(help="domain table rows")] = 10,
+) -> None:
+    """Print every iteration's counts, cutoffs and discovered prefixes (and one domain table)."""
+    import polars as pl
+    from rich.console import Console
+    from rich.table import Table
+
+    from classifiers.recall.stages import loop_summary
+    from corpus.errors import UserError
+
+    try:
+        rows = loop_summary(folder)
+    except FileNotFoundError:
+        raise UserError(f"{folder}: no loop.json (not a recall loop output)") from None
+    console = Console()
+    table = Table(title=f"recall loop: {folder}", title_justify="left")
+    for col in (
+        "target",
+        "iter",
+        "seed",
+        "recalled",
+        "new",
+        "new share",
+        "cutoff",
+        "domains",
+        "prefixes",
+        "+seed",
+        "stop",
+    ):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["target"], str(r["iteration"]), str(r["seed_positives"]), str(r["recalled"]), str(r["new"]),
+            f"{r['new_share']:.0%}", f"{r['score_cutoff']:.3f}", str(r["target_domains"]), r["prefixes"],
+            str(r["seed_additions"]), r["stop_reason"],
+        )  # fmt: skip
+    console.print(table)
+    if target:
+        base = folder if (folder / "loop.json").is_file() else folder / "iterations"
+        path = base / target / f"iter_{iteration}" / "domains.parquet"
+        if not path.is_file():
+            raise UserError(f"{path}: no such iteration or target")
+        with pl.Config(tbl_rows=top, tbl_width_chars=120):
+            console.print(f"domain table, {target} iteration {iteration}:")
+            print(pl.read_parquet(path).head(top))
+
+
 def decontam_command(
     src: Annotated[Path, typer.Argument(help="JSONL with a text field")],
     dst: Annotated[Path, typer.Argument(help="JSONL of the records that pass")],
