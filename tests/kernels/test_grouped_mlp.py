@@ -108,3 +108,9 @@ def test_fused_path_is_bitwise_deterministic():
     second = _run(x, counts, w1, w2, probs, grad_out, True)
     for a, b in zip(first, second, strict=True):
         assert torch.equal(a, b)
+
+
+def test_mixed_dtypes_are_rejected():
+    w1, w2 = _weights(1, 16, 16, torch.float32, 0)
+    with pytest.raises(ValueError, match="share a dtype"):
+        grouped_swiglu_mlp(torch.zeros(2, 16, dtype=torch.bfloat16), torch.tensor([2]), w1, w2)

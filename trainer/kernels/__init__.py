@@ -66,6 +66,19 @@ megatron-core integration (import `trainer.kernels.spec`, which needs megatron-c
         Returns the MoE layer spec with the fused grouped expert MLP (`FusedGroupedMLP`) and a
         MoE layer whose token dispatcher (all-gather or all-to-all) permutes/unpermutes with the
         fused kernels. `fused=False` keeps the modules but runs the PyTorch references.
+
+Limits (each falls back to megatron-core's own code or is refused with a clear error, never
+silently approximated):
+    * Capacity-based token dropping and padding (`moe_expert_capacity_factor`,
+      `moe_pad_expert_input_to_capacity`, quantization padding) keep megatron-core's permutation.
+    * The all-to-all dispatcher's second, chunk-level sort by local expert stays megatron-core's.
+    * Only SwiGLU experts without biases; no FP8; expert tensor parallelism uses GroupedMLP's
+      sharding but has not been exercised.
+    * Plans and the grouped GEMM read token counts on the host (as megatron-core does), so a
+      layer is not CUDA-graph capturable.
+    * megatron-core's TransformerLayer logs "Unknown MLP type" once per layer for FusedMoELayer
+      and lets it take the default (global) process groups, as it does for any MLP it does not
+      recognise.
 """
 
 from __future__ import annotations

@@ -434,6 +434,8 @@ def grouped_swiglu_mlp(
         raise ValueError(
             f"w2 {tuple(w2.shape)} does not match w1 {tuple(w1.shape)} (want [E, F, H], w1 [E, H, 2F])"
         )
+    if not (x.dtype == w1.dtype == w2.dtype):
+        raise ValueError(f"x, w1 and w2 must share a dtype, got {x.dtype}, {w1.dtype}, {w2.dtype}")
     if x.dim() != 2 or x.shape[1] != hidden:
         raise ValueError(f"x {tuple(x.shape)} must be [rows, {hidden}]")
     if tokens_per_expert.numel() != num_experts:
