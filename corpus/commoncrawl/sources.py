@@ -200,6 +200,46 @@ def crawl_paths(
     return [p if "://" in p else base_url + p.lstrip("/") for p in lines]
 
 
+def expand_inputs(paths: list[str]) -> list[str]:
+    """Recipe inputs to file locations: `cc://CC-MAIN-2024-10/warc?segments=A,B&first=N&paths_file=P`
+    names a crawl (kind warc or wet) and a selection of its files; anything else is kept as given.
+
+    Every task expands the same way from the same paths file, so ranks agree on the file list.
+    """
+    from urllib.parse import parse_qs, urlsplit
+
+    out: list[str] = []
+    for path in paths:
+        if not path.startswith("cc://"):
+            out.append(path)
+            continue
+        parts = urlsplit(path)
+        kind = parts.path.strip("/") or "warc"
+        query = parse_qs(parts.query)
+        unknown = set(query) - {"segments", "first", "paths_file", "base_url"}
+        if unknown:
+            raise UserError(
+                f"{path}: unknown crawl option {sorted(unknown)[0]!r} (use segments, first, paths_file)"
+            )
+        segments = [s for v in query.get("segments", []) for s in v.split(",") if s]
+        first = query.get("first")
+        try:
+            first_n = int(first[0]) if first else None
+        except ValueError:
+            raise UserError(f"{path}: first must be a number of files") from None
+        out.extend(
+            crawl_paths(
+                parts.netloc,
+                kind=kind,
+                paths_file=(query.get("paths_file") or [None])[0],
+                segments=segments or None,
+                first=first_n,
+                base_url=(query.get("base_url") or [CC_BASE_URL])[0],
+            )
+        )
+    return out
+
+
 def _segment_of(path: str) -> str:
     parts = path.split("/")
     return parts[parts.index("segments") + 1] if "segments" in parts[:-1] else ""

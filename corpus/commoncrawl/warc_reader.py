@@ -7,7 +7,8 @@ inspect`. Reading (`records.iter_pages`) survives truncated files and lying Cont
 headers; extraction (`extract.MathCodeExtractor`) keeps formulas and code listings.
 
 Files are opened through `sources.open_binary`: local paths, any fsspec URL, and HTTPS with
-retries and resumable range requests. URL dedup here is per task (a task reads whole files); the
+retries and resumable range requests; `cc://CC-MAIN-2024-10/warc?segments=...&first=N` names a
+crawl and a selection of its files (see `sources.expand_inputs`). URL dedup here is per task (a task reads whole files); the
 recall loop, which sees every page, dedups across tasks.
 """
 
@@ -20,7 +21,7 @@ from datatrove.data import Document, DocumentsPipeline
 
 from corpus.commoncrawl.extract import MathCodeExtractor
 from corpus.commoncrawl.records import iter_pages
-from corpus.commoncrawl.sources import open_binary
+from corpus.commoncrawl.sources import expand_inputs, open_binary
 from corpus.commoncrawl.urls import UrlDeduper, domain_of, normalize_url
 from corpus.schema import make_document
 from corpus.story import StoryStep
@@ -51,7 +52,7 @@ class WarcDocumentReader(StoryStep):
             yield from data
         extractor = MathCodeExtractor(main_content=self.main_content)
         deduper = UrlDeduper() if self.dedup_urls else None
-        for path in self.paths[rank::world_size]:
+        for path in expand_inputs(self.paths)[rank::world_size]:
             self.stat_update("files")
             yield from self._read(path, extractor, deduper)
 

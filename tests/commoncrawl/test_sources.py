@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -162,3 +163,45 @@ def test_domains_prefixes_and_dedup() -> None:
     assert d.is_new("https://a.example/x?utm_medium=y")
     assert not d.is_new("HTTPS://A.example:443/x")
     assert d.is_new("https://a.example/x?page=2") and len(d) == 2
+
+
+def test_crawl_inputs_expand_and_read_over_http(tmp_path: Path) -> None:
+    """`cc://CRAWL/warc?...` in a recipe: paths file and WARC files served from 127.0.0.1."""
+    from datatrove.executor.local import LocalPipelineExecutor
+
+    from corpus.commoncrawl.sources import expand_inputs
+    from corpus.commoncrawl.warc_reader import WarcDocumentReader
+    from corpus.parquet_io import ParquetDocumentWriter
+
+    files = {
+        f"/crawl-data/CC-MAIN-2024-10/segments/9.{k}/warc/f{k}.warc.gz": gz_members(
+            [simple(3 * k + i) for i in range(3)]
+        )
+        for k in range(3)
+    }
+    listing = "\n".join(p.lstrip("/") for p in files)
+    files["/crawl-data/CC-MAIN-2024-10/warc.paths.gz"] = gzip.compress(listing.encode())
+    with serve(FlakyServer(files, drops=1, cut=300)) as base:
+        spec = f"cc://CC-MAIN-2024-10/warc?segments=9.0,9.2&base_url={base}/"
+        assert expand_inputs([spec, "local.warc.gz"]) == [
+            f"{base}/crawl-data/CC-MAIN-2024-10/segments/9.0/warc/f0.warc.gz",
+            f"{base}/crawl-data/CC-MAIN-2024-10/segments/9.2/warc/f2.warc.gz",
+            "local.warc.gz",
+        ]
+        stage = tmp_path / "stage"
+        LocalPipelineExecutor(
+            [WarcDocumentReader([spec]), ParquetDocumentWriter(str(stage))],
+            tasks=2,
+            workers=1,
+            logging_dir=str(stage),
+        ).run()
+    import pyarrow.parquet as pq
+
+    urls = sorted(
+        json.loads(r["metadata"])["url"]
+        for f in sorted(stage.glob("data/*.parquet"))
+        for r in pq.read_table(f).to_pylist()
+    )
+    assert urls == sorted(f"https://site.example/p/{i}" for i in (0, 1, 2, 6, 7, 8))
+    with pytest.raises(UserError, match="unknown crawl option"):
+        expand_inputs(["cc://CC-MAIN-2024-10/warc?segment=1"])
