@@ -226,6 +226,19 @@ def meta_parameter_counts(model: ModelConfig) -> ParameterCounts:
 _LOCAL_EXPERT = re.compile(r"\.local_experts\.(\d+)\.")
 
 
+def _grouped_expert_blocks(
+    name: str, p: torch.Tensor, local_experts: int, ffn: int
+) -> list[torch.Tensor] | None:
+    """Per-expert views into megatron GroupedMLP-layout weights: weight1 [H, E*2F], weight2 [E*F, H]."""
+    if name.endswith("experts.weight1") and p.dim() == 2 and p.shape[1] == local_experts * 2 * ffn:
+        view = p.data.view(p.shape[0], local_experts, 2 * ffn)
+        return [view[:, e, :] for e in range(local_experts)]
+    if name.endswith("experts.weight2") and p.dim() == 2 and p.shape[0] == local_experts * ffn:
+        view = p.data.view(local_experts, ffn, p.shape[1])
+        return [view[e] for e in range(local_experts)]
+    return None
+
+
 def layout_independent_init(gpt_model: torch.nn.Module, model: ModelConfig, seed: int) -> int:
     """Re-draw every weight matrix from a generator keyed by (seed, parameter name, global expert).
 
@@ -252,11 +265,26 @@ def layout_independent_init(gpt_model: torch.nn.Module, model: ModelConfig, seed
             canonical = _LOCAL_EXPERT.sub(
                 lambda m: f".expert.{ep_rank * local_experts + int(m.group(1))}.", name
             )
+            std = (
+                scaled_std
+                if name.endswith(("linear_proj.weight", "linear_fc2.weight", "weight2"))
+                else model.init_std
+            )
+            blocks = _grouped_expert_blocks(name, p, local_experts, model.moe_ffn_hidden_size)
+            if blocks is not None:
+                # grouped experts (one tensor for all local experts): draw each expert's block
+                # under its global index, exactly as the per-expert modules are drawn
+                for e, block in enumerate(blocks):
+                    gen = torch.Generator(device=p.device)
+                    gen.manual_seed(zlib.crc32(f"{seed}:{name}:expert{ep_rank * local_experts + e}".encode()))
+                    fresh = torch.empty(block.shape, dtype=torch.float32, device=p.device)
+                    block.copy_(fresh.normal_(0.0, std, generator=gen).to(p.dtype))
+                count += 1
+                continue
             if canonical == name and getattr(p, "allreduce", True) is False:
-                # grouped expert weights hold all local experts in one tensor: key them by EP rank
-                # so that ranks never start with copies of each other's experts
+                # an expert tensor of unknown layout: key it by EP rank so that ranks never start
+                # with copies of each other's experts
                 canonical = f"{name}@ep{ep_rank}"
-            std = scaled_std if name.endswith(("linear_proj.weight", "linear_fc2.weight")) else model.init_std
             gen = torch.Generator(device=p.device)
             gen.manual_seed(zlib.crc32(f"{seed}:{canonical}".encode()))
             fresh = torch.empty(p.shape, dtype=torch.float32, device=p.device).normal_(
