@@ -187,6 +187,24 @@ def training_lines(
     return lines
 
 
+def _train(fasttext, train_file: Path, cfg: TrainConfig, lr: float):
+    return fasttext.train_supervised(
+        input=str(train_file),
+        dim=cfg.dim,
+        epoch=cfg.epoch,
+        lr=lr,
+        wordNgrams=cfg.word_ngrams,
+        bucket=cfg.bucket,
+        minCount=cfg.min_count,
+        minn=0,
+        maxn=0,
+        loss="softmax",
+        thread=1,
+        seed=cfg.seed,
+        verbose=0,
+    )
+
+
 def train_model(lines: list[str], out_path: str | Path, cfg: TrainConfig) -> Path:
     """Train (and quantize) a fastText model on `lines`; the file is written atomically."""
     import fasttext
@@ -196,21 +214,18 @@ def train_model(lines: list[str], out_path: str | Path, cfg: TrainConfig) -> Pat
     with tempfile.TemporaryDirectory() as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        model = fasttext.train_supervised(
-            input=str(train_file),
-            dim=cfg.dim,
-            epoch=cfg.epoch,
-            lr=cfg.lr,
-            wordNgrams=cfg.word_ngrams,
-            bucket=cfg.bucket,
-            minCount=cfg.min_count,
-            minn=0,
-            maxn=0,
-            loss="softmax",
-            thread=1,
-            seed=cfg.seed,
-            verbose=0,
-        )
+        model = None
+        lr = cfg.lr
+        for _attempt in range(4):
+            try:
+                model = _train(fasttext, train_file, cfg, lr)
+                break
+            except RuntimeError as e:  # fastText diverges ("Encountered NaN") on small corpora
+                if "NaN" not in str(e):
+                    raise
+                lr /= 2
+        if model is None:
+            raise RuntimeError(f"fastText training diverged even at lr={lr * 2:g}")
         if cfg.quantize:
             model.quantize(input=str(train_file), qnorm=True, retrain=False, cutoff=cfg.cutoff, thread=1)
         tmp_out = out_path.with_name(f".{out_path.name}.tmp")
