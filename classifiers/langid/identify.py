@@ -147,7 +147,8 @@ def detect(
             )
         return _answer(table, best[0], "model", best[1])
 
-    best = model.best(text, prior=lambda label: 1.0 if table.in_list(label) else OUTSIDE_LIST_WEIGHT)
+    listed = table.listed
+    best = model.best(text, prior=lambda label: 1.0 if label in listed else OUTSIDE_LIST_WEIGHT)
     if best is None:
         return _unknown("no name rule matched and no code tokens to classify")
     label, conf = best

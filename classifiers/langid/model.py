@@ -17,6 +17,7 @@ from classifiers.langid.tokens import model_line
 
 DEFAULT_MODEL = Path(__file__).parent / "data" / "langid.ftz"
 PREFIX = "__label__"
+TOP_K = 32
 
 
 def label_token(label: str) -> str:
@@ -30,21 +31,25 @@ class ContentModel:
     model: object
     path: str
 
+    def __post_init__(self) -> None:
+        self._names = {tok: self._unlabel(tok) for tok in self.model.get_labels()}  # type: ignore[attr-defined]
+
     @property
     def labels(self) -> list[str]:
-        return [self._unlabel(x) for x in self.model.get_labels()]  # type: ignore[attr-defined]
+        return list(self._names.values())
 
     @staticmethod
     def _unlabel(token: str) -> str:
         return token[len(PREFIX) :].replace("_", " ")
 
-    def scores(self, text: str) -> dict[str, float]:
-        """Probabilities of every label the model knows, for the head of `text`."""
+    def scores(self, text: str, k: int = -1) -> dict[str, float]:
+        """Probabilities of the `k` most likely labels (all with -1), for the head of `text`."""
         line = model_line(text)
         if not line:
             return {}
-        labels, probs = self.model.predict(line, k=-1)  # type: ignore[attr-defined]
-        return {self._unlabel(lab): float(p) for lab, p in zip(labels, probs, strict=True)}
+        labels, probs = self.model.predict(line, k=k)  # type: ignore[attr-defined]
+        names = self._names
+        return {names[lab]: float(p) for lab, p in zip(labels, probs, strict=True)}
 
     def best(
         self,
@@ -54,13 +59,19 @@ class ContentModel:
     ) -> tuple[str, float] | None:
         """The most probable label, among `candidates` when given, each probability times
         `prior(label)` when given; the confidence is renormalised over the labels compared."""
-        scores = self.scores(text)
+        # the top few labels nearly always hold the answer; ranking every label costs more than
+        # the model itself, so all labels are fetched only when no candidate is among the top
+        scores = self.scores(text, k=TOP_K)
         if not scores:
             return None
         if candidates:
-            scores = {c: scores[c] for c in candidates if c in scores}
-            if not scores:
+            top = {c: scores[c] for c in candidates if c in scores}
+            if not top:
+                everything = self.scores(text, k=-1)
+                top = {c: everything[c] for c in candidates if c in everything}
+            if not top:
                 return None
+            scores = top
         if prior is not None:
             scores = {k: v * prior(k) for k, v in scores.items()}
         total = sum(scores.values()) or 1.0

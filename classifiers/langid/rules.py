@@ -49,8 +49,16 @@ class LanguageTable:
     primary: dict[str, set[str]] = field(default_factory=dict)
     heuristic_blocks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
+    @property
+    def listed(self) -> frozenset[str]:
+        """The 338 names as a set."""
+        cached = self.__dict__.get("_listed")
+        if cached is None:
+            cached = self.__dict__["_listed"] = frozenset(self.names)
+        return cached
+
     def in_list(self, label: str) -> bool:
-        return bool(self.labels.get(label, {}).get("in_list"))
+        return label in self.listed
 
     def by_name(self, filename: str) -> tuple[tuple[str, ...], str, str]:
         """Candidates from a file name: (labels, how, matched key); exact names before extensions."""

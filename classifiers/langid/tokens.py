@@ -39,20 +39,18 @@ def code_tokens(text: str, limit: int = MAX_TOKENS, keep_identifier: int | None 
     keep = KEEP_IDENTIFIER if keep_identifier is None else keep_identifier
     out: list[str] = []
     line_start = True
-    for m in _TOKEN.finditer(text[:MODEL_BYTES]):
-        tok = m.group()
+    for tok in _TOKEN.findall(text[:MODEL_BYTES]):
         if tok == "\n":
             line_start = True
             continue
-        if tok[0].isdigit():
-            tok = "0"
-        elif keep and len(tok) > keep and (tok[0].isalpha() or tok[0] in "_$"):
-            tok = identifier_shape(tok)
-        elif tok.startswith("__label__"):
-            tok = "_label_"
         if line_start:
             out.append("¶")
             line_start = False
+        first = tok[0]
+        if first.isdigit():
+            tok = "0"
+        elif keep and len(tok) > keep and (first.isalpha() or first in "_$"):
+            tok = identifier_shape(tok)
         out.append(tok)
         if len(out) >= limit:
             break
