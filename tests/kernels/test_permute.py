@@ -123,3 +123,11 @@ def test_map_with_more_than_topk_experts_per_token_is_rejected(fused):
     routing_map[2, :4] = True  # 4 experts for a top-3 plan: no silent loss of the fourth
     with pytest.raises(ValueError, match="more than topk=3"):
         permute_plan_from_map(routing_map, 3, fused=fused)
+
+
+def test_probs_of_the_wrong_shape_are_rejected():
+    plan = permute_plan(torch.tensor([[0, 1], [1, 2]]), 3)
+    with pytest.raises(ValueError, match="must match dest_rows"):
+        permute_tokens(torch.zeros(2, 4), plan.dest_rows, plan.num_out_tokens, torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="must match dest_rows"):
+        unpermute_tokens(torch.zeros(4, 4), plan.dest_rows, torch.zeros(2))

@@ -463,6 +463,13 @@ def permute_plan_from_map(
     return PermutePlan(dest, counts, int(num_out)), expert_idx
 
 
+def _check_probs(probs: torch.Tensor | None, dest_rows: torch.Tensor) -> None:
+    if probs is not None and probs.shape != dest_rows.shape:
+        raise ValueError(
+            f"probs {tuple(probs.shape)} must match dest_rows {tuple(dest_rows.shape)}: one per (token, k) pair"
+        )
+
+
 def permute_tokens(
     tokens: torch.Tensor,
     dest_rows: torch.Tensor,
@@ -472,10 +479,11 @@ def permute_tokens(
     fused: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Gather `tokens` [T, H] into expert-grouped rows; `probs` [T, K] travel with them."""
-    if tokens.dim() != 2 or dest_rows.shape[0] != tokens.shape[0]:
+    if tokens.dim() != 2 or dest_rows.dim() != 2 or dest_rows.shape[0] != tokens.shape[0]:
         raise ValueError(
             f"tokens {tuple(tokens.shape)} and dest_rows {tuple(dest_rows.shape)} disagree on the token count"
         )
+    _check_probs(probs, dest_rows)
     if not use_fused(fused, "permute", tokens.device):
         return permute_tokens_reference(tokens, dest_rows, num_out_tokens, probs)
     return _FusedPermute.apply(tokens, probs, dest_rows.to(torch.int64).contiguous(), num_out_tokens)
@@ -491,6 +499,7 @@ def unpermute_tokens(
     """Sum each token's expert outputs back in place, weighted by `probs` [T, K] when given."""
     if permuted.dim() != 2:
         raise ValueError(f"permuted tokens must be [rows, hidden], got shape {tuple(permuted.shape)}")
+    _check_probs(probs, dest_rows)
     if not use_fused(fused, "permute", permuted.device):
         return unpermute_tokens_reference(permuted, dest_rows, probs)
     return _FusedUnpermute.apply(permuted, probs, dest_rows.to(torch.int64).contiguous())
