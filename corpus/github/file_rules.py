@@ -57,7 +57,7 @@ _SPACES = re.compile(r"\s+")
 #: below this many characters `str.split` finds the longest line faster than numpy's fixed costs
 _SPLIT_BELOW = 8192
 #: bytes counted at a time by the alphabetic rule before checking whether the bar is reached
-_ALPHA_CHUNK = 16384
+_ALPHA_CHUNK = 4096
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
