@@ -3,13 +3,14 @@
 Defaults are the paper's (DeepSeekMath §2.1): dim 256, lr 0.1, wordNgrams 3, minCount 3, epoch 3.
 With those settings fastText's default 2M hash buckets make a 2 GiB model; 200k buckets give
 ~290 MiB and quantising ~14 MiB with no measurable loss on our held-out sets, so both are defaults
-(the recipe can change them). Training uses one thread and a fixed seed so that the same seed set
-gives the same model bytes. fastText's own meters are broken under numpy 2, so metrics are
+(the recipe can change them). Training uses one thread and a fixed seed; even so, the installed
+fastText build does not give byte-identical weights run to run (see `_train_with_backoff`). fastText's own meters are broken under numpy 2, so metrics are
 computed here from `predict` output.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.errors import UserError
+
+log = logging.getLogger(__name__)
 
 POS = "__label__pos"
 NEG = "__label__neg"
@@ -79,27 +82,7 @@ def train_model(
             for i in order:
                 f.write(rows[i])
                 f.write("\n")
-        try:
-            model = fasttext.train_supervised(
-                input=train_file,
-                dim=params.dim,
-                lr=params.lr,
-                wordNgrams=params.word_ngrams,
-                minCount=params.min_count,
-                epoch=params.epoch,
-                bucket=params.bucket,
-                thread=params.threads,
-                seed=params.seed,
-                loss="softmax",
-                verbose=0,
-            )
-        except RuntimeError as err:
-            if "NaN" not in str(err):
-                raise
-            raise UserError(
-                f"fastText diverged (NaN) training on {len(rows)} lines; tiny seed sets need fewer "
-                f"epochs or another lr (epoch={params.epoch}, lr={params.lr})"
-            ) from None
+        model = _train_with_backoff(fasttext, train_file, params, len(rows))
         if params.quantize:
             # product quantisation: k-means per sub-vector, ~1 s per 8 dimensions on one core at
             # dim 256, so quantising costs minutes at full scale (once per model) and is off in tests
@@ -115,6 +98,42 @@ def train_model(
         model.save_model(tmp_model)
         os.replace(tmp_model, final)
     return final
+
+
+def _train_with_backoff(fasttext, train_file: str, params: FastTextParams, n_rows: int):
+    """Train, retrying when fastText reports NaN.
+
+    The installed fastText build is not reproducible even with one thread and a fixed seed (the
+    same file gives different weights from run to run; benchmarks/bench_recall_split.py and the
+    tests show the effect is small), and now and then it overflows to NaN on small sets. A NaN run
+    is retried as it was, then with lr halved, eight attempts in all.
+    """
+    lr = params.lr
+    for attempt in range(8):
+        try:
+            return fasttext.train_supervised(
+                input=train_file,
+                dim=params.dim,
+                lr=lr,
+                wordNgrams=params.word_ngrams,
+                minCount=params.min_count,
+                epoch=params.epoch,
+                bucket=params.bucket,
+                thread=params.threads,
+                seed=params.seed,
+                loss="softmax",
+                verbose=0,
+            )
+        except RuntimeError as err:
+            if "NaN" not in str(err):
+                raise
+            if attempt % 2 == 1:
+                lr /= 2
+            log.warning("fastText diverged on %d lines; retrying at lr %g", n_rows, lr)
+    raise UserError(
+        f"fastText diverged (NaN) training on {n_rows} lines eight times (last lr {lr:g}); "
+        f"tiny seed sets need fewer epochs (epoch={params.epoch})"
+    )
 
 
 class RecallModel:

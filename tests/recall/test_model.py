@@ -36,19 +36,20 @@ def test_whitespace_split_is_fasttexts_own() -> None:
     assert fasttext_lines(WhitespaceSplitter(max_chars=3), ["abcdef"]) == ["abc"]
 
 
-def test_training_separates_targets_and_is_deterministic(tmp_path: Path) -> None:
+def test_training_separates_targets_and_retraining_agrees(tmp_path: Path) -> None:
+    """fastText here is not bit-reproducible (see model.py); two trainings must still agree."""
     sp = WhitespaceSplitter()
     pos = fasttext_lines(sp, texts("math_seed.jsonl"))
     neg = fasttext_lines(sp, texts("code_seed.jsonl"))
     a = train_model(pos, neg, tmp_path / "a", FastTextParams(**SMALL))
     b = train_model(pos, neg, tmp_path / "b", FastTextParams(**SMALL))
-    assert a.suffix == ".bin" and a.read_bytes() == b.read_bytes()
-    scores = RecallModel(a).scores(
-        fasttext_lines(
-            sp, ["the derivative of the polynomial at the root", "import json def function return"]
-        )
+    assert a.suffix == ".bin"
+    probe = fasttext_lines(
+        sp, ["the derivative of the polynomial at the root", "import json def function return"]
     )
-    assert scores[0] > 0.8 and scores[1] < 0.2
+    sa, sb = RecallModel(a).scores(probe), RecallModel(b).scores(probe)
+    assert sa[0] > 0.8 and sa[1] < 0.2
+    assert np.allclose(sa, sb, atol=0.05)
 
 
 def test_paper_defaults_and_quantisation(tmp_path: Path) -> None:

@@ -41,3 +41,31 @@ def test_recall_and_decontam_stages_plan_and_run(tmp_path: Path) -> None:
     assert recalled > 50 and clean == recalled  # the demo crawl holds no benchmark text
     show = run_cli("recall", "show", recall.folder, "--target", "math", cwd=REPO)
     assert show.returncode == 0 and "mathqa.example" in show.stdout and "target_domain" in show.stdout
+
+
+def test_the_same_loop_over_github_files(tmp_path: Path) -> None:
+    """Repositories are the domains, file paths the prefixes; nothing is dropped, recalled files
+    are relabelled."""
+    from classifiers.recall.config import RecallConfig
+
+    recipe = load_recipe(DEMO_RECIPE, {"output": str(tmp_path / "out")})
+    sources = source_document_stages(recipe, recipe.output, [])
+    gh = next(s for s in sources if s.source == "github")
+    run(gh)
+    cfg = demo_config().model_dump()
+    cfg.update(
+        iterations=2,
+        targets=[{**cfg["targets"][1], "budget_share": 0.5}],
+        discovery={**cfg["discovery"], "min_domain_pages": 1, "min_prefix_pages": 1},
+    )
+    object.__setattr__(recipe, "recall", {"github": RecallConfig.model_validate(cfg).model_dump()})
+    (stage,) = recall_stages(recipe, recipe.output, sources)
+    run(stage)
+    before = sum(pq.read_table(f).num_rows for f in Path(gh.folder).glob("data/*.parquet"))
+    after = pq.read_table(Path(stage.folder) / "data" / "00000.parquet").to_pylist()
+    assert len(after) == before
+    domains = pq.read_table(Path(stage.folder) / "iterations" / "code" / "iter_1" / "domains.parquet").column(
+        "domain"
+    )
+    assert "acme/geometry" in domains.to_pylist()
+    assert all('"code"' in r["metadata"] for r in after)  # every file carries its code score
