@@ -3,7 +3,8 @@
 Triton decides at decoration time whether a kernel is compiled for the GPU or run by its CPU
 interpreter (`TRITON_INTERPRET=1`). Decorating lazily, once per mode, lets a test process switch
 the interpreter on after this package was imported by someone else, and lets a GPU process
-never pay for the interpreter.
+never pay for the interpreter. Interpreted launches also swap in interpreter-ready copies of
+triton.language's own jitted helpers for their duration (see `_interpretable_language`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ _warned: set[str] = set()
 _jitted: dict[tuple[Callable[..., Any], bool], Any] = {}
 
 
-def _interpret_mode() -> bool:
+def interpret_mode() -> bool:
+    """Whether kernels run in Triton's CPU interpreter (TRITON_INTERPRET=1) rather than compiled."""
     return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "yes", "on")
 
 
@@ -43,7 +45,7 @@ def fused_kernels_available(device: torch.device | str) -> bool:
     device = torch.device(device)
     if device.type == "cuda":
         return True
-    return device.type == "cpu" and _interpret_mode()
+    return device.type == "cpu" and interpret_mode()
 
 
 def _why_unavailable(device: torch.device) -> str:
@@ -119,7 +121,7 @@ class _InterpretedLaunch:
 
 def jit(fn: Callable[..., Any]) -> Any:
     """`triton.jit(fn)`, decorated for the current mode (GPU compiler or CPU interpreter) and cached."""
-    mode = _interpret_mode()
+    mode = interpret_mode()
     key = (fn, mode)
     kernel = _jitted.get(key)
     if kernel is None:

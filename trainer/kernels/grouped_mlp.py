@@ -29,7 +29,7 @@ try:
 except ImportError:  # the reference path still works; `use_fused` reports why
     triton = tl = None
 
-from trainer.kernels.backend import _interpret_mode, jit, next_pow2, use_fused
+from trainer.kernels.backend import interpret_mode, jit, next_pow2, use_fused
 from trainer.kernels.reference import grouped_swiglu_mlp_reference
 
 
@@ -230,7 +230,7 @@ _autotuned: dict[object, object] = {}
 
 
 def _gemm_kernel(mode: int):
-    if _interpret_mode():
+    if interpret_mode():
         return jit(_grouped_gemm_kernel), {
             "BLOCK_M": _INTERPRET_TILE,
             "BLOCK_N": _INTERPRET_TILE,
@@ -251,7 +251,7 @@ def _gemm_kernel(mode: int):
 
 
 def _wgrad_kernel():
-    if _interpret_mode():
+    if interpret_mode():
         return jit(_grouped_wgrad_kernel), {
             "BLOCK_M1": _INTERPRET_TILE,
             "BLOCK_M2": _INTERPRET_TILE,
@@ -275,11 +275,11 @@ def _precision(dtype: torch.dtype) -> str:
 
 def _dot_fp32(dtype: torch.dtype) -> bool:
     # Triton 3.9's interpreter multiplies bf16 tiles as raw 16-bit integers; widen them there.
-    return _interpret_mode() and dtype == torch.bfloat16
+    return interpret_mode() and dtype == torch.bfloat16
 
 
 def _smallest_block_n() -> int:
-    return _INTERPRET_TILE if _interpret_mode() else min(c[1] for c in GEMM_CONFIGS[2])
+    return _INTERPRET_TILE if interpret_mode() else min(c[1] for c in GEMM_CONFIGS[2])
 
 
 def grouped_gemm(
