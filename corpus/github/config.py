@@ -60,9 +60,9 @@ class RulesConfig(_Strict):
 
 class SamplesConfig(_Strict):
     enabled: bool = True
-    languages: list[Literal["Python", "Java", "C#", "C", "C++"]] = Field(
+    languages: list[Literal["Python", "Java", "C#", "C", "C++", "JavaScript", "TypeScript", "Go"]] = Field(
         default_factory=lambda: ["Python", "Java", "C#", "C", "C++"],
-        description="languages concatenated into repository-level samples",
+        description="languages concatenated into repository-level samples (the paper: the first five)",
     )
     seed: int | None = Field(None, description="tie-break seed; default: the recipe's seed")
     max_sample_chars: int | None = Field(

@@ -1,7 +1,9 @@
 """Dependencies between the files of one repository, and the order DeepSeek-Coder puts them in.
 
 Following DeepSeek-Coder V1 §2.2, dependencies are found with regular expressions: `import` and
-`from ... import` (Python), `import` (Java), `using` (C#), `#include` (C, C++). A name is resolved to
+`from ... import` (Python), `import` (Java), `using` (C#), `#include` (C, C++); beyond the paper,
+relative `import`/`require` specifiers (JavaScript, TypeScript) and import paths (Go, matched to
+the repository's package folders by their longest tail of at least two parts). A name is resolved to
 files of the same repository by path suffix, so a module imported as `pkg.util` is found at
 `src/pkg/util.py` too; when several files fit, the ones sharing the longest folder prefix with the
 importing file win. Anything that resolves to no file (the standard library, other packages) is not
@@ -25,9 +27,20 @@ from collections.abc import Iterable, Iterator
 
 #: the languages the paper builds repository-level samples for
 SAMPLE_LANGUAGES = ("Python", "Java", "C#", "C", "C++")
-#: languages whose files may depend on each other (C and C++ share headers)
-FAMILY = {"Python": "python", "Java": "java", "C#": "csharp", "C": "c", "C++": "c"}
-COMMENT_PREFIX = {"python": "#", "java": "//", "csharp": "//", "c": "//"}
+#: languages beyond the paper's that can be joined too (opt-in through the recipe)
+EXTRA_LANGUAGES = ("JavaScript", "TypeScript", "Go")
+#: languages whose files may depend on each other (C and C++ share headers, JS and TS modules)
+FAMILY = {
+    "Python": "python",
+    "Java": "java",
+    "C#": "csharp",
+    "C": "c",
+    "C++": "c",
+    "JavaScript": "js",
+    "TypeScript": "js",
+    "Go": "go",
+}
+COMMENT_PREFIX = {"python": "#", "java": "//", "csharp": "//", "c": "//", "js": "//", "go": "//"}
 
 _EXTENSIONS = {
     ".py": "Python",
@@ -46,6 +59,15 @@ _EXTENSIONS = {
     ".ipp": "C++",
     ".inl": "C++",
     ".tcc": "C++",
+    ".js": "JavaScript",
+    ".mjs": "JavaScript",
+    ".cjs": "JavaScript",
+    ".jsx": "JavaScript",
+    ".ts": "TypeScript",
+    ".tsx": "TypeScript",
+    ".mts": "TypeScript",
+    ".cts": "TypeScript",
+    ".go": "Go",
 }
 
 # Statement patterns, matched at the start of a line (see `_statements`)
@@ -57,6 +79,15 @@ _CS_USING = re.compile(
 )
 _CS_NAMESPACE = re.compile(r"[ \t]*namespace[ \t]+([\w.]+)")
 _C_INCLUDE = re.compile(r"[ \t]*#[ \t]*include[ \t]*[\"<]([^\">\n]+)[\">]")
+# JavaScript/TypeScript: relative module specifiers after from / import / require( / import(
+_JS_SPECIFIER = re.compile(
+    r"""(?:\bfrom|\bimport|\brequire[ \t]*\(|\bimport[ \t]*\()[ \t]*['"](\.{1,2}/[^'"\n]*)['"]"""
+)
+_JS_EXTENSIONS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
+# Go: import "path" and the lines of an import ( ... ) block
+_GO_IMPORT_BLOCK = re.compile(r"^import[ \t]*\(([^)]*)\)", re.M)
+_GO_IMPORT_LINE = re.compile(r"^import[ \t]+(?:[\w.]+[ \t]+)?\"([^\"\n]+)\"", re.M)
+_GO_QUOTED = re.compile(r"\"([^\"\n]+)\"")
 
 
 def _statements(text: str, keyword: str, *patterns: re.Pattern[str]) -> Iterator[re.Match[str]]:
@@ -213,7 +244,80 @@ def _c_edges(files: dict[str, str]) -> dict[str, set[str]]:
     return deps
 
 
-_EDGES = {"python": _python_edges, "java": _java_edges, "csharp": _csharp_edges, "c": _c_edges}
+def _lines_containing(text: str, keyword: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of every line that contains `keyword`, found with `str.find`."""
+    pos = text.find(keyword)
+    while pos >= 0:
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
+        if end < 0:
+            yield start, len(text)
+            return
+        yield start, end
+        pos = text.find(keyword, end)
+
+
+def _js_edges(files: dict[str, str]) -> dict[str, set[str]]:
+    deps: dict[str, set[str]] = {}
+    for path, text in files.items():
+        found: set[str] = set()
+        here = posixpath.dirname(path)
+        for start, end in _lines_containing(text, "./"):  # every relative specifier has one
+            for m in _JS_SPECIFIER.finditer(text, start, end):
+                base = posixpath.normpath(posixpath.join(here, m.group(1)))
+                stem = (
+                    base[: -len(posixpath.splitext(base)[1])]
+                    if base.endswith((".js", ".jsx", ".mjs"))
+                    else None
+                )
+                candidates = [base, *(base + e for e in _JS_EXTENSIONS)]
+                candidates += [f"{base}/index{e}" for e in _JS_EXTENSIONS]
+                if stem:  # TypeScript's ESM style: "./a.js" names the source file a.ts
+                    candidates += [stem + e for e in _JS_EXTENSIONS]
+                hit = next((c for c in candidates if c in files and c != path), None)
+                if hit:
+                    found.add(hit)
+        deps[path] = found
+    return deps
+
+
+def _go_edges(files: dict[str, str]) -> dict[str, set[str]]:
+    by_dir: dict[str, list[str]] = defaultdict(list)
+    for path in files:
+        by_dir[posixpath.dirname(path)].append(path)
+    suffixes: dict[str, list[str]] = defaultdict(list)  # "a/b" -> folders ending in a/b
+    for folder in by_dir:
+        parts = folder.split("/") if folder else []
+        for k in range(1, len(parts) + 1):
+            suffixes["/".join(parts[-k:])].append(folder)
+    deps: dict[str, set[str]] = {}
+    for path, text in files.items():
+        found: set[str] = set()
+        imports = [m.group(1) for m in _GO_IMPORT_LINE.finditer(text)]
+        for block in _GO_IMPORT_BLOCK.finditer(text):
+            imports += _GO_QUOTED.findall(block.group(1))
+        for spec in imports:
+            parts = spec.split("/")
+            # the longest tail of the import path that names a folder here (two parts at least,
+            # so that "strings" or "io" never binds to a folder of the same name)
+            for k in range(len(parts), 1, -1):
+                folders = suffixes.get("/".join(parts[-k:]))
+                if folders:
+                    for folder in folders:
+                        found.update(p for p in by_dir[folder] if p != path)
+                    break
+        deps[path] = found
+    return deps
+
+
+_EDGES = {
+    "python": _python_edges,
+    "java": _java_edges,
+    "csharp": _csharp_edges,
+    "c": _c_edges,
+    "js": _js_edges,
+    "go": _go_edges,
+}
 
 
 def dependencies(family: str, files: dict[str, str]) -> dict[str, set[str]]:

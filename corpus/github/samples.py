@@ -1,9 +1,10 @@
 """Repository-level samples (DeepSeek-Coder V1 §2.2): the files of one repository in dependency
 order, one sample per connected component, each file preceded by a comment with its path.
 
-Only Python, Java, C#, C and C++ files are joined (the paper's five; C and C++ share one graph,
-since they share headers); every other file, and code-related text, passes through unchanged as
-one document per file. Each document leaves with `dedup_level` in its metadata — `repository` for
+By default only Python, Java, C#, C and C++ files are joined (the paper's five; C and C++ share
+one graph, since they share headers); JavaScript/TypeScript (relative module specifiers) and Go
+(import paths resolved to package folders) can be added in the recipe. Every other file, and
+code-related text, passes through unchanged as one document per file. Each document leaves with `dedup_level` in its metadata — `repository` for
 samples, `file` for the rest — which is what the MinHash stage keys on.
 
 A sample keeps `files`: for each file its path, original document id and `[start, end)` character
@@ -59,7 +60,8 @@ def build_sample(
             parts.append("\n")
             offset += 1
     languages = Counter(sample_language(str(d.metadata["path"]), d.metadata.get("language")) for d in ordered)
-    language = max(SAMPLE_LANGUAGES, key=lambda lang: (languages.get(lang, 0), -SAMPLE_LANGUAGES.index(lang)))
+    known = tuple(FAMILY)
+    language = max(known, key=lambda lang: (languages.get(lang, 0), -known.index(lang)))
     return make_document(
         f"github:{repo}#sample-{index}",
         "".join(parts),

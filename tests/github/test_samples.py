@@ -202,3 +202,35 @@ def test_line_scan_finds_the_same_statements_as_a_multiline_search() -> None:
         for text in texts:
             fast = [(m.start(), m.groups()) for m in d._statements(text, keyword, pattern)]
             assert fast == [(m.start(), m.groups()) for m in plain.finditer(text)]
+
+
+def test_javascript_typescript_and_go_dependencies() -> None:
+    js = {
+        "src/index.ts": "import { a } from './a.js';\nimport util from \"./util\";\nimport React from 'react';\n",
+        "src/a.ts": "export const a = require('../lib/helper');\n",
+        "src/util/index.tsx": "export default function util() { return import('./deep/x'); }\n",
+        "src/util/deep/x.mjs": "import { a } from '../../a.js'\n",
+        "lib/helper.js": "module.exports = 1;\n",
+    }
+    deps = dependencies("js", js)
+    assert deps["src/index.ts"] == {"src/a.ts", "src/util/index.tsx"}
+    assert deps["src/a.ts"] == {"lib/helper.js"}
+    assert deps["src/util/index.tsx"] == {"src/util/deep/x.mjs"}
+    assert deps["src/util/deep/x.mjs"] == {"src/a.ts"}
+    go = {
+        "cmd/app/main.go": 'package main\n\nimport (\n\t"fmt"\n\tstore "example.com/me/app/internal/store"\n)\n',
+        "internal/store/db.go": 'package store\n\nimport "example.com/me/app/internal/model"\n',
+        "internal/store/cache.go": "package store\n",
+        "internal/model/user.go": 'package model\n\nimport "strings"\n',
+        "strings/x.go": "package strings\n",  # a folder named like the standard library
+    }
+    deps = dependencies("go", go)
+    assert deps["cmd/app/main.go"] == {"internal/store/db.go", "internal/store/cache.go"}
+    assert deps["internal/store/db.go"] == {"internal/model/user.go"}
+    assert deps["internal/model/user.go"] == set()
+    docs = [_doc("o/web", p, t) for p, t in js.items()]
+    default = list(RepositorySamples().run(iter(docs), 0, 1))
+    assert all(d.metadata["dedup_level"] == "file" for d in default)  # the paper's five only
+    joined = list(RepositorySamples(languages=("JavaScript", "TypeScript")).run(iter(docs), 0, 1))
+    assert len(joined) == 1 and joined[0].metadata["language"] == "TypeScript"
+    assert joined[0].text.startswith("// lib/helper.js\n")
