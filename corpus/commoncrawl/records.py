@@ -4,7 +4,8 @@ fastwarc is fast because it trusts the file. Real crawl files break that trust i
 each is handled here instead of crashing the task or losing records silently:
 
 * a truncated file (a download that stopped, a gzip member cut short): the last record arrives with
-  fewer payload bytes than its headers promise; it is reported as `truncated` and the file ends;
+  fewer payload bytes than its headers promise; it is reported as `corrupt_record` (detail
+  `truncated: ...`, id `<file>@<offset>`) and the file ends;
 * a record whose `Content-Length` lies: too short, and fastwarc's lenient mode resynchronises on the
   next header; too long, and the record swallows its successors. We notice the short payload and,
   on a seekable file, scan forward from that record for the next record start (a gzip member or a
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -37,8 +39,7 @@ SKIP_REASONS = (
     "not_http_200",
     "non_html",
     "too_large",
-    "truncated",
-    "corrupt_record",
+    "corrupt_record",  # truncated payloads (detail starts with "truncated:") and unparseable records
     "empty",
     "duplicate_url",
 )
@@ -134,8 +135,11 @@ def iter_pages(
                 if page is not None:
                     yield page
                     continue
-                key = _record_id(record) or f"{name}@{last_pos}"
-                skip(key, reason, detail)
+                if reason == "truncated":
+                    # a damaged record is named by its place in the file, where one can look at it
+                    skip(f"{name}@{last_pos}", "corrupt_record", f"truncated: {detail}")
+                else:
+                    skip(_record_id(record) or f"{name}@{last_pos}", reason, detail)
                 if reason == "truncated" and seekable:
                     resync_from = last_pos + 1
                     break
@@ -145,6 +149,10 @@ def iter_pages(
                 return
             resync_from = last_pos + 1
         if resync_from is None:
+            if seekable and _peek_gzip(fh, last_pos):
+                cut = _incomplete_gzip_member(fh, last_pos)
+                if cut is not None:
+                    skip(f"{name}@{cut}", "corrupt_record", "truncated: file ends inside a gzip member")
             return
         gz = _peek_gzip(fh, last_pos)
         nxt = _next_record_start(fh, resync_from, gz)
@@ -152,6 +160,38 @@ def iter_pages(
             return
         tick("resyncs")
         start = nxt
+
+
+def _incomplete_gzip_member(fh: IO[bytes], pos: int) -> int | None:
+    """Offset of a gzip member after `pos` that the file cuts short, or None if all are whole.
+
+    fastwarc ends quietly when the last member stops before a record header is complete, so a
+    download that stopped between records would otherwise lose its tail without a trace.
+    """
+    fh.seek(pos)
+    offset = pos
+    pending = b""
+    while True:
+        d = zlib.decompressobj(wbits=31)
+        data = pending
+        pending = b""
+        while not d.eof:
+            if not data:
+                data = fh.read(1 << 20)
+                if not data:
+                    return offset  # the member never ended
+            try:
+                d.decompress(data)
+            except zlib.error:
+                return offset
+            data = b""
+        # the member ended; whatever the decompressor did not use starts the next member
+        pending = d.unused_data
+        offset = fh.tell() - len(pending)
+        if not pending:
+            pending = fh.read(1 << 20)
+            if not pending:
+                return None
 
 
 def _peek_gzip(fh: IO[bytes], pos: int) -> bool | None:

@@ -55,7 +55,9 @@ def test_truncated_gzip_keeps_complete_records_and_reports_the_cut_one(tmp_path:
     path.write_bytes(data[: len(data) - 40])
     pages, skips, _ = read(path)
     assert urls(pages) == [f"https://site.example/p/{i}" for i in range(5)]
-    assert [s[1] for s in skips] == ["truncated"]
+    assert [(s[0], s[1], s[2].split(":")[0]) for s in skips] == [
+        (f"cut.warc.gz@{len(data) - len(gz_members([simple(5)]))}", "corrupt_record", "truncated")
+    ]
 
 
 def test_file_cut_inside_a_header_does_not_crash(tmp_path: Path) -> None:
@@ -78,7 +80,7 @@ def test_content_length_too_long_loses_only_the_lying_record(tmp_path: Path) -> 
         path.write_bytes(data)
         pages, skips, counts = read(path)
         assert urls(pages) == [f"https://site.example/p/{i}" for i in (0, 1, 3, 4, 5)], name
-        assert [s[1] for s in skips] == ["truncated"], name
+        assert [(s[1], s[2].split(":")[0]) for s in skips] == [("corrupt_record", "truncated")], name
         assert counts["resyncs"] == 1
 
 
@@ -197,3 +199,14 @@ def test_garbage_file_is_reported_not_raised(tmp_path: Path) -> None:
     pages, skips, _ = read(path)
     assert pages == []
     assert skips and skips[0][1] == "corrupt_record"
+
+
+def test_file_cut_between_records_reports_the_lost_tail(tmp_path: Path) -> None:
+    """fastwarc stops silently when a gzip member ends before its WARC header does."""
+    members = [gzip.compress(simple(i), 1) for i in range(4)]
+    path = tmp_path / "cut.warc.gz"
+    path.write_bytes(b"".join(members[:3]) + members[3][:20])
+    pages, skips, _ = read(path)
+    assert urls(pages) == [f"https://site.example/p/{i}" for i in range(3)]
+    offset = sum(len(m) for m in members[:3])
+    assert skips == [(f"cut.warc.gz@{offset}", "corrupt_record", "truncated: file ends inside a gzip member")]
