@@ -55,6 +55,9 @@ class ModelConfig(_Strict):
     device_capacity_factor: float | None = Field(
         None, gt=0, description="device-level token dropping at this capacity (null: no dropping)"
     )
+    never_drop_fraction: float = Field(
+        0.1, ge=0, le=1, description="share of training sequences exempt from token dropping"
+    )
     vocab_size: int | None = Field(
         102400, ge=2, description="padded vocabulary (embedding rows); null: the shard manifest's vocab_size"
     )

@@ -232,3 +232,15 @@ def test_sdpa_core_attention_matches_explicit_causal_softmax():
     scores = scores.masked_fill(torch.triu(torch.ones(s, s, dtype=torch.bool), 1), float("-inf"))
     expected = torch.einsum("bhst,tbhd->sbhd", scores.softmax(-1), v).reshape(s, b, h * dv)
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_protected_tokens_are_never_dropped_first():
+    torch.manual_seed(2)
+    logits = torch.randn(40, 8)
+    logits[:, 0] += 4  # overload group 0
+    out = v2_gating(logits, 2, num_groups=4, group_topk=4)
+    protected = torch.zeros(40, dtype=torch.bool)
+    protected[::10] = True  # 4 tokens: 8 assignments, well within a group's budget of 20
+    _, kept = device_token_dropping(out.probs, out.routing_map, 2, 4, 1.0, protected)
+    assert torch.equal(kept[protected], out.routing_map[protected])
+    assert int(kept.sum()) < int(out.routing_map.sum())

@@ -120,6 +120,7 @@ def router_settings(model: ModelConfig) -> Any:
         device_coeff=model.balance.device,
         comm_coeff=model.balance.communication,
         device_capacity_factor=model.device_capacity_factor,
+        never_drop_fraction=model.never_drop_fraction,
         fused=model.fused,
     )
 

@@ -93,12 +93,19 @@ def balance_losses(
 
 
 def device_token_dropping(
-    probs: torch.Tensor, routing_map: torch.Tensor, topk: int, num_groups: int, capacity_factor: float
+    probs: torch.Tensor,
+    routing_map: torch.Tensor,
+    topk: int,
+    num_groups: int,
+    capacity_factor: float,
+    protected: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Drop the lowest-affinity assignments on each device beyond its budget.
 
     A device's budget is capacity_factor x (assignments in the batch) / devices, the average load; the
     assignments it keeps are its highest-probability ones, so a token loses its weakest experts first.
+    Tokens flagged in `protected` [T] are kept before any other (the report keeps ~10% of training
+    sequences free of dropping); they can still drop if they alone exceed a device's budget.
     """
     num_tokens, num_experts = probs.shape
     per_group = num_experts // num_groups
@@ -108,6 +115,10 @@ def device_token_dropping(
     grouped_map = routing_map.view(num_tokens, num_groups, per_group).permute(1, 0, 2).reshape(num_groups, -1)
     if capacity >= grouped_map.shape[1]:
         return probs, routing_map
+    if protected is not None:
+        # affinities are at most the routed scaling factor; lift protected tokens above all of them
+        lift = protected.to(grouped_probs.dtype).view(1, num_tokens, 1).expand(num_groups, -1, per_group)
+        grouped_probs = grouped_probs + lift.reshape(num_groups, -1) * (1.0 + float(grouped_probs.max()))
     ranked = grouped_probs.masked_fill(~grouped_map, -1.0)
     keep_idx = torch.topk(ranked, capacity, dim=-1).indices
     keep = torch.zeros_like(grouped_map).scatter_(1, keep_idx, True) & grouped_map

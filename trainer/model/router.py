@@ -39,6 +39,7 @@ class RouterSettings:
     device_coeff: float = 0.0
     comm_coeff: float = 0.0
     device_capacity_factor: float | None = None
+    never_drop_fraction: float = 0.1
     fused: bool = False
 
 
@@ -48,6 +49,7 @@ class DeepSeekV2Router(TopKRouter):
     def __init__(self, config: TransformerConfig, pg_collection=None, *, settings: RouterSettings) -> None:
         super().__init__(config=config, pg_collection=pg_collection)
         self.settings = settings
+        self._sequences_seen = 0
         self.register_buffer(
             "expert_load", torch.zeros(self.config.num_moe_experts, dtype=torch.int64), persistent=False
         )
@@ -80,13 +82,32 @@ class DeepSeekV2Router(TopKRouter):
         s = self.settings
         if s.device_capacity_factor is not None and self.training:
             probs, routing_map = device_token_dropping(
-                probs, routing_map, s.topk, s.num_groups, s.device_capacity_factor
+                probs,
+                routing_map,
+                s.topk,
+                s.num_groups,
+                s.device_capacity_factor,
+                self._protected_tokens(bsz, seq_length),
             )
         if self.training and torch.is_grad_enabled():
             probs = self._attach_balance_losses(probs, out, seq_length)
             with torch.no_grad():
                 self.expert_load += routing_map.sum(dim=0)
         return probs, routing_map
+
+    def _protected_tokens(self, bsz: int, seq_length: int) -> torch.Tensor | None:
+        """Tokens of the sequences exempt from dropping: a low-discrepancy pick of about
+        `never_drop_fraction` of all sequences this router sees, without touching any RNG stream."""
+        frac = self.settings.never_drop_fraction
+        if frac <= 0:
+            return None
+        first = self._sequences_seen
+        self._sequences_seen += bsz
+        golden = 0.6180339887498949
+        seq_ids = torch.arange(first, first + bsz, dtype=torch.float64)
+        exempt = torch.remainder(seq_ids * golden, 1.0) < frac
+        # token t of the flattened [seq, batch] input belongs to sequence t % bsz
+        return exempt.repeat(seq_length).to(self.weight.device)
 
     def _attach_balance_losses(self, probs: torch.Tensor, out, tokens_per_sequence: int) -> torch.Tensor:
         s = self.settings
