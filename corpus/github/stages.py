@@ -19,6 +19,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from corpus.atomic import atomic_write_text
+from corpus.errors import UserError
 from corpus.github.config import GithubCuration, SearchConfig
 from corpus.github.file_rules import DeepSeekFileRules
 from corpus.github.repo_lists import load_repo_lists
@@ -73,7 +74,7 @@ class RepoListStep(PipelineStep):
         if self.search is not None:
             from tqdm import tqdm
 
-            from corpus.github.search import GithubApi, RepoQuery, search_repositories
+            from corpus.github.search import GithubApi, RepoQuery, SearchError, search_repositories
 
             s = self.search
             api = GithubApi(
@@ -88,9 +89,13 @@ class RepoListStep(PipelineStep):
                 extra=s.query,
                 max_repos=s.max_repos,
             )
-            with tqdm(desc="github search", unit=" repos", disable=None) as bar:
-                for record in search_repositories(api, query, self.method, progress=bar.update):
-                    add(record, "searched_repositories")
+            try:
+                with tqdm(desc="github search", unit=" repos", disable=None) as bar:
+                    for record in search_repositories(api, query, self.method, progress=bar.update):
+                        add(record, "searched_repositories")
+            except SearchError as e:  # a bad token or an unreachable API: one line, not a traceback
+                hint = f" (is ${s.token_env} a valid token?)" if " 401 " in f" {e} " else ""
+                raise UserError(f"sources.github.curation.search: {e}{hint}") from None
             self.stat_update("api_requests", value=api.requests_made)
             self.stat_update("api_cache_hits", value=api.cache_hits)
         atomic_write_text(self.out_file, "".join(line + "\n" for line in lines))

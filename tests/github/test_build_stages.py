@@ -158,3 +158,18 @@ def test_github_commands(fake: FakeGithub, tmp_path: Path) -> None:
     walked = run_cli("github", "walk", str(archive), "--name", "acme/geometry", "--json", check=True)
     summary = json.loads(walked.stdout)
     assert summary["kept"] == 6 and summary["dropped"] == {"binary": 1, "generated": 1, "vendored": 2}
+
+
+def test_a_refused_search_stops_the_build_with_one_line(
+    fake: FakeGithub, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("CF_BUILD_TOKEN", "not-the-token")
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        f"name: t\nsources:\n  github:\n    curation:\n      search: {{api_url: {fake.url}, token_env: CF_BUILD_TOKEN}}\n"
+    )
+    proc = run_cli("build", str(path), "--output", str(tmp_path / "out"), timeout=300)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: sources.github.curation.search: GitHub API answered 401")
+    assert "$CF_BUILD_TOKEN" in last and "not-the-token" not in proc.stderr + proc.stdout
