@@ -191,5 +191,20 @@ def dedup_command(
         shutil.rmtree(work, ignore_errors=True)
 
 
+def dedup_report_command(
+    path: Annotated[str, typer.Argument(help="build output, source folder or dedup-clusters folder")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Show the dedup cluster report: sizes, similarity histograms, example pairs."""
+    from dedup.report import cluster_report, format_report
+
+    report = cluster_report(path)
+    if as_json:
+        print(json.dumps(report, indent=1, sort_keys=True))
+    else:
+        print(format_report(report))
+
+
 def register(app: typer.Typer) -> None:
     app.command("dedup")(dedup_command)
+    app.command("dedup-report")(dedup_report_command)

@@ -343,6 +343,19 @@ class DedupClusters(_DedupStep):
             near = dropped_pos[~exact[dropped_pos]]
             if cfg.near and near.size:
                 similarity[near] = sim.estimated_many(nodes[near], nodes[kept[near]])
+                # where the kept copy is a verified partner, report the verified similarity
+                pair_dtype = np.dtype([("a", "<u8"), ("b", "<u8")])
+                known = np.empty(edges.size, dtype=pair_dtype)
+                known["a"] = np.minimum(edges["a"], edges["b"])
+                known["b"] = np.maximum(edges["a"], edges["b"])
+                order_e = np.argsort(known, order=["a", "b"])
+                known = known[order_e]
+                query = np.empty(near.size, dtype=pair_dtype)
+                query["a"] = np.minimum(nodes[near], nodes[kept[near]])
+                query["b"] = np.maximum(nodes[near], nodes[kept[near]])
+                at = np.minimum(np.searchsorted(known, query), max(known.size - 1, 0))
+                hit = known[at] == query
+                similarity[near[hit]] = edges["sim"][order_e[at[hit]]]
         kept_ids = [ids[k] for k in kept]
         for r in range(self.signature_tasks):
             sel = np.flatnonzero(ranks == r)

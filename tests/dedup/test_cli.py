@@ -77,3 +77,23 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys, lines, options, message
 def test_cli_missing_input(tmp_path: Path, capsys):
     assert main(["dedup", str(tmp_path / "nope.jsonl"), str(tmp_path / "o.jsonl")]) == 2
     assert "input not found" in capsys.readouterr().err
+
+
+def test_dedup_report_command(tmp_path: Path, capsys):
+    texts = real_texts(4, seed=6)
+    rng = random.Random(1)
+    records = [{"id": f"r{i}", "text": t} for i, t in enumerate(texts)]
+    records.append({"id": "near", "text": plant_variant(texts[0], 0.8, rng)[0]})
+    _write(tmp_path / "in.jsonl", records)
+    out = tmp_path / "out.jsonl"
+    assert main(["dedup", str(tmp_path / "in.jsonl"), str(out), "--tasks", "1", "--keep-work"]) == 0
+    capsys.readouterr()
+    assert main(["dedup-report", str(tmp_path / "out.jsonl.dedup-work")]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "1 duplicates (0 exact, 1 near)" in text and "r0  duplicates  near" in text
+    )  # "near" < "r0": lowest id kept
+    assert main(["dedup-report", str(tmp_path / "out.jsonl.dedup-work"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["near_duplicates"] == 1
+    assert main(["dedup-report", str(tmp_path)]) == 2
+    assert "no dedup cluster report" in capsys.readouterr().err
