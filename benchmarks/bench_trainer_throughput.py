@@ -16,7 +16,7 @@ Reports tokens/s per device and, on GPUs, MFU = model FLOP/s / dense bf16 peak (
 "ours / anchor" > 1 means ours is faster.
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_trainer_throughput.py --shape tiny
-      .venv/bin/python benchmarks/bench_trainer_throughput.py --shape lite-slice --layers 4   # GPU
+      .venv/bin/python benchmarks/bench_trainer_throughput.py --shape lite-slice --layers 3   # GPU
 """
 
 from __future__ import annotations
@@ -107,18 +107,50 @@ def measure(raw: dict, warmup: int, label: str) -> dict:
     return out
 
 
+def run_variant(variant: str, args: argparse.Namespace) -> dict:
+    """One measurement in a fresh process, so megatron's global state and GPU memory start clean."""
+    import json
+    import subprocess
+
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        cmd = [sys.executable, __file__, "--variant", variant, "--json", out.name, *sys.argv[1:]]
+        subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+        return json.loads(Path(out.name).read_text())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shape", choices=["tiny", "lite-slice"], default="tiny")
-    ap.add_argument("--layers", type=int, default=4, help="lite-slice: layers (first is dense)")
+    ap.add_argument("--layers", type=int, default=3, help="lite-slice: layers (the first is dense)")
     ap.add_argument("--steps", type=int, default=20, help="timed steps")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--fused", choices=["auto", "on", "off"], default="auto")
+    ap.add_argument("--variant", choices=["anchor", "ours"], help=argparse.SUPPRESS)
+    ap.add_argument("--json", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     on_gpu = torch.cuda.is_available()
     precision = "bf16" if on_gpu else "fp32"
     fused = args.fused == "on" or (args.fused == "auto" and on_gpu)
+    if args.variant is None:
+        results = [run_variant("anchor", args), run_variant("ours", args)]
+        device = (
+            torch.cuda.get_device_name() if on_gpu else f"CPU ({os.cpu_count()} cores, OMP_NUM_THREADS=1)"
+        )
+        r0 = results[0]
+        print(
+            f"\nshape={args.shape} layers={r0['layers']} seq={r0['seq']} batch={r0['batch']} "
+            f"precision={precision} fused={fused} on {device}"
+        )
+        print(f"{'path':<26}{'tokens/s':>12}{'s/step':>10}{'MFU':>8}{'loss':>9}")
+        for r in results:
+            mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "-"
+            print(f"{r['label']:<26}{r['tokens_per_s']:>12,.0f}{r['step_s']:>10.3f}{mfu:>8}{r['loss']:>9.3f}")
+        print(f"ours / anchor (tokens/s): {results[1]['tokens_per_s'] / results[0]['tokens_per_s']:.2f}x")
+        return
+
+    import json
+
     vocab = 102400 if args.shape == "lite-slice" else 4096
     with tempfile.TemporaryDirectory(prefix="bench-trainer-") as tmp:
         seq = 4096 if args.shape == "lite-slice" else 256
@@ -126,28 +158,22 @@ def main() -> None:
         shards = write_random_shards(
             Path(tmp), vocab, tokens=(args.steps + args.warmup + 2) * gbs * (seq + 1) * 2
         )
-        base = recipe_for(args.shape, args.layers, args.steps + args.warmup, shards, vocab, precision)
-        anchor = yaml.safe_load(yaml.safe_dump(base))
-        anchor["model"]["router"] = "megatron"
-        ours = yaml.safe_load(yaml.safe_dump(base))
-        ours["model"]["fused"] = fused
-        if fused:
-            ours["parallel"]["dispatcher"] = "allgather"  # the fused permutation's dispatcher
-        results = [
-            measure(anchor, args.warmup, "megatron-core stock MoE"),
-            measure(ours, args.warmup, "ours"),
-        ]
-
-    device = torch.cuda.get_device_name() if on_gpu else f"CPU ({os.cpu_count()} cores, OMP_NUM_THREADS=1)"
-    print(
-        f"\nshape={args.shape} layers={base['model']['num_layers']} seq={base['data']['seq_length']} "
-        f"batch={base['batch']['global_batch_size']} precision={precision} fused={fused} on {device}"
+        raw = recipe_for(args.shape, args.layers, args.steps + args.warmup, shards, vocab, precision)
+        if args.variant == "anchor":
+            raw["model"]["router"] = "megatron"
+            label = "megatron-core stock MoE"
+        else:
+            raw["model"]["fused"] = fused
+            if fused:
+                raw["parallel"]["dispatcher"] = "allgather"  # the fused permutation's dispatcher
+            label = "ours" + (" (fused)" if fused else "")
+        result = measure(raw, args.warmup, label)
+    result.update(
+        layers=raw["model"]["num_layers"],
+        seq=raw["data"]["seq_length"],
+        batch=raw["batch"]["global_batch_size"],
     )
-    print(f"{'path':<26}{'tokens/s':>12}{'s/step':>10}{'MFU':>8}{'loss':>9}")
-    for r in results:
-        mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "-"
-        print(f"{r['label']:<26}{r['tokens_per_s']:>12,.0f}{r['step_s']:>10.3f}{mfu:>8}{r['loss']:>9.3f}")
-    print(f"ours / anchor (tokens/s): {results[1]['tokens_per_s'] / results[0]['tokens_per_s']:.2f}x")
+    Path(args.json).write_text(json.dumps(result))
 
 
 if __name__ == "__main__":
