@@ -56,3 +56,22 @@ def test_sdpa_core_attention_value_padding_is_exact():
     plain = attn(q, k, v, None)
     torch.testing.assert_close(padded.float(), plain.float(), rtol=2e-2, atol=2e-2)
     assert padded.shape == (128, 2, 4 * 128)
+
+
+def test_lite_slice_bf16_trains_with_fused_kernels(manifest, tmp_path):
+    """Coder-V2-Lite at full width (64 experts, top-6, MLA without q compression), three layers."""
+    import yaml
+
+    from tests.trainer.conftest import REPO
+
+    lite = yaml.safe_load((REPO / "recipes" / "train-lite.yaml").read_text())
+    recipe = tiny_recipe(manifest, training={"steps": 20, "precision": "bf16", "log_interval": 5})
+    recipe["model"] = dict(lite["model"], num_layers=3, fused=True)
+    recipe["parallel"] = {"dispatcher": "allgather"}
+    recipe["data"]["seq_length"] = 1024
+    recipe["batch"] = {"global_batch_size": 4, "micro_batch_size": 2}
+    result = train_cli(save_recipe(tmp_path / "lite.yaml", recipe), tmp_path / "r.json", timeout=600)
+    losses = result["losses"]
+    assert losses[0] > 10.0  # ~ln(102400)
+    assert losses[-1] < losses[0] - 2.0
+    assert result["steps"][-1]["mfu"] is not None
