@@ -225,7 +225,7 @@ class TrainRecipe(_Strict):
     def stage(self, name: str) -> TrainRecipe:
         """The recipe for one long-context stage: YaRN on, that stage's length, batch, steps and LR."""
         if name == "pretrain":
-            return self
+            return self.model_copy(deep=True)
         for st in self.long_context.stages:
             if st.name == name:
                 break
