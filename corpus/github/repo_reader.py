@@ -12,6 +12,7 @@ A repository that cannot be fetched or read is recorded with its error and the r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import posixpath
@@ -30,6 +31,7 @@ from corpus.atomic import split_url
 from corpus.github import linguist
 from corpus.github.config import GithubCuration
 from corpus.github.fetch import Fetcher, FetchError
+from corpus.github.licenses import LICENSE_FILE, identify_license, is_license_file
 from corpus.schema import make_document
 from corpus.story import StoryStep
 
@@ -87,6 +89,24 @@ def safe_member_path(name: str) -> str | None:
     return "/".join(parts)
 
 
+def _maybe_license(name: str) -> bool:
+    """A member that could be the top-level license file (at most one folder deep: the archive's
+    wrapping folder); `_note_license` keeps only the one at the repository's top."""
+    parts = [p for p in name.split("/") if p]
+    return 1 <= len(parts) <= 2 and LICENSE_FILE.match(parts[-1]) is not None
+
+
+def _note_license(info: dict[str, Any], candidates: dict[str, bytes]) -> None:
+    """Record the SPDX id of the first recognised top-level license file, by name order."""
+    for rel in sorted(candidates):
+        if not is_license_file(rel):
+            continue
+        spdx = identify_license(candidates[rel].decode("utf-8", "replace"))
+        if spdx:
+            info["license"], info["license_file"] = spdx, rel
+            return
+
+
 def _strip_top(paths: list[str]) -> str:
     """GitHub archives wrap everything in one `owner-name-sha/` folder: find it to strip it."""
     tops = {p.split("/", 1)[0] for p in paths if p}
@@ -105,10 +125,20 @@ def iter_tar(
     what was readable (the same policy as for cut JSONL and WARC files)."""
     with tarfile.open(path, mode="r:*") as tar:
         members: list[tarfile.TarInfo] = []
+        licenses: dict[str, bytes] = {}
         damage: BaseException | None = None
         try:
             for member in tar:
                 members.append(member)
+                if (
+                    info is not None
+                    and _maybe_license(member.name)
+                    and member.isfile()
+                    and member.size < 1 << 20
+                ):
+                    f = tar.extractfile(member)  # read now, while the stream is here: no rewind
+                    if f is not None:
+                        licenses[safe_member_path(member.name) or ""] = f.read()
         except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
             damage = e
         comment = tar.pax_headers.get("comment", "") if tar.pax_headers else ""
@@ -116,6 +146,10 @@ def iter_tar(
             info["commit"] = comment
         names = [safe_member_path(m.name) or "" for m in members]
         prefix = _strip_top([n for n, m in zip(names, members, strict=True) if not m.isdir()] or names)
+        if info is not None:
+            _note_license(
+                info, {n[len(prefix) :] if n.startswith(prefix) else n: t for n, t in licenses.items()}
+            )
         for member, norm in zip(members, names, strict=True):
             if member.isdir() or member.type in (tarfile.XGLTYPE, tarfile.XHDTYPE):
                 continue
@@ -142,11 +176,21 @@ def iter_tar(
             raise TruncatedArchive(f"{type(damage).__name__}: {damage} (after {len(members)} members)")
 
 
-def iter_zip(path: str, max_bytes: int, skip: PathFilter | None = None) -> Iterator[RawFile]:
+def iter_zip(
+    path: str, max_bytes: int, skip: PathFilter | None = None, info: dict[str, Any] | None = None
+) -> Iterator[RawFile]:
     with zipfile.ZipFile(path) as zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         names = [safe_member_path(i.filename) or "" for i in infos]
         prefix = _strip_top(names)
+        if info is not None:
+            found = {}
+            for zi, norm in zip(infos, names, strict=True):
+                rel = norm[len(prefix) :] if norm.startswith(prefix) else norm
+                if is_license_file(rel) and zi.file_size < 1 << 20:
+                    with contextlib.suppress(zipfile.BadZipFile, OSError, EOFError, ValueError):
+                        found[rel] = zf.read(zi)
+            _note_license(info, found)
         for info, norm in zip(infos, names, strict=True):
             rel = norm[len(prefix) :] if norm.startswith(prefix) else norm
             mode = (info.external_attr >> 16) & 0o170000
@@ -185,9 +229,20 @@ def _read_capped(path: str, max_bytes: int) -> tuple[bytes | None, int]:
         os.close(fd)
 
 
-def iter_folder(root: str, max_bytes: int, skip: PathFilter | None = None) -> Iterator[RawFile]:
+def iter_folder(
+    root: str, max_bytes: int, skip: PathFilter | None = None, info: dict[str, Any] | None = None
+) -> Iterator[RawFile]:
     """Files of a checkout in sorted order (a folder's files, then its sub-folders). `.git` is
     skipped; symlinks (to files or folders) are recorded and never followed; special files refused."""
+    if info is not None:
+        found = {}
+        for entry in os.scandir(root):
+            if is_license_file(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    data, _size = _read_capped(entry.path, 1 << 20)
+                    if data is not None:
+                        found[entry.name] = data
+        _note_license(info, found)
     stack = [("", root)]
     while stack:
         prefix, folder = stack.pop()
@@ -298,9 +353,9 @@ class GithubRepoReader(StoryStep):
         info["temporary"] = fetched.temporary
         skip = linguist.classify_path if self.skip_generated else None
         if fetched.kind == "folder":
-            yield from iter_folder(fetched.path, self.max_file_bytes, skip)
+            yield from iter_folder(fetched.path, self.max_file_bytes, skip, info)
         elif fetched.kind == "zip":
-            yield from iter_zip(fetched.path, self.max_file_bytes, skip)
+            yield from iter_zip(fetched.path, self.max_file_bytes, skip, info)
         else:
             yield from iter_tar(fetched.path, self.max_file_bytes, info, skip)
 
@@ -314,7 +369,7 @@ class GithubRepoReader(StoryStep):
                 if raw.refusal:
                     self.drop(doc_id, *raw.refusal)
                     continue
-                doc = self._document(repo, raw, doc_id, info.get("commit"))
+                doc = self._document(repo, raw, doc_id, info)
                 if doc is not None:
                     yield doc
         except FetchError as e:
@@ -336,7 +391,7 @@ class GithubRepoReader(StoryStep):
                 shutil.rmtree(info["temporary"], ignore_errors=True)
 
     def _document(
-        self, repo: dict[str, Any], raw: RawFile, doc_id: str, commit: str | None
+        self, repo: dict[str, Any], raw: RawFile, doc_id: str, info: dict[str, Any]
     ) -> Document | None:
         data = raw.data or b""
         if data.find(b"\x00", 0, 8192) >= 0:
@@ -379,8 +434,9 @@ class GithubRepoReader(StoryStep):
             size=len(data),
             kind=kind,
             documentation=True if linguist.documentation(raw.path) else None,
-            commit=commit,
-            license=repo.get("license"),
+            commit=info.get("commit"),
+            license=repo.get("license") or info.get("license"),
+            license_source=("list" if repo.get("license") else info.get("license_file")) or None,
             stars=repo.get("stars"),
             created_at=str(repo["created_at"]) if repo.get("created_at") else None,
         )
