@@ -77,6 +77,20 @@ def test_partial_epoch_is_close_even_with_large_documents():
     assert abs(_shares(copies, costs)["text"] - 0.5) < 0.005
 
 
+def test_a_demo_sized_mix_still_meets_its_shares():
+    """A few thousand tokens, where one document is several points of the mix."""
+    rng = np.random.default_rng(11)
+    for trial in range(20):
+        ids = {"code": [f"c{i}" for i in range(19)], "text": [f"t{i}" for i in range(20)]}
+        costs = {
+            "code": rng.integers(25, 800, 19).astype(float),
+            "text": rng.integers(40, 150, 20).astype(float),
+        }
+        settings = MixSettings(groups={"code": MixGroup(share=0.6), "text": MixGroup(share=0.4)})
+        _, copies, _ = plan_copies(ids, costs, settings, seed=trial)
+        assert abs(_shares(copies, costs)["code"] - 0.6) < 0.005, trial
+
+
 def test_a_group_without_documents_is_an_error_or_renormalised():
     ids, costs = _corpus()
     del ids["math"], costs["math"]
