@@ -107,6 +107,7 @@ class TrainTokenizerStep(PipelineStep):
             with self.track_time(unit="tokenizer"):
                 tok = wrap_trained(train_tokenizer(texts, self.settings), self.settings, out)
             self.stat_update("sample_documents", value=len(texts))
+            self.stat_update("documents_in", value=len(texts))
             self.stat_update("sample_chars", value=sum(len(t) for t in texts))
         tok.save(out)
         atomic_write_text(f"{self.folder}/tokenizer_info.json", json.dumps(tok.describe(), indent=2))
@@ -227,6 +228,10 @@ class CountTokensStep(StoryStep):
                         keep["tokens"], keep["cost"] = self._measure(
                             tok, keep["id"], keep["group"], texts, cache
                         )
+                    self.stat_update("documents_in", value=batch.num_rows)
+                    self.stat_update("documents_out", value=len(texts))
+                    self.stat_update("bytes_in", value=sum(len(t.encode("utf-8")) for t in texts))
+                    self.stat_update("tokens", value=sum(keep["tokens"]))
                     for g, n in zip(keep["group"], keep["tokens"], strict=True):
                         self.stat_update(f"tokens:{g}", value=n)
                         self.stat_update(f"documents:{g}")
@@ -314,6 +319,9 @@ class PlanStep(StoryStep):
         doc = plan_to_json(plans, total, self.seed, missing)
         doc["available"] = _available_tokens(tables)
         atomic_write_text(f"{self.folder}/plan.json", json.dumps(doc, indent=2, sort_keys=True))
+        self.stat_update("documents_in", value=sum(t.num_rows for t in tables))
+        self.stat_update("documents_out", value=int(sum(int((c > 0).sum()) for c in per_table)))
+        self.stat_update("tokens", value=sum(gp.planned_tokens for gp in plans.values()))
         for g, gp in plans.items():
             self.stat_update(f"planned_tokens:{g}", value=gp.planned_tokens)
         return

@@ -260,5 +260,9 @@ class WriteShardsStep(StoryStep):
                     )
                 outs[group].add(*by_group[group])
         for group, (seqs, _) in by_group.items():
-            self.stat_update(f"tokens:{group}", value=sum(len(s) for s in seqs))
+            tokens = sum(len(s) for s in seqs)
+            self.stat_update(f"tokens:{group}", value=tokens)
             self.stat_update(f"documents:{group}", value=len(seqs))
+            self.stat_update("tokens", value=tokens)
+            self.stat_update("documents_out", value=len(seqs))
+            self.stat_update("bytes_out", value=tokens * np.dtype(tok.dtype).itemsize)
