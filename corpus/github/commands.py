@@ -3,7 +3,8 @@
 - `github search`: list repositories through the REST search API into a JSON-lines file that a
   recipe (or `github walk`) can use; cached, so running it again asks GitHub nothing;
 - `github walk`: fetch and walk one repository (folder, archive, git or archive URL) and report
-  what the walker and the DeepSeek-Coder file rules keep and drop, file by file if asked.
+  what the walker and the DeepSeek-Coder file rules keep and drop, file by file if asked;
+- `github split`: write a repository-level sample's files back out, exactly as they went in.
 """
 
 from __future__ import annotations
@@ -150,6 +151,49 @@ def walk_command(
             )
         for doc_id, reason, detail, _ in drops:
             console.print(f"  dropped  {doc_id.removeprefix(prefix)}  {reason}: {detail}")
+
+
+@github_app.command("split")
+def split_command(
+    stage: Annotated[str, typer.Argument(help="a samples stage folder, e.g. OUTPUT/github/samples")],
+    sample_id: Annotated[str, typer.Argument(help="the sample's id, e.g. 'github:owner/name#sample-0'")],
+    to: Annotated[Path, typer.Option("--to", help="folder to write the files into")] = Path("."),
+) -> None:
+    """Split a repository-level sample back into its files (exactly the bytes that went in)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from rich.console import Console
+
+    from corpus.atomic import atomic_write_text, split_url
+    from corpus.github.repo_reader import safe_member_path
+    from corpus.github.samples import split_sample
+    from corpus.parquet_io import data_files
+    from corpus.schema import row_to_document
+
+    paths = data_files(stage)
+    if not paths:
+        raise UserError(f"{stage}: no data/*.parquet here (give a samples stage folder)")
+    row = None
+    for path in paths:
+        fs, p = split_url(path)
+        with fs.open(p, "rb") as fh:
+            table = pq.read_table(fh, filters=pc.field("id") == sample_id)
+        if table.num_rows:
+            row = table.to_pylist()[0]
+            break
+    if row is None:
+        raise UserError(f"{stage}: no document with id {sample_id!r}")
+    doc = row_to_document(row)
+    if "files" not in doc.metadata:
+        raise UserError(f"{sample_id}: not a repository-level sample (it has no file list)")
+    written = 0
+    for rel, text in split_sample(doc):
+        safe = safe_member_path(rel)
+        if safe is None:
+            raise UserError(f"{sample_id}: refusing the path {rel!r}, which would leave {to}")
+        atomic_write_text(str(to / safe), text)
+        written += 1
+    Console().print(f"{written} files of {sample_id} -> {to}")
 
 
 def register(app: typer.Typer) -> None:

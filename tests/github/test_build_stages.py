@@ -132,6 +132,20 @@ def test_search_fetch_rules_and_samples_in_a_build(fake: FakeGithub, tmp_path: P
     run_cli("build", str(path), "--output", str(out), check=True, timeout=300)
     assert len(fake.requests) == asked
     assert {p: p.read_bytes() for p in (out / "github").rglob("data/*.parquet")} == before
+    # a sample splits back into exactly its files
+    back = tmp_path / "back"
+    run_cli(
+        "github",
+        "split",
+        str(out / "github" / "samples"),
+        "github:team/app#sample-0",
+        "--to",
+        str(back),
+        check=True,
+    )
+    assert {p.relative_to(back).as_posix(): p.read_text() for p in back.rglob("*") if p.is_file()} == {
+        k: v for k, v in APP.items() if k in ("app/main.py", "app/models.py", "app/db.py")
+    }
     # the token is in no file of the output
     for p in out.rglob("*"):
         if p.is_file():
