@@ -1,11 +1,14 @@
-"""Write the demo's Common Crawl sample: two small gzipped WARC files.
+"""Write the demo's Common Crawl sample: three small gzipped WARC files and the recall seed sets.
 
 The pages are written for this project. They cover what the web stages must handle: math with
 LaTeX and MathML, code tutorials with <pre>/<code>, ordinary prose, several pages per domain, and
 records that must be skipped (non-HTML payloads, 404 and 301 replies). Record ids and dates are
 fixed so the files are reproducible.
 
-    python recipes/demo-data/gen_warc.py   # rewrites recipes/demo-data/commoncrawl/*.warc.gz
+The third file (CC-DEMO-00002) is the recall loop's crawl: see `write_recall_demo` for how it is
+laid out so that iteration 2 finds pages that iteration 1 missed.
+
+    python recipes/demo-data/gen_warc.py   # rewrites commoncrawl/*.warc.gz and recall/*_seed.jsonl
 """
 
 from __future__ import annotations
