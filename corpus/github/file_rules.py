@@ -127,16 +127,16 @@ def line_stats(text: str) -> tuple[float, int]:
     return (len(body) - (len(lines) - 1)) / len(lines), longest
 
 
-def _longest_line_bytes(raw: bytes) -> int:
-    """The longest line in UTF-8 bytes (an upper bound of its length in characters), found with
-    numpy at memory speed instead of splitting the text into line objects."""
+def _newlines_and_longest_bytes(raw: bytes) -> tuple[int, int]:
+    """(number of newlines, longest line in UTF-8 bytes -- an upper bound of its length in
+    characters), found with numpy at memory speed instead of splitting into line objects."""
     import numpy as np
 
     newlines = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
     if len(newlines) == 0:
-        return len(raw)
+        return 0, len(raw)
     inner = int(np.diff(newlines).max()) - 1 if len(newlines) > 1 else 0
-    return max(inner, int(newlines[0]), len(raw) - int(newlines[-1]) - 1)
+    return len(newlines), max(inner, int(newlines[0]), len(raw) - int(newlines[-1]) - 1)
 
 
 def check(path: str, text: str, language: str | None = None) -> tuple[str, str] | None:
@@ -149,21 +149,24 @@ def check(path: str, text: str, language: str | None = None) -> tuple[str, str] 
         return "empty", ""
     raw = text.encode("utf-8")
     n = len(text)
-    body = n - 1 if text.endswith("\n") else n
-    lines = text.count("\n", 0, body) + 1
+    final_newline = text.endswith("\n")
+    body = n - 1 if final_newline else n
+    # line count and longest line in one pass: split for small files, numpy for big ones
+    if n < _SPLIT_BELOW:
+        parts = text.split("\n")
+        if final_newline:
+            parts.pop()
+        lines, longest, exact = len(parts), max(map(len, parts)), True
+    else:
+        newlines, longest = _newlines_and_longest_bytes(raw)
+        lines, exact = newlines - (1 if final_newline else 0) + 1, len(raw) == n
     avg = (body - (lines - 1)) / lines
     if avg > MAX_AVG_LINE:
         return "avg_line_length", f"{avg:.2f} > {MAX_AVG_LINE}"
-    if n > MAX_LINE:
-        # small files: splitting is cheapest; big ones: numpy on the bytes, exact only if needed
-        if n < _SPLIT_BELOW:
-            longest = max(map(len, text.split("\n")))
-        else:
-            longest = _longest_line_bytes(raw)
-            if longest > MAX_LINE and len(raw) != n:
-                longest = line_stats(text)[1]
-        if longest > MAX_LINE:
-            return "max_line_length", f"{longest} > {MAX_LINE}"
+    if longest > MAX_LINE and not exact:  # a long line in bytes may be short in characters
+        longest = line_stats(text)[1]
+    if longest > MAX_LINE:
+        return "max_line_length", f"{longest} > {MAX_LINE}"
     # ASCII letters alone are a lower bound: the non-ASCII count is needed only below the bar
     alpha = _ascii_letters_up_to(raw, MIN_ALPHA_FRACTION * n)
     if alpha < MIN_ALPHA_FRACTION * n and len(raw) != n:

@@ -174,13 +174,13 @@ def test_fast_check_agrees_with_the_plain_definition_on_random_text() -> None:
 
     rng = random.Random(11)
     alphabets = ["abcXYZ", "0123456789 ", "éßж中", "€①²—", "\n", "\t\r"]
-    for i in range(600):
+    for i in range(400):
         weights = [rng.random() for _ in alphabets]
         chars = "".join(rng.choices(alphabets, weights)[0] for _ in range(30))
-        n = rng.choice([5, 60, 400, 1200, 3000, 5100])
+        n = rng.choice([5, 60, 400, 1200, 3000, 5100, 9000, 20000])
         text = "".join(rng.choice(chars) for _ in range(n))
         if i % 5 == 0:  # long lines of multi-byte characters: over 1000 bytes, not characters
-            text = "中" * rng.choice([999, 1000, 1001]) + "\n" + "ab\n" * 400
+            text = "中" * rng.choice([999, 1000, 1001]) + "\n" + "ab\n" * rng.choice([400, 4000])
         if i % 7 == 0:
             text = text.rstrip("\n") + "\n"
         path = rng.choice(["a.py", "a.json", "a.yml", "a.html", "a.xsl"])
