@@ -235,8 +235,14 @@ class Trainer:
         train_samples = r.training.steps * b.global_batch_size
         n_evals = (r.training.steps // r.training.eval_interval if r.training.eval_interval else 0) + 1
         eval_samples = n_evals * r.training.eval_steps * b.global_batch_size
+        data = r.data
+        if data.cache_dir is None and r.training.checkpoint_dir:
+            # megatron's sample/shuffle indexes, kept beside the checkpoints so a resume reuses them
+            data = data.model_copy(
+                update={"cache_dir": os.path.join(r.training.checkpoint_dir, "data-cache")}
+            )
         self.train_ds, self.valid_ds = build_datasets(
-            r.data, blend, r.training.seed, train_samples, eval_samples
+            data, blend, r.training.seed, train_samples, eval_samples
         )
         self.train_iter = BatchIterator(
             self.train_ds, b.micro_batch_size, self.dp_rank, self.dp_size, start=self.consumed_samples
