@@ -30,6 +30,7 @@ _COMMAND_MODULES: list[str] = [
     "corpus.github.commands",
     "trainer.cli",
     "classifiers.recall.commands",
+    "corpus.shards.commands",
 ]
 
 

@@ -9,9 +9,9 @@ whatever sources a recipe enables.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Special tokens of the released DeepSeek-Coder tokenizer that the shards rely on.
 DEEPSEEK_BOS = "<｜begin▁of▁sentence｜>"
@@ -126,6 +126,24 @@ class MixSettings(StrictModel):
     missing_groups: Literal["error", "renormalize"] = Field(
         "error", description="a group with a share but no documents: stop, or share its part among the rest"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _targets_shorthand(cls, data: Any) -> Any:
+        """`targets: {code: 0.6, math: 0.1, text: 0.3}` is short for groups with those shares
+        (each taking the documents of its own name; code with the paper's FIM)."""
+        if isinstance(data, dict) and "targets" in data:
+            data = dict(data)
+            targets = data.pop("targets")
+            if "groups" in data:
+                raise ValueError("give either targets or groups, not both")
+            if not isinstance(targets, dict):
+                raise ValueError("targets must map group names to shares")
+            data["groups"] = {
+                name: {"share": share, **({"fim": {}} if name == "code" else {})}
+                for name, share in targets.items()
+            }
+        return data
 
     @field_validator("groups")
     @classmethod
