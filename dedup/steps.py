@@ -117,9 +117,10 @@ class DedupSignatures(_DedupStep):
                         hashes, offsets = shingle_hashes(texts, cfg.ngram)
                         sigs = hasher.signatures(hashes, offsets)
                         sig_f.write(sigs.tobytes())
-                        sets, set_off = per_document_sets(hashes, offsets)
-                        shingle_counts = np.diff(set_off)
+                        shingle_counts = np.diff(offsets)
                         if store_sets:
+                            sets, set_off = per_document_sets(hashes, offsets)
+                            shingle_counts = np.diff(set_off)
                             set_f.write(sets.tobytes())
                             set_offsets.append(set_off[1:] + set_offset)
                             set_offset += int(set_off[-1])

@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from dedup.config import DedupConfig
-from dedup.layout import WorkLayout, make_ref, read_array, read_table, ref_index, ref_rank
+from dedup.layout import WorkLayout, read_array, read_table, ref_index, ref_rank
 from dedup.minhash import estimated_jaccard, exact_jaccard
+
+_INDEX_MASK = (1 << 40) - 1  # see dedup.layout: rank in the high bits, position in the low 40
 
 
 class Similarity:
@@ -18,33 +20,35 @@ class Similarity:
         self.layout = layout
         self.config = config
         self._sigs: dict[int, np.ndarray] = {}
-        self._shingles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._digests: dict[int, np.ndarray] = {}
+        self._shingles: dict[int, tuple[np.ndarray, list[int]]] = {}
+        self._digests: dict[int, list[int]] = {}
         self._cache: dict[tuple[int, int], float] = {}
         self.compared = 0
 
     def _sig(self, ref: int) -> np.ndarray:
-        rank, index = int(ref_rank(np.uint64(ref))), int(ref_index(np.uint64(ref)))
-        if rank not in self._sigs:
-            self._sigs[rank] = read_array(self.layout.sigs(rank), np.uint32).reshape(-1, self.config.num_perm)
-        return self._sigs[rank][index]
+        rank, index = ref >> 40, ref & _INDEX_MASK
+        rows = self._sigs.get(rank)
+        if rows is None:
+            mapped = read_array(self.layout.sigs(rank), np.uint32).reshape(-1, self.config.num_perm)
+            rows = self._sigs[rank] = np.asarray(mapped)  # plain ndarray view: cheap slicing
+        return rows[index]
 
     def _set(self, ref: int) -> np.ndarray:
-        rank, index = int(ref_rank(np.uint64(ref))), int(ref_index(np.uint64(ref)))
-        if rank not in self._shingles:
-            self._shingles[rank] = (
-                read_array(self.layout.shingles(rank), np.uint64),
-                read_array(self.layout.shingle_offsets(rank), np.int64),
-            )
-        values, offsets = self._shingles[rank]
-        return np.asarray(values[offsets[index] : offsets[index + 1]])
+        rank, index = ref >> 40, ref & _INDEX_MASK
+        stored = self._shingles.get(rank)
+        if stored is None:
+            values = np.asarray(read_array(self.layout.shingles(rank), np.uint64))
+            offsets = read_array(self.layout.shingle_offsets(rank), np.int64, mmap=False).tolist()
+            stored = self._shingles[rank] = (values, offsets)
+        values, offsets = stored
+        return values[offsets[index] : offsets[index + 1]]
 
     def digest_lo(self, ref: int) -> int:
-        rank, index = int(ref_rank(np.uint64(ref))), int(ref_index(np.uint64(ref)))
+        rank, index = ref >> 40, ref & _INDEX_MASK
         if rank not in self._digests:
             col = read_table(self.layout.docs(rank), ["digest_lo"]).column("digest_lo")
-            self._digests[rank] = col.to_numpy()
-        return int(self._digests[rank][index])
+            self._digests[rank] = col.to_numpy().tolist()
+        return self._digests[rank][index]
 
     def estimated(self, a: int, b: int) -> float:
         return estimated_jaccard(self._sig(a), self._sig(b))
@@ -55,7 +59,7 @@ class Similarity:
         ranks, index = ref_rank(refs), ref_index(refs)
         for rank in np.unique(ranks):
             sel = np.flatnonzero(ranks == rank)
-            self._sig(int(make_ref(int(rank), np.zeros(1, np.int64))[0]))  # open the rank's file
+            self._sig(int(rank) << 40)  # opens the rank's file
             rows = index[sel]
             order = np.argsort(rows, kind="stable")  # sequential reads from the mapped file
             out[sel[order]] = self._sigs[int(rank)][rows[order]]
