@@ -49,6 +49,9 @@ def train_command(
     if dry_run:
         _describe(parsed)
         return
+    from trainer.launch import preflight
+
+    preflight(parsed)
     req = LaunchRequest(recipe, stage, ov, resume, steps, result)
     if ray_address:
         out = run_ray(req, ray_address, nproc)

@@ -38,6 +38,21 @@ class LaunchRequest:
         return args
 
 
+def preflight(recipe: Any) -> None:
+    """Mistakes that every rank would hit, found before any rank (or Ray actor) starts."""
+    import importlib.util
+
+    from trainer.cpu_compat import te_available
+    from trainer.data import resolve_blend
+
+    resolve_blend(recipe.data)
+    if recipe.parallel.tensor > 1 and not (te_available() or importlib.util.find_spec("apex") is not None):
+        raise UserError(
+            "parallel.tensor > 1 needs TransformerEngine or Apex: megatron-core's MoE layers require "
+            "sequence parallelism, whose norms only those provide; use parallel.expert and data parallelism"
+        )
+
+
 def run_in_process(req: LaunchRequest, progress: bool = True) -> dict[str, Any]:
     """Train here (a world of one unless the environment already describes a bigger one)."""
     from trainer.recipe import load_recipe, parse_override
@@ -77,6 +92,13 @@ def run_torchrun(req: LaunchRequest, nproc: int) -> dict[str, Any]:
         env = dict(os.environ)
         env.setdefault("OMP_NUM_THREADS", "1")
         proc = subprocess.run(cmd, env=env, check=False)
+        error_file = result_path + ".error"
+        if os.path.exists(error_file):
+            # a rank stopped on a user mistake: report it as one line, like a single-process run
+            with open(error_file, encoding="utf-8") as f:
+                message = f.read().strip()
+            os.unlink(error_file)
+            raise UserError(message)
         if proc.returncode != 0:
             raise RuntimeError(f"torchrun exited with code {proc.returncode}")
         with open(result_path, encoding="utf-8") as f:

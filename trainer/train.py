@@ -11,6 +11,7 @@ One process, torchrun and Ray ranks all run `train()`; rank 0 logs and writes me
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -25,6 +26,7 @@ import torch.distributed as dist
 
 from corpus.errors import UserError
 from trainer import checkpoint as ckpt
+from trainer.cpu_compat import te_available
 from trainer.data import BatchIterator, build_datasets, resolve_blend
 from trainer.distributed import init_distributed, init_model_parallel
 from trainer.model.builder import build_gpt_model, layout_independent_init, transformer_config
@@ -114,6 +116,11 @@ class Trainer:
             # megatron's mixed-precision optimizer only knows CUDA tensors; the CPU path trains in fp32
             self._log("training.precision=bf16 needs a GPU; training in fp32 on the CPU")
             r.training.precision = "fp32"
+        if r.parallel.tensor > 1 and not (te_available() or importlib.util.find_spec("apex") is not None):
+            raise UserError(
+                "parallel.tensor > 1 needs TransformerEngine or Apex: megatron-core's MoE layers require "
+                "sequence parallelism, whose norms only those provide; use parallel.expert and data parallelism"
+            )
         if self.info.device.type == "cpu" and r.parallel.distributed_optimizer:
             # megatron's distributed optimizer only wraps CUDA tensors
             self._log("parallel.distributed_optimizer needs GPUs; using the plain optimizer on the CPU")

@@ -7,6 +7,7 @@ its arguments into a `LaunchRequest` and runs it, printing user mistakes as one 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from corpus.errors import UserError
@@ -28,7 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_in_process(req)
     except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # every rank reads the same recipe: say it once
+            if args.result:
+                from corpus.atomic import atomic_write_text
+
+                atomic_write_text(args.result + ".error", str(e))  # the launcher re-raises it
+            else:
+                print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     finally:
         shutdown()

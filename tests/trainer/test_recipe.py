@@ -84,3 +84,17 @@ def test_dry_run_prints_sizes():
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["parameters_total"] == 15_706_484_224
+
+
+def test_tensor_parallel_without_te_or_apex_is_refused_before_launch(manifest, tmp_path):
+    import importlib.util
+
+    from trainer.cpu_compat import te_available
+
+    if te_available() or importlib.util.find_spec("apex") is not None:
+        pytest.skip("TransformerEngine or Apex present: tensor parallelism is allowed")
+    path = save_recipe(tmp_path / "r.yaml", tiny_recipe(manifest))
+    proc = run_cli("train", str(path), "--nproc", "2", "--set", "parallel.tensor=2", timeout=120)
+    assert proc.returncode == 2
+    assert "parallel.tensor > 1 needs TransformerEngine or Apex" in proc.stderr
+    assert "Traceback" not in proc.stderr
