@@ -47,9 +47,9 @@ def test_training_separates_targets_and_retraining_agrees(tmp_path: Path) -> Non
     probe = fasttext_lines(
         sp, ["the derivative of the polynomial at the root", "import json def function return"]
     )
-    sa, sb = RecallModel(a).scores(probe), RecallModel(b).scores(probe)
-    assert sa[0] > 0.8 and sa[1] < 0.2
-    assert np.allclose(sa, sb, atol=0.05)
+    for model in (a, b):
+        math_page, code_page = RecallModel(model).scores(probe)
+        assert math_page > 0.7 and code_page < 0.3 and math_page - code_page > 0.5
 
 
 def test_paper_defaults_and_quantisation(tmp_path: Path) -> None:
