@@ -115,6 +115,8 @@ class IterationResult:
     new_share: float
     score_cutoff: float
     budget_tokens: int
+    min_score: float
+    domain_threshold: float
     target_domains: list[str]
     prefixes: list[str]
     seed_additions: int
@@ -317,6 +319,8 @@ class RecallLoop:
                 new_share=round(new_share, 6),
                 score_cutoff=round(cutoff, 6),
                 budget_tokens=budget,
+                min_score=target.min_score,
+                domain_threshold=cfg.discovery.domain_threshold,
                 target_domains=sorted(targets),
                 prefixes=[f"{d}{p}" for d, p in zip(prefixes["domain"], prefixes["prefix"], strict=True)],
                 seed_additions=len(candidates),
