@@ -106,6 +106,7 @@ class Trainer:
         self.progress = progress
         self._log = log or print
         self.info = init_distributed()
+        self.is_logger = dist.get_rank() == 0
         r = self.recipe
         if dist.get_world_size() % (r.parallel.tensor * r.parallel.expert):
             raise UserError(
@@ -114,7 +115,7 @@ class Trainer:
             )
         if self.info.device.type == "cpu" and r.training.precision == "bf16":
             # megatron's mixed-precision optimizer only knows CUDA tensors; the CPU path trains in fp32
-            self._log("training.precision=bf16 needs a GPU; training in fp32 on the CPU")
+            self.log("training.precision=bf16 needs a GPU; training in fp32 on the CPU")
             r.training.precision = "fp32"
         if r.parallel.tensor > 1 and not (te_available() or importlib.util.find_spec("apex") is not None):
             raise UserError(
@@ -123,7 +124,7 @@ class Trainer:
             )
         if self.info.device.type == "cpu" and r.parallel.distributed_optimizer:
             # megatron's distributed optimizer only wraps CUDA tensors
-            self._log("parallel.distributed_optimizer needs GPUs; using the plain optimizer on the CPU")
+            self.log("parallel.distributed_optimizer needs GPUs; using the plain optimizer on the CPU")
             r.parallel.distributed_optimizer = False
         init_model_parallel(r.parallel.tensor, r.parallel.expert, r.training.seed)
         from megatron.core import parallel_state
@@ -131,7 +132,6 @@ class Trainer:
         self.ps = parallel_state
         self.dp_rank = parallel_state.get_data_parallel_rank()
         self.dp_size = parallel_state.get_data_parallel_world_size()
-        self.is_logger = dist.get_rank() == 0
         self._setup_batches()
         self.blend = resolve_blend(r.data)
         if r.model.vocab_size is None:
