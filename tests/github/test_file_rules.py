@@ -194,3 +194,15 @@ def test_alphabetic_bar_on_a_big_file_with_the_letters_at_the_end() -> None:
     letters = ("a" * 49 + "\n") * 500  # 25,000 characters, 24,500 letters
     assert rule("big.txt", digits + letters) == "alphabetic_fraction"  # 24.5%
     assert rule("big.txt", digits[:-1000] + letters + "b" * 500 + "\n") is None  # above 25%
+
+
+def test_long_line_probe_matches_splitting() -> None:
+    import random
+
+    from corpus.github.file_rules import _has_line_longer_than
+
+    rng = random.Random(5)
+    for _ in range(300):
+        lengths = [rng.choice([0, 1, 50, 999, 1000, 1001, 1002, 2500]) for _ in range(rng.randrange(1, 8))]
+        text = "\n".join("x" * k for k in lengths) + rng.choice(["", "\n"])
+        assert _has_line_longer_than(text, 1000) == (max(map(len, text.split("\n"))) > 1000), lengths
