@@ -41,3 +41,35 @@ def test_notebook_runs_clean(name, output, monkeypatch):
     if name == "inspect_shards.ipynb":
         assert "every one ends with EOS and equals its source text" in text
     assert os.environ["CODERFORGE_OUTPUT"] in text
+
+
+@pytest.mark.slow
+def test_pipeline_report_shows_duplicate_clusters(tmp_path, monkeypatch):
+    """A build whose code went through MinHash dedup (25 forks of real files) before the mix."""
+    dedup_config = pytest.importorskip("dedup.config")
+    dedup_stages = pytest.importorskip("dedup.stages")
+    from corpus.mix.stages import mix_stages, run_local
+    from tests.mix.helpers import _code_rows, make_inputs, small_settings, write_stage
+
+    inputs = make_inputs(tmp_path)
+    rows = _code_rows(160)
+    rows += [dict(r, id=r["id"] + "-fork", text=r["text"] + "\n# local change\n") for r in rows[:25]]
+    write_stage(tmp_path / "github" / "documents", rows)
+    run_local(dedup_stages.dedup_stages(dedup_config.DedupConfig(), "github", str(tmp_path), tasks=2))
+    inputs[0] = str(tmp_path / "github" / "dedup")
+    run_local(mix_stages(inputs, str(tmp_path), small_settings(), seed=7, tasks=2))
+
+    monkeypatch.setenv("CODERFORGE_OUTPUT", str(tmp_path))
+    nb = nbformat.read(NOTEBOOKS / "pipeline_report.ipynb", as_version=4)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    ).execute()
+    text = "".join(
+        o.get("text", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    )
+    assert "25 duplicates removed in 25 clusters" in text
+    assert "no deduplication output" not in text
