@@ -69,3 +69,22 @@ def test_the_same_loop_over_github_files(tmp_path: Path) -> None:
     )
     assert "acme/geometry" in domains.to_pylist()
     assert all('"code"' in r["metadata"] for r in after)  # every file carries its code score
+
+
+def test_loop_step_refuses_several_tasks_and_config_mistakes() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from classifiers.recall.config import RecallConfig
+    from classifiers.recall.steps import RecallLoopStep
+    from corpus.errors import UserError
+
+    step = RecallLoopStep(demo_config(), "unused")
+    with pytest.raises(UserError, match="runs as 1 task"):
+        list(step.run(iter([]), rank=0, world_size=2))
+    assert list(step.run(iter([]), rank=0, world_size=1)) == []
+    target = {"name": "code", "positives": ["x.jsonl"]}
+    with pytest.raises(ValidationError, match="unique"):
+        RecallConfig.model_validate({"targets": [target, target]})
+    with pytest.raises(ValidationError, match="extra"):
+        RecallConfig.model_validate({"targets": [target], "discovery": {"domain_treshold": 0.2}})
