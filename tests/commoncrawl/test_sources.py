@@ -205,3 +205,15 @@ def test_crawl_inputs_expand_and_read_over_http(tmp_path: Path) -> None:
     assert urls == sorted(f"https://site.example/p/{i}" for i in (0, 1, 2, 6, 7, 8))
     with pytest.raises(UserError, match="unknown crawl option"):
         expand_inputs(["cc://CC-MAIN-2024-10/warc?segment=1"])
+
+
+def test_fsspec_urls_are_read(tmp_path: Path) -> None:
+    import fsspec
+
+    data = gz_members([simple(i) for i in range(3)])
+    with fsspec.open("memory://bucket/seg/a.warc.gz", "wb") as f:
+        f.write(data)
+    (tmp_path / "b.warc.gz").write_bytes(data)
+    for url in ("memory://bucket/seg/a.warc.gz", f"file://{tmp_path / 'b.warc.gz'}"):
+        with open_binary(url) as fh:
+            assert [p.url for p in iter_pages(url, fh)] == [f"https://site.example/p/{i}" for i in range(3)]
