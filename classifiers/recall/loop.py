@@ -99,6 +99,12 @@ def build_pool(
     tokens = np.fromiter(
         (line.count(" ") + 1 if line else 0 for line in lines), dtype=np.int64, count=len(lines)
     )
+    # the classifier reads a page's head only; the budget counts the whole page, extrapolated
+    limit = getattr(splitter, "max_chars", None)
+    if limit:
+        for i, text in enumerate(texts):
+            if len(text) > limit:
+                tokens[i] = round(int(tokens[i]) * len(text) / limit)
     return Pool(list(ids), domains, paths, lines, tokens, urls)
 
 
