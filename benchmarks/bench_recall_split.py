@@ -138,6 +138,11 @@ def main() -> None:
             f"{name:12} {m.precision:9.4f} {m.recall:7.4f} {m.f1:6.4f} {m.average_precision:9.4f} {per_s:19.0f}"
         )
     (_, w, _, _), (_, b, _, _) = rows
+    ap_w, ap_b = 1 - w.average_precision, 1 - b.average_precision
+    print(
+        f"ranking error (1-AP, what a top-k-by-budget recall depends on): whitespace {ap_w:.4f}, BPE {ap_b:.4f}"
+        f"  ->  ratio whitespace/BPE {(ap_w / ap_b) if ap_b else float('inf'):.2f}x"
+    )
     err_w, err_b = 1 - w.f1, 1 - b.f1
     print(
         f"\nF1 error (1-F1): whitespace {err_w:.4f}, BPE {err_b:.4f}  ->  ratio whitespace/BPE "
