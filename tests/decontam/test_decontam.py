@@ -151,3 +151,35 @@ def test_cli_decontam(tmp_path: Path) -> None:
     assert drop["id"] == "x" and drop["item_id"] == "HumanEval/0" and drop["benchmark"] == "humaneval"
     bad = run_cli("decontam", str(tmp_path / "missing.jsonl"), str(tmp_path / "o.jsonl"))
     assert bad.returncode == 2 and "not found" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_parquet_benchmark_sets_and_config_errors(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from classifiers.decontam.benchmarks import all_items
+    from corpus.errors import UserError
+
+    path = tmp_path / "math.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "problem": ["Find all real x such that x squared minus five x plus six equals zero today."],
+                "solution": ["x = 2 or x = 3"],
+            }
+        ),
+        path,
+    )
+    cfg = DecontamConfig(
+        builtin=[], sets=[BenchmarkSet(name="math", paths=[str(path)], fields=["problem", "solution"])]
+    )
+    index = build_index(cfg)
+    match = index.find("Homework: find all real x such that x squared minus five x plus six equals zero.")
+    assert match is not None and (match.benchmark, match.item_id) == ("math", "0")
+    with pytest.raises(UserError, match="unknown benchmark"):
+        list(all_items(DecontamConfig(builtin=["mbpp"])))
+    with pytest.raises(UserError, match="none of the fields"):
+        list(
+            all_items(
+                DecontamConfig(builtin=[], sets=[BenchmarkSet(name="m", paths=[str(path)], fields=["nope"])])
+            )
+        )
