@@ -400,6 +400,7 @@ class Trainer:
 
             bar = tqdm(total=target - start, desc=f"train {r.name}/{self.stage}", unit="step", disable=None)
         tokens_window, t_window = 0, time.perf_counter()
+        t_run, samples_run = t_window, self.consumed_samples
         last_ckpt = None
         while self.step < target:
             samples_before = self.consumed_samples
@@ -442,9 +443,15 @@ class Trainer:
         if ev is not None:
             evals.append((self.step, ev))
         if history:
+            elapsed = time.perf_counter() - t_run
+            tokens = (self.consumed_samples - samples_run) * r.data.seq_length
+            rate = tokens / elapsed if elapsed > 0 else 0.0
+            mfu_all = f", MFU {100 * rate * flops_tok / world / (peak * 1e12):.1f}%" if peak else ""
             self.log(
                 f"done: {r.name}/{self.stage} steps {start}->{self.step}, loss {history[0].loss:.4f} -> "
-                f"{history[-1].loss:.4f}" + (f", eval loss {ev:.4f}" if ev is not None else "")
+                f"{history[-1].loss:.4f}"
+                + (f", eval loss {ev:.4f}" if ev is not None else "")
+                + f", {tokens:,} tokens in {elapsed:.1f}s ({rate:,.0f} tokens/s{mfu_all})"
             )
         return TrainResult(self.stage, start, self.step, history, evals, last_ckpt)
 
