@@ -154,6 +154,9 @@ def iter_pages(
                 if cut is not None:
                     skip(f"{name}@{cut}", "corrupt_record", "truncated: file ends inside a gzip member")
             return
+        if _is_zstd(fh, last_pos):
+            # zstd frames have no marker that can be found inside compressed bytes: stop here
+            return
         gz = _peek_gzip(fh, last_pos)
         nxt = _next_record_start(fh, resync_from, gz)
         if nxt is None:
@@ -192,6 +195,14 @@ def _incomplete_gzip_member(fh: IO[bytes], pos: int) -> int | None:
             pending = fh.read(1 << 20)
             if not pending:
                 return None
+
+
+def _is_zstd(fh: IO[bytes], pos: int) -> bool:
+    try:
+        fh.seek(pos)
+        return fh.read(4) == b"\x28\xb5\x2f\xfd"
+    except OSError:
+        return False
 
 
 def _peek_gzip(fh: IO[bytes], pos: int) -> bool | None:

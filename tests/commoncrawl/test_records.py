@@ -210,3 +210,18 @@ def test_file_cut_between_records_reports_the_lost_tail(tmp_path: Path) -> None:
     assert urls(pages) == [f"https://site.example/p/{i}" for i in range(3)]
     offset = sum(len(m) for m in members[:3])
     assert skips == [(f"cut.warc.gz@{offset}", "corrupt_record", "truncated: file ends inside a gzip member")]
+
+
+def test_truncated_zstd_keeps_what_came_before(tmp_path: Path) -> None:
+    body = page("Liar", "<p>short</p>").encode()
+    records = [
+        simple(0),
+        simple(1),
+        http_response("https://site.example/liar", body, declared_length=50_000),
+        simple(3),
+    ]
+    path = tmp_path / "lie.warc.zst"
+    path.write_bytes(zstd_frames(records))
+    pages, skips, _ = read(path)
+    assert urls(pages)[:2] == ["https://site.example/p/0", "https://site.example/p/1"]
+    assert [s[1] for s in skips] == ["corrupt_record"]
