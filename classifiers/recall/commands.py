@@ -62,6 +62,8 @@ def train_command(
         quantize=quantize,
         seed=seed,
     )
+    if quantize:
+        typer.echo("training, then quantising (at dim 256 about two minutes on one core)", err=True)
     path = train_model(fasttext_lines(splitter, pos), fasttext_lines(splitter, neg), out, params)
     if isinstance(splitter, BpeSplitter):
         splitter.save(_tokenizer_beside(path))
