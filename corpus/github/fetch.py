@@ -129,8 +129,6 @@ class Fetcher:
                 if e.code < 500 or attempt == self.retries:
                     raise FetchError(f"HTTP {e.code} for {_redact(url)}") from None
             except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as e:
-                if isinstance(e, FetchError):
-                    raise
                 if attempt == self.retries:
                     raise FetchError(f"download failed: {type(e).__name__}: {e}") from None
             time.sleep(self.backoff_s * 2**attempt)
