@@ -6,7 +6,8 @@ A list file (local path or fsspec URL; `.gz`/`.zst` compressed too) has one repo
 - a git URL (`https://host/owner/name.git`, `file:///srv/git/name.git`): cloned; the name is
   taken from the URL's last two path parts;
 - a JSON object with the keys of a recipe's `repos` entries (`name` plus at most one of
-  `archive`, `path`, `url`, and optionally `commit`, `stars`, `created_at`, `license`).
+  `archive`, `path`, `url`, and optionally `commit`, `stars`, `created_at`, `license`), which is
+  also what `coderforge github search` writes, so its output can be used as a list as it is.
 
 Blank lines and lines starting with `#` are skipped. Lists are read when the build is planned, so a
 mistake stops the build before anything runs, with the file and line in the message.
@@ -24,7 +25,21 @@ from corpus.errors import UserError
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _LOCATIONS = ("archive", "path", "url")
-_KEYS = {"name", "archive", "path", "url", "commit", "stars", "created_at", "license", "default_branch"}
+#: the keys of a recipe's repos entry plus those `coderforge github search` writes
+_KEYS = {
+    "name",
+    "archive",
+    "path",
+    "url",
+    "commit",
+    "stars",
+    "created_at",
+    "license",
+    "default_branch",
+    "pushed_at",
+    "size_kb",
+    "github_language",
+}
 
 
 def github_location(name: str, method: str, api_url: str, ref: str = "HEAD") -> dict[str, str]:

@@ -152,7 +152,7 @@ def test_search_fetch_rules_and_samples_in_a_build(fake: FakeGithub, tmp_path: P
             assert TOKEN.encode() not in p.read_bytes(), p
 
 
-def test_github_commands(fake: FakeGithub, tmp_path: Path) -> None:
+def test_github_commands(fake: FakeGithub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     listing = tmp_path / "repos.jsonl"
     env_ok = run_cli(
         "github",
@@ -166,6 +166,24 @@ def test_github_commands(fake: FakeGithub, tmp_path: Path) -> None:
         "5",
     )
     assert env_ok.returncode == 2 and "401" in env_ok.stderr and "Traceback" not in env_ok.stderr
+    monkeypatch.setenv("CF_OK_TOKEN", TOKEN)
+    ok = run_cli(
+        "github",
+        "search",
+        str(listing),
+        "--api-url",
+        fake.url,
+        "--token-env",
+        "CF_OK_TOKEN",
+        "--min-stars",
+        "9",
+    )
+    assert ok.returncode == 0, ok.stderr
+    from corpus.github.repo_lists import load_repo_lists
+
+    listed = load_repo_lists([str(listing)], "tarball", fake.url)  # search output is a valid list
+    assert [r["name"] for r in listed] == ["team/app", "team/tool"]  # created before 2023-11-01
+    assert all(r["url"].startswith("https://example.invalid/") for r in listed)
     bad = run_cli("github", "search", str(listing), "--created-before", "Nov 2023")
     assert bad.returncode == 2 and "--created-before" in bad.stderr
     archive = REPO / "recipes" / "demo-data" / "github" / "acme-geometry.tar.gz"
