@@ -17,6 +17,7 @@ from megatron.core.transformer.moe.moe_utils import MoEAuxLossAutoScaler, save_t
 from megatron.core.transformer.moe.router import TopKRouter
 from megatron.core.transformer.transformer_config import TransformerConfig
 
+from trainer.cpu_compat import default_device
 from trainer.model.gating import balance_losses, device_token_dropping, v2_gating
 
 #: names under which the unweighted balance losses appear in megatron's aux-loss tracker
@@ -51,7 +52,9 @@ class DeepSeekV2Router(TopKRouter):
         self.settings = settings
         self._sequences_seen = 0
         self.register_buffer(
-            "expert_load", torch.zeros(self.config.num_moe_experts, dtype=torch.int64), persistent=False
+            "expert_load",
+            torch.zeros(self.config.num_moe_experts, dtype=torch.int64, device=default_device()),
+            persistent=False,
         )
 
     @classmethod
