@@ -19,12 +19,13 @@ math or code markup skip it entirely.
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import DOMNode, HTMLTree
 
-from corpus.commoncrawl.mathml import mathml_to_latex, tex_annotation
+from corpus.commoncrawl.mathml import mathml_to_latex, parse_math, unwrap_displaystyle
 
 #: elements that are rendered duplicates of a formula whose source we keep elsewhere
 _RENDERED_MATH = (
@@ -34,6 +35,20 @@ _RENDERED_MATH = (
 #: line-number gutters of highlighted code listings (Pygments, highlight.js, Prism, GitHub)
 _GUTTERS = ".linenos, .lineno, .gutter, .line-numbers-rows, .hljs-ln-numbers, .blob-num, td.linenos"
 _FORMULA_IMG_SRC = re.compile(r"latex|codecogs|mathtex|/math/render|tex\.cgi|mimetex", re.I)
+_MATHJAX_SCRIPT = re.compile(
+    r"<script\b[^>]*?\btype\s*=\s*[\"']?math/(tex|asciimath)([^\"'>]*)[\"']?[^>]*>(.*?)</script\s*>",
+    re.I | re.S,
+)
+_MJX = re.compile(r"<mjx-container\b([^>]*)>(.*?)</mjx-container\s*>", re.I | re.S)
+_MATH = re.compile(r"<math\b([^>]*)>(.*?)</math\s*>", re.I | re.S)
+_IMG = re.compile(r"<img\b[^>]*>", re.I)
+_ATTR = re.compile(r"""([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""")
+_TEX_ANNOTATION = re.compile(
+    r"<annotation\b[^>]*encoding\s*=\s*[\"']?(?:application/x-tex|application/x-latex|text/x-tex)[\"']?[^>]*>(.*?)</annotation\s*>",
+    re.I | re.S,
+)
+_KATEX_HTML = re.compile(r"<span\b[^>]*\bclass\s*=\s*[\"'][^\"']*\bkatex-html\b[^>]*>", re.I)
+_SPAN_TAG = re.compile(r"<(/?)span\b[^>]*>", re.I)
 _BLANKS = re.compile(r"\n{3,}")
 _TRAILING = re.compile(r"[ \t]+\n")
 
@@ -66,10 +81,11 @@ class MathCodeExtractor:
         return self.extract(html)
 
     def extract(self, html: str) -> str:
+        html, math_scripts = prepass(html)
         tree = HTMLTree.parse(html)
         if tree.body is None:
             return ""
-        self.rewrite(tree, html)
+        self.rewrite(tree, html, math_scripts)
         text = extract_plain_text(
             tree,
             preserve_formatting=True,
@@ -81,76 +97,116 @@ class MathCodeExtractor:
         text = _BLANKS.sub("\n\n", _TRAILING.sub("\n", text)).strip()
         return text if len(text) >= self.min_chars else ""
 
-    def rewrite(self, tree: HTMLTree, html: str) -> None:
-        """Turn math markup into delimited TeX text and clean code listings, in place."""
+    def rewrite(self, tree: HTMLTree, html: str, math_scripts: bool = False) -> None:
+        """DOM clean-up after `prepass`: drop rendered duplicates of formulas and code gutters.
+
+        Only the nodes that match are wrapped in Python (resiliparse's per-node cost is what
+        makes walking a DOM from Python slow), so pages without such markup pay nothing.
+        """
         lower = html.lower()
         body = tree.body
-        if "katex" in lower:
-            self._katex(tree, body)
-        if "<mjx-container" in lower:
-            self._mathjax3(tree, body)
-        if "math/tex" in lower or "math/asciimath" in lower:
-            self._mathjax_scripts(tree, body)
-        if "<math" in lower:
-            self._mathml(tree, body)
-        if "<img" in lower and ("latex" in lower or "tex" in lower):
-            self._formula_images(tree, body)
+        if math_scripts and "mathjax" in lower:
+            for node in body.query_selector_all(_RENDERED_MATH):
+                node.decompose()
         if "<pre" in lower or "<code" in lower:
             for node in body.query_selector_all(_GUTTERS):
                 node.decompose()
 
-    @staticmethod
-    def _katex(tree: HTMLTree, body: DOMNode) -> None:
-        for node in body.query_selector_all(".katex"):
-            math = node.query_selector("math")
-            tex = tex_annotation(math) if math is not None else None
-            if tex is None and math is not None:
-                tex = mathml_to_latex(math)
-            if tex is None:
-                continue
-            display = node.parent is not None and "katex-display" in (node.parent.class_name or "")
-            _replace(tree, node, _wrap(tex, display))
 
-    @staticmethod
-    def _mathjax_scripts(tree: HTMLTree, body: DOMNode) -> None:
-        scripts = body.query_selector_all('script[type^="math/tex"], script[type^="math/asciimath"]')
-        if not len(scripts):
-            return
-        for node in body.query_selector_all(_RENDERED_MATH):
-            node.decompose()
-        for node in body.query_selector_all('script[type^="math/tex"], script[type^="math/asciimath"]'):
-            kind = (node.getattr("type") or "").lower()
-            tex = node.text
-            if "asciimath" in kind:
-                _replace(tree, node, f"`{tex.strip()}`")
-            else:
-                _replace(tree, node, _wrap(tex, "mode=display" in kind))
+def _tex_text(tex: str, display: bool) -> str:
+    """Delimited TeX, escaped to sit in HTML as text."""
+    return html_lib.escape(_wrap(tex, display), quote=False)
 
-    @staticmethod
-    def _mathjax3(tree: HTMLTree, body: DOMNode) -> None:
-        for node in body.query_selector_all("mjx-container"):
-            math = node.query_selector("math")
-            if math is None:
-                continue
-            display = (node.getattr("display") or "") == "true"
-            _replace(tree, node, _wrap(mathml_to_latex(math), display))
 
-    @staticmethod
-    def _mathml(tree: HTMLTree, body: DOMNode) -> None:
-        for wrapper in body.query_selector_all(".mwe-math-element"):
-            for img in wrapper.query_selector_all("img"):
-                img.decompose()
-        for node in body.query_selector_all("math"):
-            display = (node.getattr("display") or "").lower() == "block"
-            _replace(tree, node, _wrap(mathml_to_latex(node), display))
+def _attrs(tag_text: str) -> dict[str, str]:
+    return {k.lower(): html_lib.unescape(v.strip("\"'")) for k, v in _ATTR.findall(tag_text)}
 
-    @staticmethod
-    def _formula_images(tree: HTMLTree, body: DOMNode) -> None:
-        for img in body.query_selector_all("img[alt]"):
-            src = img.getattr("src") or ""
-            cls = img.class_name or ""
-            if _FORMULA_IMG_SRC.search(src) or "latex" in cls or "tex" in cls.split():
-                _replace(tree, img, _wrap(img.getattr("alt") or "", False))
+
+def _math_to_text(attrs_text: str, inner: str) -> str:
+    attrs = _attrs(attrs_text)
+    display = attrs.get("display", "").lower() == "block"
+    ann = _TEX_ANNOTATION.search(inner)
+    if ann is not None and ann.group(1).strip():
+        tex = unwrap_displaystyle(html_lib.unescape(ann.group(1)).strip())
+    elif attrs.get("alttext", "").strip():
+        tex = unwrap_displaystyle(attrs["alttext"].strip())
+    else:
+        tex = mathml_to_latex(parse_math(f"<math {attrs_text}>{inner}</math>"))
+    return _tex_text(tex, display)
+
+
+def _drop_spans(html: str, marker: re.Pattern[str]) -> str:
+    """Remove every `<span>` whose opening tag matches `marker`, with all it contains."""
+    out, pos = [], 0
+    for start in marker.finditer(html):
+        if start.start() < pos:
+            continue  # nested inside a span already removed
+        depth, end = 0, None
+        for tag in _SPAN_TAG.finditer(html, start.start()):
+            depth += -1 if tag.group(1) else 1
+            if depth == 0:
+                end = tag.end()
+                break
+        if end is None:
+            break
+        out.append(html[pos : start.start()])
+        pos = end
+    out.append(html[pos:])
+    return "".join(out)
+
+
+def _img_to_text(match: re.Match[str]) -> str:
+    tag = match.group(0)
+    attrs = _attrs(tag)
+    cls = attrs.get("class", "")
+    if "mwe-math-fallback" in cls:
+        return ""  # MediaWiki's image of a formula whose MathML (with alttext) sits beside it
+    if "alt" in attrs and (
+        _FORMULA_IMG_SRC.search(attrs.get("src", "")) or "latex" in cls or "tex" in cls.split()
+    ):
+        return _tex_text(attrs["alt"], False)
+    return tag
+
+
+def prepass(html: str) -> tuple[str, bool]:
+    """Rewrite math markup into delimited TeX text on the HTML string, before parsing.
+
+    MathJax script blocks, MathJax 3 containers, bare and KaTeX MathML and formula images are
+    each matched by a regular expression (none of them nests in itself) and replaced by escaped
+    TeX; MathML is converted from a small standalone parse of the one formula. Returns the new
+    HTML and whether MathJax script blocks were present (their rendered twins are then removed).
+    """
+    lower = html.lower()
+    scripts = False
+    if "math/tex" in lower or "math/asciimath" in lower:
+        n_before = len(html)
+        html = _MATHJAX_SCRIPT.sub(_script_to_text, html)
+        scripts = len(html) != n_before
+    if "<mjx-container" in lower:
+        html = _MJX.sub(_mjx_to_text, html)
+    if "katex-html" in lower:
+        html = _drop_spans(html, _KATEX_HTML)
+    if "<math" in lower:
+        html = _MATH.sub(lambda m: _math_to_text(m.group(1), m.group(2)), html)
+    if "<img" in lower and "tex" in lower:
+        html = _IMG.sub(_img_to_text, html)
+    return html, scripts
+
+
+def _script_to_text(match: re.Match[str]) -> str:
+    kind, options, body = match.group(1).lower(), match.group(2).lower(), match.group(3)
+    if kind == "asciimath":
+        return html_lib.escape(f"`{body.strip()}`", quote=False)
+    return _tex_text(body, "mode=display" in options)
+
+
+def _mjx_to_text(match: re.Match[str]) -> str:
+    inner = _MATH.search(match.group(2))
+    if inner is None:
+        return ""
+    display = _attrs(match.group(1)).get("display", "") == "true"
+    node = parse_math(inner.group(0))
+    return _tex_text(mathml_to_latex(node), display)
 
 
 def extract_text(html: str, main_content: bool = True) -> str:
