@@ -196,6 +196,18 @@ class DedupBuckets(_DedupStep):
         sim = Similarity(self.layout, cfg)
         exact_units = set(range(self.bands * cfg.key_shards, self.units))
         pairs: dict[tuple[int, int], tuple[float, int]] = {}
+        # components of the pairs accepted so far in this task: a candidate already connected to
+        # its representative (by another band) needs no comparison and adds no edge
+        parent: dict[int, int] = {}
+
+        def find(x: int) -> int:
+            root = x
+            while parent.get(root, root) != root:
+                root = parent[root]
+            while x != root:
+                parent[x], x = root, parent.get(x, x)
+            return root
+
         hist = np.zeros(HIST_BINS, dtype=np.int64)
         accepted = rejected = buckets = 0
         for unit in range(rank, self.units, world_size):
@@ -218,12 +230,15 @@ class DedupBuckets(_DedupStep):
                             lo = sim.digest_lo(m)
                             if lo in first_of:
                                 pairs[(first_of[lo], m)] = (1.0, 1)
+                                parent[find(m)] = find(first_of[lo])
                             else:
                                 first_of[lo] = m
                         continue
                     reps: list[int] = [members[0]]
                     for m in members[1:]:
                         for rep in reps:
+                            if find(rep) == find(m):  # joined through earlier pairs: nothing to add
+                                break
                             s = sim.similarity(rep, m)
                             key = (rep, m)
                             if key not in pairs:
@@ -232,6 +247,7 @@ class DedupBuckets(_DedupStep):
                                 if key not in pairs:
                                     accepted += 1
                                     pairs[key] = (s, 0)
+                                    parent[find(m)] = find(rep)
                                 break
                         else:
                             rejected += 1
