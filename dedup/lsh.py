@@ -10,6 +10,8 @@ towards recall (weights 0.05 / 0.95; without verification 0.5 / 0.5 as datasketc
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from dedup.shingles import mix64
@@ -28,6 +30,7 @@ def _integrate(f, lo: float, hi: float, steps: int = 200) -> float:
     return float(np.sum((ys[1:] + ys[:-1]) * 0.5 * np.diff(xs)))
 
 
+@lru_cache(maxsize=64)
 def choose_bands(
     threshold: float, num_perm: int, fp_weight: float = 0.3, fn_weight: float = 0.7
 ) -> tuple[int, int]:
