@@ -89,6 +89,16 @@ def safe_member_path(name: str) -> str | None:
     return "/".join(parts)
 
 
+def _printable(path: str) -> str:
+    """`path` itself when it is valid text; otherwise undecodable bytes shown as escapes, so that
+    even a record about a badly named file can be written."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _maybe_license(name: str) -> bool:
     """A member that could be the top-level license file (at most one folder deep: the archive's
     wrapping folder); `_note_license` keeps only the one at the repository's top."""
@@ -344,8 +354,15 @@ class GithubRepoReader(StoryStep):
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
         if data:
             yield from data
-        for repo in self.all_repos()[rank::world_size]:
-            yield from self._read_repo(repo)
+        seen: set[str] = set()
+        for index, repo in enumerate(self.all_repos()):
+            if repo["name"] in seen:  # the same repository twice would double its documents
+                if index % world_size == rank:
+                    self.drop(f"github:{repo['name']}", "duplicate_repository", "listed more than once")
+                continue
+            seen.add(repo["name"])
+            if index % world_size == rank:
+                yield from self._read_repo(repo)
 
     def _files(self, repo: dict[str, Any], info: dict[str, Any]) -> Iterator[RawFile]:
         fetched = self.fetcher.fetch(repo)
@@ -364,11 +381,19 @@ class GithubRepoReader(StoryStep):
         info: dict[str, Any] = {"commit": repo.get("commit")}
         self.stat_update("repositories")
         try:
+            paths: set[str] = set()
             for raw in self._files(repo, info):
-                doc_id = f"github:{name}/{raw.path}"
+                doc_id = f"github:{name}/{_printable(raw.path)}"
                 if raw.refusal:
                     self.drop(doc_id, *raw.refusal)
                     continue
+                if _printable(raw.path) != raw.path:  # a name that is not valid UTF-8
+                    self.drop(doc_id, "bad_path_encoding", "the file name is not UTF-8")
+                    continue
+                if raw.path in paths:  # tarballs may repeat a member: the first one is kept
+                    self.drop(doc_id, "duplicate_path", "a second archive member with this path")
+                    continue
+                paths.add(raw.path)
                 doc = self._document(repo, raw, doc_id, info)
                 if doc is not None:
                     yield doc

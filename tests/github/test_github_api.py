@@ -273,3 +273,35 @@ def test_zipball_members_are_checked_like_tarball_members(tmp_path: Path) -> Non
         ("github:o/z/passwd", "symlink"),
     ]
     assert not (tmp_path.parent / "escape.py").exists()
+
+
+def test_repeated_members_bad_names_and_repeated_repositories(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in (
+            ("r-1/a.py", b"A = 1\n"),
+            ("r-1/a.py", b"A = 2\n"),
+            (b"r-1/caf\xe9.py", b"B = 1\n"),
+        ):
+            info = tarfile.TarInfo(
+                name.decode("utf-8", "surrogateescape") if isinstance(name, bytes) else name
+            )
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    path = tmp_path / "r.tar.gz"
+    path.write_bytes(buf.getvalue())
+    reader = GithubRepoReader([{"name": "o/r", "archive": str(path)}, {"name": "o/r", "archive": str(path)}])
+    reader.bind_stage(str(tmp_path / "stage"), "github/documents")
+    docs = list(reader.run(None, 0, 1))
+    assert [(d.id, d.text) for d in docs] == [("github:o/r/a.py", "A = 1\n")]
+    import pyarrow.parquet as pq
+
+    drops = pq.read_table(tmp_path / "stage" / "drops" / "github-reader" / "00000.parquet").to_pylist()
+    assert [(d["id"], d["reason"]) for d in drops] == [
+        ("github:o/r/a.py", "duplicate_path"),
+        ("github:o/r/caf\\xe9.py", "bad_path_encoding"),
+        ("github:o/r", "duplicate_repository"),
+    ]
