@@ -4,6 +4,7 @@ real Megatron shards, 60/10/30 blend weights), with the shipped tiny recipe."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from tests.trainer.conftest import REPO, run_cli
@@ -31,8 +32,6 @@ def test_shipped_tiny_recipe_trains_on_a_corpus_build(tmp_path):
     losses = json.loads(result.read_text())["losses"]
     assert len(losses) == 15
     # vocabulary taken from the manifest: the first loss is ~ln(padded vocabulary)
-    import math
-
     assert abs(losses[0] - math.log(manifest["vocab_size"])) < 0.5
     assert losses[-1] < losses[0] - 0.5
     assert Path(tmp_path / "ckpt" / "pretrain" / "latest").is_file()
