@@ -102,6 +102,7 @@ class RepositorySamples(StoryStep):
         current: str | None = None
         pending: list[Document] = []
         finished: set[str] = set()
+        self._numbered: dict[str, int] = {}  # samples numbered so far per repository
         for doc in data or ():
             repo = str(doc.metadata.get("repo") or "")
             if repo != current:
@@ -158,7 +159,9 @@ class RepositorySamples(StoryStep):
                     order = order_component(component, deps, self.seed, repo)
                     for part in self._parts([files[p] for p in order]):
                         samples.append(build_sample(repo, family, part, 0, group, metadata))
-        for i, sample in enumerate(samples):
+        start = self._numbered.get(repo, 0)  # a repository seen again continues its numbering
+        self._numbered[repo] = start + len(samples)
+        for i, sample in enumerate(samples, start=start):
             sample.id = f"github:{repo}#sample-{i}"
             self.stat_update("samples")
             self.stat_update("files_in_samples", value=len(sample.metadata["files"]))

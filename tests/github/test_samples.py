@@ -234,3 +234,11 @@ def test_javascript_typescript_and_go_dependencies() -> None:
     joined = list(RepositorySamples(languages=("JavaScript", "TypeScript")).run(iter(docs), 0, 1))
     assert len(joined) == 1 and joined[0].metadata["language"] == "TypeScript"
     assert joined[0].text.startswith("// lib/helper.js\n")
+
+
+def test_a_repository_seen_twice_keeps_unique_sample_ids() -> None:
+    docs = [_doc("o/r", "a.py", "A = 1\n"), _doc("p/q", "b.py", "B = 1\n"), _doc("o/r", "c.py", "C = 1\n")]
+    step = RepositorySamples()
+    out = [d.id for d in step.run(iter(docs), 0, 1)]
+    assert out == ["github:o/r#sample-0", "github:p/q#sample-0", "github:o/r#sample-1"]
+    assert step.stats["repo_split"].total == 1
