@@ -97,12 +97,13 @@ class RepositorySamples(StoryStep):
         self.seed = seed
         self.languages = tuple(languages)
         self.max_sample_chars = max_sample_chars
+        self._numbered: dict[str, int] = {}
 
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
         current: str | None = None
         pending: list[Document] = []
         finished: set[str] = set()
-        self._numbered: dict[str, int] = {}  # samples numbered so far per repository
+        self._numbered = {}  # samples numbered so far per repository, in this task
         for doc in data or ():
             repo = str(doc.metadata.get("repo") or "")
             if repo != current:
