@@ -8,6 +8,13 @@ special files are refused and recorded. Binary, oversized, non-UTF-8, Git LFS po
 generated and minified files (the last three by GitHub linguist's rules, see `linguist.py`) are
 recorded as drops too, so `coderforge inspect` shows why each file did not become a document.
 A repository that cannot be fetched or read is recorded with its error and the run goes on.
+
+Drop reasons (`drops/github-reader/*.parquet`), per file: `symlink`, `special_file`,
+`unsafe_path` (absolute or `..` member), `bad_path_encoding`, `duplicate_path`, `too_large`,
+`unreadable`, `corrupt_member`, `binary` (NUL in the first 8 KiB), `lfs_pointer`, `not_utf8`,
+`empty`, `vendored`, `generated`, `minified`; per repository (id `github:owner/name`):
+`fetch_failed` (clone or download error, size cap), `corrupt_archive` (damaged or cut archive,
+after its readable members were kept), `duplicate_repository`.
 """
 
 from __future__ import annotations
