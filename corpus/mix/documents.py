@@ -7,12 +7,14 @@ column by column in row batches, and only the rows a shard needs are materialise
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpus.atomic import split_url
+from corpus.atomic import atomic_write_text, split_url
+from corpus.errors import UserError
 from corpus.mix.config import MixSettings
 
 
@@ -27,6 +29,42 @@ def input_files(folders: list[str]) -> list[str]:
         protocol = folder.split("://", 1)[0] + "://" if "://" in folder else ""
         files.extend(sorted(protocol + f for f in fs.glob(p + "/*.parquet")))
     return files
+
+
+def freeze_inputs(folders: list[str], path: str) -> list[str]:
+    """Record the input files and their sizes once, for every later mix stage to use.
+
+    The count and shard stages address documents by (file index, row); globbing the folders again
+    in each task would shift every index if a file appeared or vanished in between, and a task
+    would then read the wrong documents without noticing.
+    """
+    files = input_files(folders)
+    entries = []
+    for f in files:
+        fs, p = split_url(f)
+        entries.append({"path": f, "bytes": int(fs.size(p))})
+    atomic_write_text(path, json.dumps(entries, indent=1))
+    return files
+
+
+def frozen_inputs(path: str) -> list[str]:
+    """The recorded input files; a file that vanished or changed size is a clear error."""
+    fs, p = split_url(path)
+    with fs.open(p, "rb") as f:
+        entries = json.loads(f.read())
+    for e in entries:
+        efs, ep = split_url(e["path"])
+        if not efs.exists(ep):
+            raise UserError(
+                f"{e['path']}: input file vanished since the mix listed it; delete the mix/ folder and rebuild"
+            )
+        size = int(efs.size(ep))
+        if size != e["bytes"]:
+            raise UserError(
+                f"{e['path']}: input file changed since the mix listed it ({e['bytes']} -> {size} bytes); "
+                "delete the mix/ folder and rebuild"
+            )
+    return [e["path"] for e in entries]
 
 
 def iter_batches(path: str, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:

@@ -1,6 +1,7 @@
 """The mix and shard stages of a build, from the stage folders holding the final documents.
 
-    OUTPUT/mix/tokenizer/   tokenizer.json (trained on a seeded sample, or the recipe's, checked)
+    OUTPUT/mix/tokenizer/   tokenizer.json (trained on a seeded sample, or the recipe's, checked);
+                            inputs.json: the input files, listed once for all later stages
     OUTPUT/mix/tokens/      counts/<rank>.parquet: exact tokens of every document; drops/;
                             cache/<rank>.bin/.idx: each document's first copy, tokenized
     OUTPUT/mix/plan/        plan.json, selection/<rank>.parquet (copies per document); drops/
@@ -22,7 +23,7 @@ from corpus.mix.config import (
     ShardSettings,
     TokenizerSettings,
 )
-from corpus.mix.steps import CountTokensStep, PlanStep, TrainTokenizerStep, tokenizer_file
+from corpus.mix.steps import CountTokensStep, PlanStep, TrainTokenizerStep, inputs_file, tokenizer_file
 from corpus.shards.manifest import merge_manifest, shard_manifest
 from corpus.shards.write import WriteShardsStep
 
@@ -63,7 +64,7 @@ def mix_stages(inputs: list[str], output: str, settings: MixRecipe, seed: int, t
             output,
             [
                 CountTokensStep(
-                    inputs,
+                    inputs_file(tok_folder),
                     tokens_folder,
                     tok_path,
                     settings.tokenizer,
@@ -89,7 +90,7 @@ def mix_stages(inputs: list[str], output: str, settings: MixRecipe, seed: int, t
             output,
             [
                 WriteShardsStep(
-                    inputs,
+                    inputs_file(tok_folder),
                     plan_folder,
                     f"{tokens_folder}/cache",
                     shards_folder,

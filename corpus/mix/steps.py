@@ -20,7 +20,7 @@ from datatrove.pipeline.base import PipelineStep
 from corpus.atomic import atomic_open, atomic_write_text, split_url
 from corpus.errors import UserError
 from corpus.mix.config import MixSettings, TokenizerSettings
-from corpus.mix.documents import GroupAssigner, input_files, iter_batches
+from corpus.mix.documents import GroupAssigner, freeze_inputs, frozen_inputs, iter_batches
 from corpus.mix.fim import draw_fim, stable_hash64
 from corpus.mix.plan import plan_copies, plan_to_json
 from corpus.shards.megatron import MegatronShardWriter
@@ -66,6 +66,11 @@ def tokenizer_file(stage_folder: str) -> str:
     return f"{stage_folder.rstrip('/')}/tokenizer.json"
 
 
+def inputs_file(stage_folder: str) -> str:
+    """The input files of the mix, listed once by the tokenizer stage (see `freeze_inputs`)."""
+    return f"{stage_folder.rstrip('/')}/inputs.json"
+
+
 def load_stage_tokenizer(path: str, settings: TokenizerSettings):
     from corpus.shards.tokenizer import load_tokenizer
 
@@ -98,10 +103,12 @@ class TrainTokenizerStep(PipelineStep):
         out = tokenizer_file(self.folder)
         if rank != 0:
             return
+        files = freeze_inputs(self.inputs, inputs_file(self.folder))
+        self.stat_update("input_files", value=len(files))
         if self.settings.path:
             tok = load_tokenizer(self.settings.path, self.settings)
         else:
-            texts = list(self._sample())
+            texts = list(self._sample(files))
             if not texts:
                 raise UserError("tokenizer: no documents to train on (no input document maps to a mix group)")
             with self.track_time(unit="tokenizer"):
@@ -114,11 +121,10 @@ class TrainTokenizerStep(PipelineStep):
         return
         yield
 
-    def _sample(self) -> Iterator[str]:
+    def _sample(self, files: list[str]) -> Iterator[str]:
         assign = GroupAssigner(self.mix)
         k = self.settings.sample_documents
         heap: list[tuple[int, int, int]] = []  # (-hash, file, row): the k smallest hashes
-        files = input_files(self.inputs)
         for fi, path in enumerate(files):
             _check_columns(path)
             row = 0
@@ -160,7 +166,7 @@ class CountTokensStep(StoryStep):
 
     def __init__(
         self,
-        inputs: list[str],
+        inputs_list: str,
         folder: str,
         tokenizer_path: str,
         tokenizer: TokenizerSettings,
@@ -170,7 +176,7 @@ class CountTokensStep(StoryStep):
     ) -> None:
         super().__init__()
         self.seed = seed
-        self.inputs = inputs
+        self.inputs_list = inputs_list
         self.folder = folder.rstrip("/")
         self.tokenizer_path = tokenizer_path
         self.tokenizer = tokenizer
@@ -180,7 +186,7 @@ class CountTokensStep(StoryStep):
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
         tok = load_stage_tokenizer(self.tokenizer_path, self.tokenizer)
         assign = GroupAssigner(self.mix)
-        files = input_files(self.inputs)
+        files = frozen_inputs(self.inputs_list)
         out = f"{self.folder}/counts/{rank:05d}.parquet"
         # row i of counts/<rank>.parquet is sequence i of cache/<rank>.bin: the document's first copy
         cache = MegatronShardWriter(f"{self.folder}/cache/{rank:05d}", tok.dtype)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import suppress
 
 import numpy as np
 import pyarrow as pa
@@ -25,7 +26,7 @@ from datatrove.data import Document, DocumentsPipeline
 
 from corpus.atomic import atomic_open, atomic_write_text, split_url
 from corpus.mix.config import MixSettings, ShardSettings, TokenizerSettings
-from corpus.mix.documents import input_files, iter_batches
+from corpus.mix.documents import frozen_inputs, iter_batches
 from corpus.mix.fim import FimSplit, draw_fim
 from corpus.schema import DOCUMENT_SCHEMA
 from corpus.shards.megatron import MegatronShardReader, MegatronShardWriter
@@ -102,7 +103,10 @@ class _GroupShards:
         if self._writer is not None:
             self._writer.abort()
         if self._twin is not None:
+            with suppress(Exception):  # its bytes go away with the temporary file anyway
+                self._twin.close()
             self._twin_ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+            self._twin = None
 
 
 class WriteShardsStep(StoryStep):
@@ -112,7 +116,7 @@ class WriteShardsStep(StoryStep):
 
     def __init__(
         self,
-        inputs: list[str],
+        inputs_list: str,
         plan_folder: str,
         cache_folder: str,
         folder: str,
@@ -123,7 +127,7 @@ class WriteShardsStep(StoryStep):
         seed: int,
     ) -> None:
         super().__init__()
-        self.inputs = inputs
+        self.inputs_list = inputs_list
         self.plan_folder = plan_folder.rstrip("/")
         self.cache_folder = cache_folder.rstrip("/")
         self.folder = folder.rstrip("/")
@@ -137,7 +141,7 @@ class WriteShardsStep(StoryStep):
         from corpus.mix.steps import load_stage_tokenizer
 
         tok = load_stage_tokenizer(self.tokenizer_path, self.tokenizer)
-        files = input_files(self.inputs)
+        files = frozen_inputs(self.inputs_list)
         fs, p = split_url(self.plan_folder + "/selection")
         selections = sorted(fs.glob(p + "/*.parquet"))
         outs: dict[str, _GroupShards] = {}
