@@ -77,7 +77,7 @@ def source_document_stages(recipe: Recipe, output: str, previous: list[Stage]) -
                 "documents",
                 output,
                 [
-                    GithubRepoReader(repos, gh.max_file_bytes, gh.group, gh.text_group),
+                    GithubRepoReader.for_recipe(gh, output),
                     ParquetDocumentWriter(folder),
                 ],
                 tasks,
