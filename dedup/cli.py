@@ -21,14 +21,13 @@ import typer
 
 from corpus.errors import UserError
 
-_KNOWN_META = ("stars", "created_at", "language", "source")  # as dedup.jsonl.KNOWN_METADATA
 
 
-def _load_records(path: Path) -> list[tuple[str, str, dict]]:
-    """All records, validated: a broken line or a duplicate id stops the run with its line number."""
+def _check_records(path: Path) -> int:
+    """Validate every record before any work: a broken line or a duplicate id stops the run with
+    its line number. Returns the number of records; only the ids are held, not the texts."""
     if not path.is_file():
         raise UserError(f"{path}: input not found")
-    records: list[tuple[str, str, dict]] = []
     seen: dict[str, int] = {}
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, start=1):
@@ -49,9 +48,7 @@ def _load_records(path: Path) -> list[tuple[str, str, dict]]:
             if doc_id in seen:
                 raise UserError(f"{path}:{lineno}: id {doc_id!r} already used on line {seen[doc_id]}")
             seen[doc_id] = lineno
-            meta = {k: rec[k] for k in _KNOWN_META if rec.get(k) is not None}
-            records.append((doc_id, text, meta))
-    return records
+    return len(seen)
 
 
 def _claim_work(work: Path, input: Path, config, tasks: int) -> None:
@@ -128,8 +125,9 @@ def dedup_command(
         )
     except ValidationError as e:
         first = e.errors()[0]
-        raise UserError(f"--{'-'.join(str(p) for p in first['loc']) or 'options'}: {first['msg']}") from None
-    records = _load_records(input)
+        option = "-".join(str(p) for p in first["loc"]).replace("_", "-") or "options"
+        raise UserError(f"--{option}: {first['msg']}") from None
+    n_records = _check_records(input)
     if output.exists() and output.is_dir():
         raise UserError(f"{output}: is a folder, expected a JSONL file path")
     work = work or output.with_name(output.name + ".dedup-work")
@@ -180,7 +178,7 @@ def dedup_command(
     os.replace(tmp, output)
     report = read_json(layout.report())
     print(
-        f"{len(records)} records, {report['clusters']} clusters, {duplicates} duplicates "
+        f"{n_records} records, {report['clusters']} clusters, {duplicates} duplicates "
         f"({report['exact_duplicates']} exact, {report['near_duplicates']} near) in "
         f"{time.perf_counter() - t0:.1f}s -> {output}",
         file=sys.stderr,
