@@ -22,7 +22,6 @@ import typer
 from corpus.errors import UserError
 
 
-
 def _check_records(path: Path) -> int:
     """Validate every record before any work: a broken line or a duplicate id stops the run with
     its line number. Returns the number of records; only the ids are held, not the texts."""
