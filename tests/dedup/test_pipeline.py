@@ -148,3 +148,40 @@ def test_changed_input_is_refused_by_the_filter(tmp_path: Path, texts):
     shutil.rmtree(stages[-1].folder)
     with pytest.raises(ValueError, match="input changed since the signature stage"):
         run_dedup(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        DedupConfig(key_shards=3),
+        DedupConfig(scheme="oph"),
+        DedupConfig(verify="estimated"),
+        DedupConfig(num_perm=64, threshold=0.8),
+    ],
+    ids=["key-shards", "oph", "estimated", "64-perm-0.8"],
+)
+def test_settings_find_the_same_clear_duplicates(tmp_path: Path, texts, config):
+    rng = random.Random(8)
+    docs = [doc(f"d{i:02d}", t) for i, t in enumerate(texts[:16])]
+    docs += [doc(f"d{i:02d}~95", plant_variant(t, 0.95, rng)[0]) for i, t in enumerate(texts[:6])]
+    docs += [doc(f"d{i:02d}~30", plant_variant(t, 0.3, rng)[0]) for i, t in enumerate(texts[6:10], start=6)]
+    write_input(tmp_path, docs)
+    run_dedup(tmp_path, config, tasks=3)
+    dropped = drops(tmp_path)
+    # the originals sort first ("d00" < "d00~95"), so each variant at 0.95 goes; those at 0.3 stay
+    assert {d: v[1]["duplicate_of"] for d, v in dropped.items()} == {
+        f"d{i:02d}~95": f"d{i:02d}" for i in range(6)
+    }
+
+
+def test_exact_only(tmp_path: Path, texts):
+    rng = random.Random(2)
+    docs = [
+        doc("a", texts[0]),
+        doc("b", texts[0].replace("\n", "\n\n")),
+        doc("c", plant_variant(texts[0], 0.95, rng)[0]),
+    ]
+    write_input(tmp_path, docs)
+    _, layout = run_dedup(tmp_path, DedupConfig(near=False))
+    assert drops(tmp_path) == {"b": ("exact_duplicate", {"duplicate_of": "a", "jaccard": 1.0})}
+    assert read_json(layout.report())["params"]["bands_in_effect"] == 0
