@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from classifiers.decontam.benchmarks import DecontamConfig
+from classifiers.recall.stages import RecallSection
 from corpus.errors import UserError
 from corpus.github.config import GithubCuration
 
@@ -145,6 +147,8 @@ class Recipe(StrictModel):
     output: str = "demo-output"
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     sources: Sources
+    recall: RecallSection | None = Field(None, description="the iterative fastText recall loops")
+    decontam: DecontamConfig | None = Field(None, description="benchmark decontamination of every source")
     mix: MixConfig = Field(default_factory=MixConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     shards: ShardConfig = Field(default_factory=ShardConfig)
@@ -214,6 +218,28 @@ def _resolve_inputs(recipe: Recipe, base: Path, source: str) -> None:
         for i, p in enumerate(tx.paths):
             files += _expand_local(f"sources.text.paths.{i}", source, _resolve(base, p))
         tx.paths = files
+    if recipe.recall:
+        for src in ("commoncrawl", "github"):
+            loop = getattr(recipe.recall, src)
+            if loop is None:
+                continue
+            if loop.tokenizer:
+                key = f"recall.{src}.tokenizer"
+                loop.tokenizer = _resolve(base, loop.tokenizer)
+                _expand_local(key, source, loop.tokenizer)
+            for t, target in enumerate(loop.targets):
+                for field in ("positives", "negatives"):
+                    files: list[str] = []
+                    for i, p in enumerate(getattr(target, field)):
+                        key = f"recall.{src}.targets.{t}.{field}.{i}"
+                        files += _expand_local(key, source, _resolve(base, p))
+                    setattr(target, field, files)
+    if recipe.decontam:
+        for k, bench in enumerate(recipe.decontam.sets):
+            files = []
+            for i, p in enumerate(bench.paths):
+                files += _expand_local(f"decontam.sets.{k}.paths.{i}", source, _resolve(base, p))
+            bench.paths = files
     if recipe.tokenizer.path:
         resolved = _resolve(base, recipe.tokenizer.path)
         _expand_local("tokenizer.path", source, resolved)

@@ -121,7 +121,9 @@ STAGE_BUILDERS: list[str] = [
     "corpus.stages:source_document_stages",
     "corpus.github.stages:github_stages",
     # per-source stages (file rules, languages, repository samples, web recall) go here
+    "classifiers.recall.stages:recall_stages",
     # stages over all sources (deduplication, decontamination) go here
+    "classifiers.decontam.step:decontam_stages",
     # mixing, tokenization and shards go here
 ]
 

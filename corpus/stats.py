@@ -30,21 +30,33 @@ def _total(value) -> float:
 
 
 def read_stage_stats(folder: str) -> StageStats:
+    """Inputs are what the first step that counts them read, outputs what the last one wrote;
+    drops are summed over all steps (several steps may count the same documents going by)."""
     fs, root = split_url(f"{folder.rstrip('/')}/stats")
     out = StageStats()
     if not fs.exists(root):
         return out
+    per_step: dict[int, dict[str, float]] = {}
     for path in sorted(fs.glob(f"{root}/*.json")):
         with fs.open(path, "r") as f:
             steps = json.load(f)
-        for step in steps:
+        for i, step in enumerate(steps):
+            counters = per_step.setdefault(i, {})
             for label, value in (step.get("stats") or {}).items():
+                counters[label] = counters.get(label, 0) + _total(value)
                 out.counters[label] = out.counters.get(label, 0) + _total(value)
-    c = out.counters
-    out.documents_in = c.get("documents_in", 0)
-    out.documents_out = c.get("documents_out", 0)
-    out.dropped = c.get("dropped", 0)
-    out.bytes_in = c.get("bytes_in", 0)
-    out.bytes_out = c.get("bytes_out", 0)
-    out.tokens = c.get("tokens", 0)
+    ordered = [per_step[i] for i in sorted(per_step)]
+
+    def first(label: str) -> float:
+        return next((c[label] for c in ordered if label in c), 0)
+
+    def last(label: str) -> float:
+        return next((c[label] for c in reversed(ordered) if label in c), 0)
+
+    out.documents_in = first("documents_in")
+    out.bytes_in = first("bytes_in")
+    out.documents_out = last("documents_out")
+    out.bytes_out = last("bytes_out")
+    out.dropped = out.counters.get("dropped", 0)
+    out.tokens = last("tokens")
     return out
