@@ -11,6 +11,7 @@ thread with a fixed seed so the same corpus gives the same model.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import random
 import tempfile
@@ -205,30 +206,42 @@ def _train(fasttext, train_file: Path, cfg: TrainConfig, lr: float):
     )
 
 
-def train_model(lines: list[str], out_path: str | Path, cfg: TrainConfig) -> Path:
-    """Train (and quantize) a fastText model on `lines`; the file is written atomically."""
+def _train_and_save(train_file: str, out_file: str, cfg: TrainConfig) -> float:
+    """Runs in a fresh interpreter (see `train_model`); returns the learning rate that converged."""
     import fasttext
 
+    lr = cfg.lr
+    for _attempt in range(4):
+        try:
+            model = _train(fasttext, Path(train_file), cfg, lr)
+            break
+        except RuntimeError as e:  # fastText diverges ("Encountered NaN") on small corpora
+            if "NaN" not in str(e):
+                raise
+            lr /= 2
+    else:
+        raise RuntimeError(f"fastText training diverged even at lr={lr * 2:g}")
+    if cfg.quantize:
+        model.quantize(input=train_file, qnorm=True, retrain=False, cutoff=cfg.cutoff, thread=1)
+    model.save_model(out_file)
+    return lr
+
+
+def train_model(lines: list[str], out_path: str | Path, cfg: TrainConfig) -> Path:
+    """Train (and quantize) a fastText model on `lines`; the file is written atomically.
+
+    fastText keeps state between trainings in one process: a second training of the same data in
+    the same interpreter gives different weights (and sometimes diverges). Each training therefore
+    runs in a fresh interpreter, so the same corpus and seed always give a byte-identical model.
+    """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        model = None
-        lr = cfg.lr
-        for _attempt in range(4):
-            try:
-                model = _train(fasttext, train_file, cfg, lr)
-                break
-            except RuntimeError as e:  # fastText diverges ("Encountered NaN") on small corpora
-                if "NaN" not in str(e):
-                    raise
-                lr /= 2
-        if model is None:
-            raise RuntimeError(f"fastText training diverged even at lr={lr * 2:g}")
-        if cfg.quantize:
-            model.quantize(input=str(train_file), qnorm=True, retrain=False, cutoff=cfg.cutoff, thread=1)
         tmp_out = out_path.with_name(f".{out_path.name}.tmp")
-        model.save_model(str(tmp_out))
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            pool.apply(_train_and_save, (str(train_file), str(tmp_out), cfg))
         os.replace(tmp_out, out_path)
     return out_path

@@ -67,3 +67,29 @@ def test_console_script_runs(tmp_path):
         [str(exe), "langid", str(tmp_path / "m.go")], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip().endswith("\tGo\textension")
+
+
+@pytest.mark.slow
+def test_train_command_writes_a_model_that_identify_uses(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    _write(
+        corpus,
+        {
+            **{
+                f"src/m{i}.py": f"import os\n\ndef f{i}(x):\n    return os.path.join(x, 'a')\n".encode()
+                for i in range(8)
+            },
+            **{
+                f"src/m{i}.c": f"#include <stdio.h>\nint f{i}(int x) {{ return x * 2; }}\n".encode()
+                for i in range(8)
+            },
+        },
+    )
+    model = tmp_path / "m.ftz"
+    assert main(["langid", "train", str(corpus), "--out", str(model), "--epoch", "5", "--dim", "16"]) == 0
+    assert model.is_file()
+    nameless = tmp_path / "nameless"
+    nameless.write_bytes(b"#include <stdio.h>\nint g(int y) { return y * 2; }\n")
+    assert main(["langid", str(nameless), "--model", str(model)]) == 0
+    out = capsys.readouterr().out.strip().split("\t")
+    assert out[1] == "C" and out[2].startswith("model ")
