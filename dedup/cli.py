@@ -156,10 +156,11 @@ def dedup_command(
     layout = layout_for(stages)
     cluster_of: dict[str, str] = {}
     for r in range(tasks):
-        table = read_table(layout.assign(r), ["id", "kept_id"])
-        cluster_of.update(
-            zip(table.column("id").to_pylist(), table.column("kept_id").to_pylist(), strict=True)
-        )
+        for c in range(config.cluster_shards):
+            table = read_table(layout.assign(r, c), ["id", "kept_id"])
+            cluster_of.update(
+                zip(table.column("id").to_pylist(), table.column("kept_id").to_pylist(), strict=True)
+            )
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
     duplicates = 0

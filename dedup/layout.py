@@ -89,17 +89,23 @@ class WorkLayout:
     def band(self, unit: int, rank: int) -> str:
         return f"{self.stage('signatures')}/bands/{unit:05d}/{rank:05d}.bin"
 
-    def edges(self, rank: int) -> str:
-        return f"{self.stage('buckets')}/edges/{rank:05d}.bin"
+    def edges(self, rank: int, shard: int = 0) -> str:
+        suffix = f".s{shard:03d}" if shard else ""
+        return f"{self.stage('buckets')}/edges/{rank:05d}{suffix}.bin"
 
     def bucket_report(self, rank: int) -> str:
         return f"{self.stage('buckets')}/reports/{rank:05d}.json"
 
-    def assign(self, rank: int) -> str:
-        return f"{self.stage('clusters')}/assign/{rank:05d}.parquet"
+    def assign(self, rank: int, shard: int = 0) -> str:
+        suffix = f".s{shard:03d}" if shard else ""
+        return f"{self.stage('clusters')}/assign/{rank:05d}{suffix}.parquet"
 
-    def report(self) -> str:
-        return f"{self.stage('clusters')}/report.json"
+    def report(self, shard: int = 0) -> str:
+        suffix = f".s{shard:03d}" if shard else ""
+        return f"{self.stage('clusters')}/report{suffix}.json"
+
+    def partitions(self, rank: int) -> str:
+        return f"{self.stage('signatures')}/partitions/{rank:05d}.u64"
 
     def params(self) -> str:
         return f"{self.stage('signatures')}/params.json"

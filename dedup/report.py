@@ -33,9 +33,45 @@ def cluster_report(path: str) -> dict[str, Any]:
     if len(reports) > 1:
         names = ", ".join(str(PurePosixPath(r).parent.parent.name) for r in reports)
         raise UserError(f"{path}: several dedup reports ({names}); pass one source folder")
-    report = read_json(reports[0])
+    fs, first = split_url(reports[0])
+    shards = sorted(fs.glob(first.rsplit("/", 1)[0] + "/report.s*.json"))
+    report = merge_reports([read_json(reports[0])] + [read_json(p) for p in shards])
     report["path"] = reports[0]
     return report
+
+
+def merge_reports(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report from the reports of clustering shards (each covers its own partitions)."""
+    out = dict(parts[0])
+    for extra in parts[1:]:
+        for key in (
+            "documents",
+            "documents_without_shingles",
+            "clusters",
+            "clustered_documents",
+            "duplicates",
+            "exact_duplicates",
+            "near_duplicates",
+            "candidates_compared",
+            "candidates_accepted",
+            "candidates_rejected",
+            "verified_pairs",
+        ):
+            out[key] = out[key] + extra[key]
+        for key in ("candidate_similarity_histogram", "kept_similarity_histogram"):
+            out[key] = [a + b for a, b in zip(out[key], extra[key], strict=True)]
+        sizes = dict(out["cluster_sizes"])
+        for k, v in extra["cluster_sizes"].items():
+            sizes[k] = sizes.get(k, 0) + v
+        out["cluster_sizes"] = dict(sorted(sizes.items(), key=lambda kv: int(kv[0].split("-")[0])))
+        out["largest_clusters"] = sorted(
+            out["largest_clusters"] + extra["largest_clusters"], key=lambda c: (-c["size"], c["kept_id"])
+        )[:10]
+        limit = max(len(out["examples"]), len(extra["examples"]))
+        out["examples"] = sorted(
+            out["examples"] + extra["examples"], key=lambda e: (e["similarity"], e["id"])
+        )[:limit]
+    return out
 
 
 def _bar(n: int, top: int, width: int = 30) -> str:

@@ -73,7 +73,7 @@ def dedup_stages(
             f"{name}-clusters",
             output,
             [DedupClusters(root, config, tasks, bucket_tasks, prefix=name)],
-            1,
+            config.cluster_shards,
             f"connected components, keep {' > '.join(config.keep)}",
         ),
         Stage(source, name, output, final, tasks, "drop duplicates, record the id each one duplicates"),

@@ -98,6 +98,7 @@ class DedupSignatures(_DedupStep):
         ref_parts: list[list[np.ndarray]] = [[] for _ in range(self.units)]
         set_offset = 0
         set_offsets = [np.zeros(1, dtype=np.int64)]
+        salt_parts: list[np.ndarray] = [np.zeros(0, dtype=np.uint64)]
         position = 0
         with (
             atomic_open(self.layout.sigs(rank), "wb") as sig_f,
@@ -112,6 +113,8 @@ class DedupSignatures(_DedupStep):
                 digest_hi, digest_lo = exact_digests(texts)
                 partitions = [partition_of(d, cfg) for d in batch]
                 shingle_counts = np.zeros(len(batch), dtype=np.int64)
+                salts = np.array([salt_of(p) for p in partitions], dtype=np.uint64)
+                salt_parts.append(salts)
                 if cfg.near:
                     with self.track_time("shingles+signatures"):
                         hashes, offsets = shingle_hashes(texts, cfg.ngram)
@@ -125,7 +128,6 @@ class DedupSignatures(_DedupStep):
                             set_offsets.append(set_off[1:] + set_offset)
                             set_offset += int(set_off[-1])
                     has = shingle_counts > 0
-                    salts = np.array([salt_of(p) for p in partitions], dtype=np.uint64)
                     keys = band_keys(sigs[has], self.bands, self.rows, salts[has])
                     for b in range(self.bands):
                         self._add(band_parts, ref_parts, b, keys[b], refs[has])
@@ -160,6 +162,7 @@ class DedupSignatures(_DedupStep):
             if batch:
                 flush(batch)
         write_array(self.layout.shingle_offsets(rank), np.concatenate(set_offsets))
+        write_array(self.layout.partitions(rank), np.concatenate(salt_parts))
         for unit in range(self.units):
             keys = np.concatenate(band_parts[unit]) if band_parts[unit] else np.zeros(0, np.uint64)
             refs = np.concatenate(ref_parts[unit]) if ref_parts[unit] else np.zeros(0, np.uint64)
@@ -260,7 +263,13 @@ class DedupBuckets(_DedupStep):
             edges["b"] = [k[1] for k, _ in items]
             edges["sim"] = [v[0] for _, v in items]
             edges["exact"] = [v[1] for _, v in items]
-        write_array(self.layout.edges(rank), edges)
+        shards = cfg.cluster_shards
+        if shards == 1:
+            write_array(self.layout.edges(rank), edges)
+        else:  # near-only: both ends of a pair share a partition, which picks the clustering task
+            shard = (sim.partition_salts(edges["a"]) % np.uint64(shards)).astype(np.int64)
+            for c in range(shards):
+                write_array(self.layout.edges(rank, c), edges[shard == c])
         self.stat_update("buckets", value=buckets)
         self.stat_update("pairs_verified", value=int(hist.sum()))
         self.stat_update("pairs_accepted", value=accepted)
@@ -304,7 +313,14 @@ class DedupClusters(_DedupStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         cfg = self.config
-        parts = [read_array(self.layout.edges(r), EDGE_DTYPE, mmap=False) for r in range(self.bucket_tasks)]
+        if world_size != cfg.cluster_shards:
+            raise ValueError(
+                f"clusters stage runs with {world_size} tasks, configured for {cfg.cluster_shards}"
+            )
+        shard = self._shard = rank
+        parts = [
+            read_array(self.layout.edges(r, shard), EDGE_DTYPE, mmap=False) for r in range(self.bucket_tasks)
+        ]
         edges = np.concatenate(parts) if parts else np.zeros(0, EDGE_DTYPE)
         with self.track_time("components"):
             nodes, root = connected_components(edges["a"], edges["b"])
@@ -387,12 +403,12 @@ class DedupClusters(_DedupStep):
                 },
                 schema=ASSIGN_SCHEMA,
             )
-            write_table(self.layout.assign(r), table)
+            write_table(self.layout.assign(r, shard), table)
         dropped = kept != np.arange(nodes.size)
         self.stat_update("clusters", value=int(group_start.size))
         self.stat_update("duplicates", value=int(dropped.sum()))
         write_json(
-            self.layout.report(),
+            self.layout.report(shard),
             self._report(
                 edges,
                 ids,
@@ -403,8 +419,8 @@ class DedupClusters(_DedupStep):
                 dropped,
                 similarity,
                 exact,
-                total_docs,
-                no_shingles,
+                total_docs if shard == 0 else 0,
+                no_shingles if shard == 0 else 0,
             ),
         )
         return
@@ -427,7 +443,9 @@ class DedupClusters(_DedupStep):
         cfg = self.config
         bucket_hist = np.zeros(HIST_BINS, np.int64)
         compared = accepted = rejected = 0
-        for r in range(self.bucket_tasks):
+        # whole-run figures (candidates, document counts) are reported by shard 0 only, so that
+        # shard reports add up (see dedup.report.merge_reports)
+        for r in range(self.bucket_tasks) if self._shard == 0 else ():
             path = self.layout.bucket_report(r)
             if exists(path):
                 rep = read_json(path)
@@ -490,7 +508,9 @@ class DedupFilter(StoryStep):
             raise ValueError(
                 f"filter stage runs with {world_size} tasks, signatures used {self.signature_tasks}"
             )
-        table = read_table(self.layout.assign(rank))
+        table = pa.concat_tables(
+            [read_table(self.layout.assign(rank, c)) for c in range(self.config.cluster_shards)]
+        )
         assign = {
             int(i): (doc_id, kept, float(s), bool(e), int(n))
             for i, doc_id, kept, s, e, n in zip(

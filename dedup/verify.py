@@ -22,6 +22,7 @@ class Similarity:
         self._sigs: dict[int, np.ndarray] = {}
         self._shingles: dict[int, tuple[np.ndarray, list[int]]] = {}
         self._digests: dict[int, list[int]] = {}
+        self._salts: dict[int, np.ndarray] = {}
         self._cache: dict[tuple[int, int], float] = {}
         self.compared = 0
 
@@ -63,6 +64,18 @@ class Similarity:
             rows = index[sel]
             order = np.argsort(rows, kind="stable")  # sequential reads from the mapped file
             out[sel[order]] = self._sigs[int(rank)][rows[order]]
+        return out
+
+    def partition_salts(self, refs: np.ndarray) -> np.ndarray:
+        """The partition salt (level, language) of each referenced document."""
+        out = np.zeros(refs.size, dtype=np.uint64)
+        ranks, index = ref_rank(refs), ref_index(refs)
+        for rank in np.unique(ranks):
+            rank = int(rank)
+            if rank not in self._salts:
+                self._salts[rank] = np.asarray(read_array(self.layout.partitions(rank), np.uint64))
+            sel = np.flatnonzero(ranks == rank)
+            out[sel] = self._salts[rank][index[sel]]
         return out
 
     def estimated_many(self, a: np.ndarray, b: np.ndarray, chunk: int = 65_536) -> np.ndarray:

@@ -185,3 +185,40 @@ def test_exact_only(tmp_path: Path, texts):
     _, layout = run_dedup(tmp_path, DedupConfig(near=False))
     assert drops(tmp_path) == {"b": ("exact_duplicate", {"duplicate_of": "a", "jaccard": 1.0})}
     assert read_json(layout.report())["params"]["bands_in_effect"] == 0
+
+
+def test_sharded_clustering_matches_one_task(tmp_path: Path, texts):
+    """Near-only runs cluster each partition (level, language) in its own task: same drops."""
+    rng = random.Random(12)
+    languages = ["Go", "Rust", "Ruby", "Lua", "Perl"]
+    docs = []
+    for i, t in enumerate(texts[:20]):
+        meta = {"source": "github", "language": languages[i % 5]}
+        docs.append(doc(f"github:o/r{i:02d}/f", t, **meta))
+        if i % 2 == 0:
+            docs.append(doc(f"github:o/r{i:02d}/g", plant_variant(t, 0.9, rng)[0], **meta))
+            docs.append(doc(f"github:o/r{i:02d}/h", plant_variant(t, 0.8, rng)[0], **meta))
+    for name, shards in (("one", 1), ("four", 4)):
+        write_input(tmp_path / name, docs, source="github")
+        run_dedup(tmp_path / name, DedupConfig(exact=False, cluster_shards=shards), source="github")
+    assert drops(tmp_path / "four", "github") == drops(tmp_path / "one", "github")
+    assert len(drops(tmp_path / "one", "github")) == 20
+    assert len(list((tmp_path / "four" / "github" / "dedup-clusters" / "completions").glob("*"))) == 4
+    merged = cluster_report(str(tmp_path / "four" / "github"))
+    single = cluster_report(str(tmp_path / "one" / "github"))
+    for key in (
+        "documents",
+        "clusters",
+        "duplicates",
+        "near_duplicates",
+        "cluster_sizes",
+        "candidates_compared",
+    ):
+        assert merged[key] == single[key], key
+
+
+def test_sharded_clustering_refuses_exact(tmp_path: Path):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="exact: false"):
+        DedupConfig(cluster_shards=4)
