@@ -12,6 +12,7 @@ unknown with the reason.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 from classifiers.langid.model import ContentModel, load_model
@@ -33,6 +34,8 @@ MIN_CONFIDENCE = 0.15
 #: files nobody here wrote (benchmarks/bench_langid_accuracy.py): 0.3 raises accuracy on the 338
 #: by ~1.5 points and leaves overall accuracy level.
 OUTSIDE_LIST_WEIGHT = 0.3
+#: time budget of linguist's content heuristics for one file (some patterns backtrack badly)
+HEURISTIC_SECONDS = 0.2
 _USE_DEFAULT = object()
 
 
@@ -122,20 +125,26 @@ def detect(
             if len(cands) == 1:
                 return _answer(table, cands[0], how)
 
+    note = ""
     if len(cands) > 1 and how == "extension":
-        for rule in table.heuristics_for(key):
-            if rule.matches(text):
-                hits = tuple(label for label in rule.labels if label in cands)
-                if len(hits) == 1:
-                    return _answer(table, hits[0], "heuristic")
-                if hits:
-                    cands = hits
-                break
+        deadline = time.monotonic() + HEURISTIC_SECONDS
+        try:
+            for rule in table.heuristics_for(key):
+                if rule.matches(text, deadline):
+                    hits = tuple(label for label in rule.labels if label in cands)
+                    if len(hits) == 1:
+                        return _answer(table, hits[0], "heuristic")
+                    if hits:
+                        cands = hits
+                    break
+        except TimeoutError:
+            note = f"heuristics for {key} ran out of time"
 
     if model is None or not isinstance(model, ContentModel):
         if cands:
             first = table.order(cands, key)[0]
-            return _answer(table, first, how, 0.0, f"no content model; first of {len(cands)} candidates")
+            why = f"no content model; first of {len(cands)} candidates"
+            return _answer(table, first, how, 0.0, f"{note}; {why}" if note else why)
         return _unknown("no name rule matched and no content model is loaded")
 
     if cands:
@@ -145,7 +154,7 @@ def detect(
             return _answer(
                 table, first, how, 0.0, f"model knows none of {len(cands)} candidates; first taken"
             )
-        return _answer(table, best[0], "model", best[1])
+        return _answer(table, best[0], "model", best[1], note)
 
     listed = table.listed
     best = model.best(text, prior=lambda label: 1.0 if label in listed else OUTSIDE_LIST_WEIGHT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import warnings
+import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,17 +22,32 @@ DATA_FILE = Path(__file__).parent / "data" / "languages.json"
 
 @dataclass(frozen=True)
 class HeuristicRule:
+    """One of linguist's disambiguation rules, compiled with the `regex` module.
+
+    `regex` rather than `re` because it takes a timeout: several of linguist's patterns backtrack
+    catastrophically on long runs of spaces or many short lines (tens of seconds on 64 KiB), and a
+    corpus build cannot let one odd file stall a worker. A search that runs out of time raises
+    TimeoutError, which the caller turns into "heuristics gave no answer".
+    """
+
     labels: tuple[str, ...]
-    pattern: re.Pattern[str] | None = None
-    negative: re.Pattern[str] | None = None
+    pattern: Any = None
+    negative: Any = None
     all_of: tuple[HeuristicRule, ...] = ()
 
-    def matches(self, text: str) -> bool:
-        if self.pattern is not None and not self.pattern.search(text):
+    def matches(self, text: str, deadline: float) -> bool:
+        if self.pattern is not None and not _search(self.pattern, text, deadline):
             return False
-        if self.negative is not None and self.negative.search(text):
+        if self.negative is not None and _search(self.negative, text, deadline):
             return False
-        return all(r.matches(text) for r in self.all_of)
+        return all(r.matches(text, deadline) for r in self.all_of)
+
+
+def _search(pattern: Any, text: str, deadline: float) -> bool:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("heuristic time budget spent")
+    return pattern.search(text, timeout=remaining) is not None
 
 
 @dataclass
@@ -92,19 +107,14 @@ class LanguageTable:
 
 
 def _compile_rule(rule: dict[str, Any]) -> HeuristicRule:
-    flags = re.MULTILINE
-    with warnings.catch_warnings():
-        # Onigmo patterns use '[[' and '&&' literally; re only warns that a future version may not
-        warnings.simplefilter("ignore", FutureWarning)
-        return _compile_rule_quiet(rule, flags)
+    import regex
 
-
-def _compile_rule_quiet(rule: dict[str, Any], flags: int) -> HeuristicRule:
+    flags = regex.MULTILINE | regex.VERSION0
     return HeuristicRule(
         labels=tuple(rule.get("labels", ())),
-        pattern=re.compile(rule["pattern"], flags) if "pattern" in rule else None,
-        negative=re.compile(rule["negative_pattern"], flags) if "negative_pattern" in rule else None,
-        all_of=tuple(_compile_rule_quiet(r, flags) for r in rule.get("and", [])),
+        pattern=regex.compile(rule["pattern"], flags) if "pattern" in rule else None,
+        negative=regex.compile(rule["negative_pattern"], flags) if "negative_pattern" in rule else None,
+        all_of=tuple(_compile_rule(r) for r in rule.get("and", [])),
     )
 
 

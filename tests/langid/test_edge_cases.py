@@ -125,3 +125,18 @@ def test_no_name_and_no_tokens_is_unknown():
 def test_same_input_same_answer():
     content = b"#include <vector>\nint main() { std::vector<int> v; }\n"
     assert {detect("x", content) for _ in range(5)} == {detect("x", content)}
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("scene.gd", b"a" + b" " * 65535),  # linguist's .gd patterns backtrack on long blank runs
+        ("macros.inc", b".x\n" * 22000),
+        ("grammar.g", b"a" + b" " * 65535),
+    ],
+)
+def test_heuristics_that_backtrack_badly_are_cut_off(name, content):
+    start = time.perf_counter()
+    d = detect(name, content)
+    assert time.perf_counter() - start < 2.0
+    assert d.how in {"heuristic", "model", "extension", "unknown"}
