@@ -57,7 +57,7 @@ class DedupConfig(StrictModel):
         ge=1,
         le=4096,
         description="clustering tasks; above 1, each takes the partitions (level, language) hashed to it, "
-        "which needs exact off (exact copies cross partitions: run exact dedup as its own pass first)",
+        "and exact dedup (whose copies cross partitions) runs as a first pass of its own",
     )
     seed: int = 1
     report_examples: int = Field(20, ge=0)
@@ -79,11 +79,6 @@ class DedupConfig(StrictModel):
             raise ValueError(f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
         if not (self.exact or self.near):
             raise ValueError("enable exact, near, or both")
-        if self.cluster_shards > 1 and self.exact:
-            raise ValueError(
-                "cluster_shards > 1 needs exact: false (exact duplicates link documents across partitions); "
-                "deduplicate exactly in a first pass, then near-dedup with shards"
-            )
         return self
 
     def lsh(self) -> tuple[int, int]:

@@ -37,6 +37,17 @@ def dedup_stages(
     them); by default the Parquet documents of the input stage. Stages 1 and 4 must read the same
     documents in the same order with the same number of tasks.
     """
+    if config.exact and config.near and config.cluster_shards > 1:
+        # exact copies link documents across partitions, so they go first, in a pass of their own;
+        # the near pass then clusters partition by partition on the exact pass's output
+        exact_name = f"{name}-exact"
+        exact_pass = config.model_copy(update={"near": False, "cluster_shards": 1})
+        near_pass = config.model_copy(update={"exact": False})
+        first = dedup_stages(exact_pass, source, output, tasks, reader, input_stage, True, exact_name)
+        second_reader = partial(ParquetDocumentReader, stage_folder(output, source, exact_name))
+        return first + dedup_stages(
+            near_pass, source, output, tasks, second_reader, exact_name, write_output, name
+        )
     root = f"{output.rstrip('/')}/{source}"
     if reader is None:
         folder = stage_folder(output, source, input_stage)

@@ -39,10 +39,10 @@ def kept_ids(output: Path, source: str = "text") -> list[str]:
     return sorted(i for f in files for i in pq.read_table(f, columns=["id"]).column("id").to_pylist())
 
 
-def drops(output: Path, source: str = "text") -> dict[str, tuple[str, dict]]:
+def drops(output: Path, source: str = "text", stage: str = "dedup") -> dict[str, tuple[str, dict]]:
     """dropped id -> (reason, detail)"""
     out = {}
-    for f in sorted((output / source / "dedup" / "drops").rglob("*.parquet")):
+    for f in sorted((output / source / stage / "drops").rglob("*.parquet")):
         for row in pq.read_table(f).to_pylist():
             out[row["id"]] = (row["reason"], json.loads(row["detail"]))
     return out

@@ -217,8 +217,22 @@ def test_sharded_clustering_matches_one_task(tmp_path: Path, texts):
         assert merged[key] == single[key], key
 
 
-def test_sharded_clustering_refuses_exact(tmp_path: Path):
-    from pydantic import ValidationError
-
-    with pytest.raises(ValidationError, match="exact: false"):
-        DedupConfig(cluster_shards=4)
+def test_sharded_clustering_with_exact_runs_two_passes(tmp_path: Path, texts):
+    rng = random.Random(13)
+    docs = []
+    for i, t in enumerate(texts[:12]):
+        meta = {"source": "github", "language": ["Go", "Rust", "Lua"][i % 3]}
+        docs.append(doc(f"github:o/r{i:02d}/f", t, **meta))
+        docs.append(doc(f"github:o/r{i:02d}/copy", t, **meta))
+        if i % 3 == 0:
+            docs.append(doc(f"github:o/r{i:02d}/near", plant_variant(t, 0.9, rng)[0], **meta))
+    write_input(tmp_path / "one", docs, source="github")
+    run_dedup(tmp_path / "one", DedupConfig(), source="github")
+    write_input(tmp_path / "two", docs, source="github")
+    stages, _ = run_dedup(tmp_path / "two", DedupConfig(cluster_shards=3), source="github")
+    assert [s.name for s in stages][3:5] == ["dedup-exact", "dedup-signatures"]
+    assert kept_ids(tmp_path / "two", "github") == kept_ids(tmp_path / "one", "github")
+    exact = drops(tmp_path / "two", "github", stage="dedup-exact")
+    near = drops(tmp_path / "two", "github")
+    assert len(exact) == 12 and {r for r, _ in exact.values()} == {"exact_duplicate"}
+    assert len(near) == 4 and {r for r, _ in near.values()} == {"near_duplicate"}
