@@ -1,4 +1,5 @@
-"""Dedup as build stages: four `corpus.stages.Stage`s per source, and a runner for standalone use.
+"""Dedup as build stages: four `corpus.stages.Stage`s per source (eight when exact dedup runs as a
+first pass before sharded near-dedup), and a runner for standalone use.
 
 `dedup_stages` is what a recipe build plugs in after a source's documents stage; `run_stages` runs
 any list of stages on datatrove's local or Ray executor (the CLI and the tests use it), skipping

@@ -4,7 +4,8 @@
    and the exact-content digest; keys are written per band unit (band x key-range shard), sorted.
 2. `DedupBuckets` (tasks take band units round-robin): gathers one band unit from every signature
    task, finds equal keys, verifies candidate pairs and writes the verified pairs.
-3. `DedupClusters` (one task): connected components over the verified pairs, the keep-policy, the
+3. `DedupClusters` (one task, or `cluster_shards` tasks for near-only passes, each taking the
+   partitions hashed to it): connected components over the verified pairs, the keep-policy, the
    assignment of every clustered document to the id it duplicates, and the cluster report.
 4. `DedupFilter` (same tasks as stage 1, same input): passes kept documents on and records every
    dropped one with the id of the copy that was kept.
@@ -301,7 +302,12 @@ def _size_bucket(n: int) -> str:
 
 
 class DedupClusters(_DedupStep):
-    """Stage 3: components, keep-policy, per-document assignment and the cluster report (one task)."""
+    """Stage 3: components, keep-policy, per-document assignment and the cluster report.
+
+    It holds only the verified pairs (two uint64 and a similarity each) and the keep fields of
+    clustered documents, never texts or signatures; with `cluster_shards` > 1 each task holds
+    only the pairs of its partitions.
+    """
 
     name = "dedup clusters"
 
