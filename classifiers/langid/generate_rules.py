@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import regex
 import yaml
 
 from classifiers.langid.aliases import ALIASES
@@ -280,10 +281,12 @@ def build(linguist_dir: Path, names_file: Path, commit: str = "") -> dict[str, A
                 out["pattern"] = named[rule["named_pattern"]]
             for key in ("pattern", "negative_pattern"):
                 if key in out:
+                    # checked with both engines: `regex` runs them, `re` is the stricter grammar
+                    regex.compile(out[key], regex.MULTILINE | regex.VERSION0)
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", FutureWarning)
                         re.compile(out[key], re.MULTILINE)
-        except (ValueError, re.error) as err:
+        except (ValueError, re.error, regex.error) as err:
             skipped.append(f"{rule.get('language')}: {err}")
             return None
         if "and" in rule:
