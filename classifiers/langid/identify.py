@@ -76,7 +76,7 @@ def _by_interpreter(table: LanguageTable, interp: str) -> tuple[str, ...]:
 
 
 def detect(
-    name: str,
+    name: str | os.PathLike[str],
     content: bytes,
     *,
     model: ContentModel | object | None = _USE_DEFAULT,
@@ -84,6 +84,7 @@ def detect(
 ) -> Detection:
     """Decide the language of a file called `name` (a path or base name) holding `content`."""
     table = table or load_table()
+    name = os.fspath(name) if name else ""
     if model is _USE_DEFAULT:
         model = load_model()
     base = os.path.basename(name.replace("\\", "/")) if name else ""
@@ -166,6 +167,6 @@ def detect(
     return _answer(table, label, "model", conf)
 
 
-def identify(name: str, content: bytes) -> str | None:
+def identify(name: str | os.PathLike[str], content: bytes) -> str | None:
     """One of the 338 language names for this file, or None (see `detect` for why)."""
     return detect(name, content).language

@@ -79,7 +79,8 @@ class LanguageFilter(StoryStep):
         super().__init__()
         from classifiers.langid.rules import load_table
 
-        names = load_table().names
+        table = load_table()
+        names = table.names
         if languages is None:
             self.keep = set(names)
         else:
@@ -87,10 +88,13 @@ class LanguageFilter(StoryStep):
             lower = {n.lower(): n for n in names}
             keep: set[str] = set()
             for lang in languages:
+                alias = table.by_alias.get(lang.lower())
                 if lang in known:
                     keep.add(lang)
                 elif lang.lower() in lower:
                     keep.add(lower[lang.lower()])
+                elif alias in known:  # 'cpp', 'perl6', 'golang'
+                    keep.add(alias)
                 else:
                     raise UserError(f"langid.languages: {lang!r} is not one of the 338 language names")
             self.keep = keep

@@ -140,3 +140,9 @@ def test_heuristics_that_backtrack_badly_are_cut_off(name, content):
     d = detect(name, content)
     assert time.perf_counter() - start < 2.0
     assert d.how in {"heuristic", "model", "extension", "unknown"}
+
+
+def test_path_objects_are_accepted(tmp_path):
+    p = tmp_path / "main.go"
+    p.write_text("package main\n")
+    assert identify(p, p.read_bytes()) == "Go"

@@ -109,3 +109,7 @@ def test_langid_stage_follows_the_github_documents_stage(tmp_path):
     names = [type(s).__name__ for s in stages[0].steps]
     assert names == ["ParquetDocumentReader", "LanguageTagger", "LanguageFilter", "ParquetDocumentWriter"]
     assert stages[0].steps[2].stage_folder == f"{tmp_path}/github/langid"
+
+
+def test_filter_accepts_aliases_of_listed_names():
+    assert LanguageFilter(["cpp", "perl6", "golang"]).keep == {"C++", "Perl 6", "Go"}
