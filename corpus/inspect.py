@@ -80,12 +80,58 @@ def _count(df: pl.DataFrame, col: str) -> list[dict[str, Any]]:
     return [{col: r[0], "documents": r[1], "bytes": r[2]} for r in agg.iter_rows()]
 
 
+def extras(path: str) -> dict[str, Any]:
+    """What later stages left beside the documents: recall iterations, dedup clusters, shards."""
+    fs, root = split_url(path)
+    root = root.rstrip("/")
+    found: dict[str, Any] = {}
+    loops = sorted(
+        set(fs.glob(f"{root}/**/iterations/loop.json")) | set(fs.glob(f"{root}/iterations/loop.json"))
+    )
+    if loops:
+        from classifiers.recall.stages import loop_summary
+
+        found["recall"] = {
+            p.rsplit("/iterations/", 1)[0][len(root) + 1 :] or ".": loop_summary(p.rsplit("/", 1)[0])
+            for p in loops
+        }
+    from dedup.layout import read_json
+    from dedup.report import find_reports, format_report, merge_reports
+
+    reports = [r for r in find_reports(path) if r.rsplit("/", 1)[-1] == "report.json"]
+    if reports:
+        found["dedup"] = {}
+        for report in reports:
+            shards = sorted(fs.glob(report.rsplit("/", 1)[0] + "/report.s*.json"))
+            merged = merge_reports([read_json(report)] + [read_json(s) for s in shards])
+            found["dedup"][report[len(root) + 1 :].rsplit("/report.json", 1)[0]] = merged
+        found["_dedup_text"] = {k: format_report(v) for k, v in found["dedup"].items()}
+    from corpus.shards.inspect import is_shard_folder, summarise_shards
+
+    if is_shard_folder(path):
+        found["shards"] = summarise_shards(path)
+    return found
+
+
 def inspect_path(path: str, as_json: bool = False, console: Console | None = None) -> dict[str, Any]:
-    summary = summarise(path)
+    try:
+        summary = summarise(path)
+    except UserError:
+        from corpus.shards.inspect import inspect_shards, is_shard_folder
+
+        if is_shard_folder(path):  # a shard folder holds no documents of its own
+            return inspect_shards(path, as_json=as_json, console=console)
+        raise
+    more = extras(path)
+    texts = more.pop("_dedup_text", {})
+    summary.update(more)
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2, default=str))
         return summary
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # rich assumes 80 columns off a terminal
+            console = Console(width=140)
     console.print(
         f"[bold]{path}[/]: {summary['documents']:,} documents, {summary['bytes']:,} bytes, "
         f"{summary['dropped']:,} dropped"
@@ -115,4 +161,27 @@ def inspect_path(path: str, as_json: bool = False, console: Console | None = Non
         for r in summary["drops"]:
             table.add_row(r["stage"], r["reason"], f"{r['count']:,}")
         console.print(table)
+    for stage, rows in summary.get("recall", {}).items():
+        table = Table(title=f"recall iterations: {stage}", title_justify="left")
+        cols = (
+            "target",
+            "iteration",
+            "seed_positives",
+            "recalled",
+            "new",
+            "target_domains",
+            "prefixes",
+            "stop_reason",
+        )
+        for c in cols:
+            table.add_column(c)
+        for r in rows:
+            table.add_row(*(str(r[c]) for c in cols))
+        console.print(table)
+    for stage, text in texts.items():
+        console.print(f"[bold]{stage}[/]\n{text}")
+    if "shards" in summary:
+        from corpus.shards.inspect import print_shard_summary
+
+        print_shard_summary(summary["shards"], console=console)
     return summary
