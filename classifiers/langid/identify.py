@@ -90,6 +90,7 @@ def detect(
     base = os.path.basename(name.replace("\\", "/")) if name else ""
     head = content[:HEAD_BYTES]
     cands, how, key = table.by_name(base) if base else ((), "", "")
+    by_extension = how == "extension"  # heuristics are keyed by extension, even after a shebang narrows
 
     if not content:
         if len(cands) == 1:
@@ -127,7 +128,7 @@ def detect(
                 return _answer(table, cands[0], how)
 
     note = ""
-    if len(cands) > 1 and how == "extension":
+    if len(cands) > 1 and by_extension:
         deadline = time.monotonic() + HEURISTIC_SECONDS
         try:
             for rule in table.heuristics_for(key):
