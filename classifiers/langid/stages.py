@@ -22,6 +22,7 @@ class LangidConfig(BaseModel):
     sources: list[str] = Field(["github"], description="sources whose documents are code files to tag")
     languages: list[str] | None = Field(None, description="names to keep (default: all 338)")
     keep_unknown: bool = Field(False, description="keep documents no rule or model could name")
+    groups: list[str] | None = Field(["code"], description="mix groups the filter applies to (None: all)")
     model: str | None = Field(None, description="fastText model path (default: the shipped model)")
     use_model: bool = Field(True, description="use the content model for ambiguous or nameless files")
     path_key: str = Field("path", description="metadata key holding the file path")
@@ -31,7 +32,7 @@ class LangidConfig(BaseModel):
 def langid_steps(cfg: LangidConfig) -> list:
     return [
         LanguageTagger(path_key=cfg.path_key, model_path=cfg.model, use_model=cfg.use_model, retag=cfg.retag),
-        LanguageFilter(cfg.languages, keep_unknown=cfg.keep_unknown),
+        LanguageFilter(cfg.languages, keep_unknown=cfg.keep_unknown, groups=cfg.groups),
     ]
 
 

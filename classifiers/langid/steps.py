@@ -75,8 +75,13 @@ class LanguageFilter(StoryStep):
 
     name = "langid filter"
 
-    def __init__(self, languages: list[str] | None = None, keep_unknown: bool = False) -> None:
+    def __init__(
+        self, languages: list[str] | None = None, keep_unknown: bool = False, groups: list[str] | None = None
+    ) -> None:
+        """`groups`: filter only documents of these mix groups (e.g. ["code"]), so that the
+        code-related text a GitHub source also yields (READMEs, docs) passes untouched."""
         super().__init__()
+        self.groups = set(groups) if groups is not None else None
         from classifiers.langid.rules import load_table
 
         table = load_table()
@@ -102,6 +107,10 @@ class LanguageFilter(StoryStep):
 
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
         for doc in data:
+            if self.groups is not None and doc.metadata.get("group") not in self.groups:
+                self.stat_update("other group")
+                yield doc
+                continue
             lang = doc.metadata.get("language")
             if lang in self.keep or (lang is None and self.keep_unknown):
                 self.stat_update("kept")

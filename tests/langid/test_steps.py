@@ -113,3 +113,11 @@ def test_langid_stage_follows_the_github_documents_stage(tmp_path):
 
 def test_filter_accepts_aliases_of_listed_names():
     assert LanguageFilter(["cpp", "perl6", "golang"]).keep == {"C++", "Perl 6", "Go"}
+
+
+def test_filter_leaves_other_groups_untouched():
+    readme = make_document("github:o/r/README.md", "# Title\n", "github", "text", path="README.md")
+    code = make_document("github:o/r/a.yml", "a: 1\n", "github", "code", path="a.yml")
+    tagged = list(LanguageTagger().run(iter([readme, code])))
+    kept = list(LanguageFilter(groups=["code"]).run(iter(tagged)))
+    assert [d.id for d in kept] == ["github:o/r/README.md"]
