@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
-
-from corpus.recipe import StrictModel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 KeyName = Literal["most_stars", "fewest_stars", "newest", "oldest", "lowest_id", "longest", "shortest"]
 
@@ -19,7 +17,11 @@ KeyName = Literal["most_stars", "fewest_stars", "newest", "oldest", "lowest_id",
 REPOSITORY_LEVEL_LANGUAGES = ("Python", "Java", "C#", "C", "C++")
 
 
-class DedupConfig(StrictModel):
+class DedupConfig(BaseModel):
+    # strict like the rest of the recipe (a typo is an error), defined here rather than imported
+    # from corpus.recipe so that the recipe module can import this one without a cycle
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
     exact: bool = Field(True, description="drop documents whose whitespace-normalised text is identical")
     near: bool = Field(True, description="MinHash near-duplicate detection")
     threshold: float = Field(0.7, gt=0, lt=1, description="Jaccard similarity of word n-gram sets")
