@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from classifiers.decontam.benchmarks import DecontamConfig
+from classifiers.langid.stages import LangidConfig
 from classifiers.recall.stages import RecallSection
 from corpus.errors import UserError
 from corpus.github.config import GithubCuration
@@ -147,6 +148,9 @@ class Recipe(StrictModel):
     output: str = "demo-output"
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     sources: Sources
+    langid: LangidConfig | None = Field(
+        None, description="language tagging and filtering (default: GitHub, all 338)"
+    )
     recall: RecallSection | None = Field(None, description="the iterative fastText recall loops")
     decontam: DecontamConfig | None = Field(None, description="benchmark decontamination of every source")
     mix: MixConfig = Field(default_factory=MixConfig)
@@ -218,6 +222,9 @@ def _resolve_inputs(recipe: Recipe, base: Path, source: str) -> None:
         for i, p in enumerate(tx.paths):
             files += _expand_local(f"sources.text.paths.{i}", source, _resolve(base, p))
         tx.paths = files
+    if recipe.langid and recipe.langid.model:
+        recipe.langid.model = _resolve(base, recipe.langid.model)
+        _expand_local("langid.model", source, recipe.langid.model)
     if recipe.recall:
         for src in ("commoncrawl", "github"):
             loop = getattr(recipe.recall, src)

@@ -119,6 +119,7 @@ def source_document_stages(recipe: Recipe, output: str, previous: list[Stage]) -
 #: "module:function" of each builder, in run order
 STAGE_BUILDERS: list[str] = [
     "corpus.stages:source_document_stages",
+    "classifiers.langid.stages:langid_stages",
     "corpus.github.stages:github_stages",
     # per-source stages (file rules, languages, repository samples, web recall) go here
     "classifiers.recall.stages:recall_stages",

@@ -111,6 +111,10 @@ class LanguageFilter(StoryStep):
                 self.stat_update("other group")
                 yield doc
                 continue
+            if doc.metadata.get("kind") == "text":  # code-related text (READMEs, docs) is kept as text
+                self.stat_update("code-related text")
+                yield doc
+                continue
             lang = doc.metadata.get("language")
             if lang in self.keep or (lang is None and self.keep_unknown):
                 self.stat_update("kept")
