@@ -22,6 +22,7 @@ from classifiers.langid.stages import LangidConfig
 from classifiers.recall.stages import RecallSection
 from corpus.errors import UserError
 from corpus.github.config import GithubCuration
+from dedup.config import DedupConfig
 
 
 class StrictModel(BaseModel):
@@ -152,6 +153,7 @@ class Recipe(StrictModel):
         None, description="language tagging and filtering (default: GitHub, all 338)"
     )
     recall: RecallSection | None = Field(None, description="the iterative fastText recall loops")
+    dedup: DedupConfig | None = Field(None, description="exact and MinHash near-deduplication")
     decontam: DecontamConfig | None = Field(None, description="benchmark decontamination of every source")
     mix: MixConfig = Field(default_factory=MixConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)

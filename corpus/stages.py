@@ -63,6 +63,27 @@ def latest(previous: list[Stage], source: str) -> Stage | None:
     return None
 
 
+#: the source name of stages that take every source together (e.g. cross-source deduplication)
+ALL_SOURCES = "all"
+
+
+def current(previous: list[Stage], exclude: tuple[str, ...] = ()) -> list[Stage]:
+    """The stages whose outputs are the corpus as it stands after `previous`, one per source.
+
+    A stage over all sources (source "all") consumes every source planned before it, so it then
+    stands for all of them.
+    """
+    now: dict[str, Stage] = {}
+    for stage in previous:
+        if stage.source in exclude:
+            continue
+        if stage.source == ALL_SOURCES:
+            now = {ALL_SOURCES: stage}
+        else:
+            now[stage.source] = stage
+    return list(now.values())
+
+
 def source_document_stages(recipe: Recipe, output: str, previous: list[Stage]) -> list[Stage]:
     """Read every source of the recipe into documents: `OUTPUT/<source>/documents/`."""
     tasks = recipe.executor.tasks
@@ -124,8 +145,10 @@ STAGE_BUILDERS: list[str] = [
     # per-source stages (file rules, languages, repository samples, web recall) go here
     "classifiers.recall.stages:recall_stages",
     # stages over all sources (deduplication, decontamination) go here
+    "dedup.stages:recipe_dedup_stages",
     "classifiers.decontam.step:decontam_stages",
     # mixing, tokenization and shards go here
+    "corpus.mix.stages:build_stages",
 ]
 
 

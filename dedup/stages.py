@@ -92,7 +92,7 @@ def dedup_stages(
     ]
 
 
-def recipe_dedup_stages(recipe, output: str) -> list[Stage]:
+def recipe_dedup_stages(recipe, output: str, previous: list[Stage] | None = None) -> list[Stage]:
     """Stage builder for `corpus.stages.STAGE_BUILDERS`: the recipe's `dedup` section, if any.
 
     With `together` (the default) one run covers every enabled source, so an exact copy of a
@@ -104,7 +104,15 @@ def recipe_dedup_stages(recipe, output: str) -> list[Stage]:
         return []
     tasks = recipe.executor.tasks
     sources = recipe.sources.enabled()
-    folders = {s: stage_folder(output, s, config.inputs.get(s, "documents")) for s in sources}
+    from corpus.stages import latest
+
+    def input_folder(source: str) -> str:
+        if source in config.inputs:
+            return stage_folder(output, source, config.inputs[source])
+        before = latest(previous or [], source)
+        return before.folder if before is not None else stage_folder(output, source, "documents")
+
+    folders = {s: input_folder(s) for s in sources}
     if config.together:
         inputs = [folders[s] for s in sources]
         return dedup_stages(config, "all", output, tasks, reader=partial(ParquetDocumentReader, inputs))

@@ -50,7 +50,7 @@ class Decontaminator(StoryStep):
 def decontam_stages(recipe, output: str, previous: list) -> list:
     """One `decontam` stage per source, reading that source's latest stage (needs `recipe.decontam`)."""
     from corpus.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
-    from corpus.stages import Stage, latest, stage_folder
+    from corpus.stages import Stage, current, stage_folder
 
     cfg = getattr(recipe, "decontam", None)
     if cfg is None:
@@ -58,10 +58,8 @@ def decontam_stages(recipe, output: str, previous: list) -> list:
     if not isinstance(cfg, DecontamConfig):
         cfg = DecontamConfig.model_validate(cfg if isinstance(cfg, dict) else cfg.model_dump())
     stages = []
-    for source in recipe.sources.enabled():
-        prev = latest(previous, source)
-        if prev is None:
-            continue
+    for prev in current(previous):
+        source = prev.source
         folder = stage_folder(output, source, "decontam")
         stages.append(
             Stage(

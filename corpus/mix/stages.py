@@ -156,11 +156,7 @@ def run_local(stages: list[Stage], workers: int = 1) -> dict:
 
 def build_stages(recipe: Any, output: str, previous: list[Stage]) -> list[Stage]:
     """Stage builder for the build: mixes the latest document folder of every source planned so far."""
-    from corpus.stages import latest
+    from corpus.stages import current
 
-    sources: list[str] = []
-    for stage in previous:
-        if stage.source != SOURCE and stage.source not in sources:
-            sources.append(stage.source)
-    inputs = [latest(previous, s).folder for s in sources]  # type: ignore[union-attr]
+    inputs = [stage.folder for stage in current(previous, exclude=(SOURCE,))]
     return mix_stages(inputs, output, settings_of(recipe), recipe.seed, recipe.executor.tasks)
