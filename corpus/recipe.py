@@ -155,7 +155,7 @@ class Recipe(StrictModel):
     recall: RecallSection | None = Field(None, description="the iterative fastText recall loops")
     dedup: DedupConfig | None = Field(None, description="exact and MinHash near-deduplication")
     decontam: DecontamConfig | None = Field(None, description="benchmark decontamination of every source")
-    mix: MixConfig = Field(default_factory=MixConfig)
+    mix: MixConfig | None = Field(None, description="token mix, tokenization and shards; None = stop at documents")
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     shards: ShardConfig = Field(default_factory=ShardConfig)
 

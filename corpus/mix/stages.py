@@ -158,5 +158,8 @@ def build_stages(recipe: Any, output: str, previous: list[Stage]) -> list[Stage]
     """Stage builder for the build: mixes the latest document folder of every source planned so far."""
     from corpus.stages import current
 
+    if getattr(recipe, "mix", None) is None:  # a recipe without a mix section stops at documents
+        return []
+
     inputs = [stage.folder for stage in current(previous, exclude=(SOURCE,))]
     return mix_stages(inputs, output, settings_of(recipe), recipe.seed, recipe.executor.tasks)
