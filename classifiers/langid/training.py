@@ -11,7 +11,6 @@ thread with a fixed seed so the same corpus gives the same model.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import random
 import tempfile
@@ -20,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from classifiers.fresh_process import in_fresh_process
 from classifiers.langid.identify import detect
 from classifiers.langid.model import label_token
 from classifiers.langid.rules import LanguageTable, load_table
@@ -230,9 +230,8 @@ def _train_and_save(train_file: str, out_file: str, cfg: TrainConfig) -> float:
 def train_model(lines: list[str], out_path: str | Path, cfg: TrainConfig) -> Path:
     """Train (and quantize) a fastText model on `lines`; the file is written atomically.
 
-    fastText keeps state between trainings in one process: a second training of the same data in
-    the same interpreter gives different weights (and sometimes diverges). Each training therefore
-    runs in a fresh interpreter, so the same corpus and seed always give a byte-identical model.
+    Training runs in a fresh interpreter (`classifiers.fresh_process`), so the same corpus and
+    seed always give a byte-identical model.
     """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -240,8 +239,6 @@ def train_model(lines: list[str], out_path: str | Path, cfg: TrainConfig) -> Pat
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp_out = out_path.with_name(f".{out_path.name}.tmp")
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(1) as pool:
-            pool.apply(_train_and_save, (str(train_file), str(tmp_out), cfg))
+        in_fresh_process(_train_and_save, str(train_file), str(tmp_out), cfg)
         os.replace(tmp_out, out_path)
     return out_path

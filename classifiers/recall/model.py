@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from classifiers.fresh_process import in_fresh_process
 from corpus.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,6 @@ def train_model(
     Lines are shuffled deterministically (fastText learns in file order, and a file of all
     positives then all negatives teaches the last label best).
     """
-    import fasttext
-
-    _silence_fasttext()
     params = params or FastTextParams()
     if not positives or not negatives:
         raise UserError(
@@ -82,34 +80,37 @@ def train_model(
             for i in order:
                 f.write(rows[i])
                 f.write("\n")
-        model = _train_with_backoff(fasttext, train_file, params, len(rows))
-        if params.quantize:
-            # product quantisation: k-means per sub-vector, ~1 s per 8 dimensions on one core at
-            # dim 256, so quantising costs minutes at full scale (once per model) and is off in tests
-            model.quantize(
-                input=train_file,
-                retrain=False,
-                qnorm=True,
-                cutoff=params.quantize_cutoff,
-                dsub=params.quantize_dsub,
-            )
         final = out.with_suffix(".ftz" if params.quantize else ".bin")
         tmp_model = os.path.join(tmp, final.name)
-        model.save_model(tmp_model)
+        in_fresh_process(_train_and_save, train_file, tmp_model, params.model_dump(), len(rows))
         os.replace(tmp_model, final)
     return final
 
 
-def _train_with_backoff(fasttext, train_file: str, params: FastTextParams, n_rows: int):
-    """Train, retrying when fastText reports NaN.
+def _train_and_save(train_file: str, model_file: str, params: dict, n_rows: int) -> None:
+    """Runs in a fresh interpreter (see `classifiers.fresh_process`)."""
+    import fasttext
 
-    The installed fastText build is not reproducible even with one thread and a fixed seed (the
-    same file gives different weights from run to run; benchmarks/bench_recall_split.py and the
-    tests show the effect is small), and now and then it overflows to NaN on small sets. A NaN run
-    is retried as it was, then with lr halved, eight attempts in all.
+    _silence_fasttext()
+    p = FastTextParams.model_validate(params)
+    model = _train_with_backoff(fasttext, train_file, p, n_rows)
+    if p.quantize:
+        # product quantisation: k-means per sub-vector, ~1 s per 8 dimensions on one core at
+        # dim 256, so quantising costs minutes at full scale (once per model) and is off in tests
+        model.quantize(
+            input=train_file, retrain=False, qnorm=True, cutoff=p.quantize_cutoff, dsub=p.quantize_dsub
+        )
+    model.save_model(model_file)
+
+
+def _train_with_backoff(fasttext, train_file: str, params: FastTextParams, n_rows: int):
+    """Train, retrying with lr halved when fastText reports NaN (tiny seed sets can diverge).
+
+    Called in a fresh interpreter only, so a given file, seed and lr always train the same model
+    and the retries are deterministic too.
     """
     lr = params.lr
-    for attempt in range(8):
+    for _attempt in range(8):
         try:
             return fasttext.train_supervised(
                 input=train_file,
@@ -127,8 +128,7 @@ def _train_with_backoff(fasttext, train_file: str, params: FastTextParams, n_row
         except RuntimeError as err:
             if "NaN" not in str(err):
                 raise
-            if attempt % 2 == 1:
-                lr /= 2
+            lr /= 2
             log.warning("fastText diverged on %d lines; retrying at lr %g", n_rows, lr)
     raise UserError(
         f"fastText diverged (NaN) training on {n_rows} lines eight times (last lr {lr:g}); "

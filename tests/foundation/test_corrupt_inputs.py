@@ -94,4 +94,5 @@ sources:
     assert docs.filter(pl.col("source") == "commoncrawl").height >= 10
     assert not (tmp_path / "escape.py").exists() and not (out.parent / "escape.py").exists()
     stats = json.loads(run_cli("inspect", str(out), "--json", check=True).stdout)
-    assert stats["dropped"] == drops.height
+    every_drop = pl.read_parquet(out / "*" / "*" / "drops" / "*" / "*.parquet")
+    assert stats["dropped"] == every_drop.height
