@@ -79,6 +79,23 @@ def assemble(
     return [begin_id, hole_id, *suffix, end_id, *prefix, *middle]
 
 
+def assemble_array(
+    split: FimSplit,
+    prefix: np.ndarray,
+    middle: np.ndarray,
+    suffix: np.ndarray,
+    begin_id: int,
+    hole_id: int,
+    end_id: int,
+    eos_id: int,
+) -> np.ndarray:
+    """`assemble` on arrays, with the closing EOS."""
+    b, h, e, z = (np.array([t], dtype=prefix.dtype) for t in (begin_id, hole_id, end_id, eos_id))
+    if split.mode == "psm":
+        return np.concatenate([b, prefix, h, suffix, e, middle, z])
+    return np.concatenate([b, h, suffix, e, prefix, middle, z])
+
+
 def reassemble_text(ids: list[int], decode, begin_id: int, hole_id: int, end_id: int, eos_id: int) -> str:
     """Put a FIM sample's parts back in document order and decode them (inverse of `assemble`).
 

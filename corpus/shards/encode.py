@@ -7,13 +7,15 @@ for the same copy by construction.
 
 from __future__ import annotations
 
-from corpus.mix.fim import FimSplit, assemble
+import numpy as np
+
+from corpus.mix.fim import FimSplit, assemble_array
 
 
 def encode_sequences(
     tok, texts: list[str], splits: list[FimSplit | None], plain_lengths: bool = False
-) -> tuple[list[list[int]], list[int] | None]:
-    """One id list per text (FIM parts tokenized separately, EOS appended), in one tokenizer batch.
+) -> tuple[list[np.ndarray], list[int] | None]:
+    """One id array per text (FIM parts tokenized separately, EOS appended), in one tokenizer batch.
 
     With `plain_lengths`, also the token count of each text tokenized whole (no FIM, no EOS): for
     a FIM copy that needs the whole text tokenized once more, so it is only asked for when counting.
@@ -26,8 +28,9 @@ def encode_sequences(
             pieces.extend(split.parts(text))
             if plain_lengths:
                 pieces.append(text)
-    encoded = tok.encode_batch(pieces)
-    seqs: list[list[int]] = []
+    encoded = tok.encode_arrays(pieces)
+    eos = np.array([tok.eos_id], dtype=np.int32)
+    seqs: list[np.ndarray] = []
     plain: list[int] | None = [] if plain_lengths else None
     at = 0
     for split in splits:
@@ -36,12 +39,20 @@ def encode_sequences(
             at += 1
             if plain is not None:
                 plain.append(len(ids))
+            seqs.append(np.concatenate([ids, eos]))
         else:
-            ids = assemble(split, *encoded[at : at + 3], tok.fim_begin_id, tok.fim_hole_id, tok.fim_end_id)
+            seqs.append(
+                assemble_array(
+                    split,
+                    *encoded[at : at + 3],
+                    tok.fim_begin_id,
+                    tok.fim_hole_id,
+                    tok.fim_end_id,
+                    tok.eos_id,
+                )
+            )
             at += 3
             if plain is not None:
                 plain.append(len(encoded[at]))
                 at += 1
-        ids.append(tok.eos_id)
-        seqs.append(ids)
     return seqs, plain

@@ -61,7 +61,7 @@ class MegatronShardWriter:
             return
         lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
         if all(isinstance(d, np.ndarray) for d in docs):
-            flat = np.concatenate(docs).astype(np.int64, copy=False)
+            flat = np.concatenate(docs)
         else:
             flat = np.fromiter(chain.from_iterable(docs), dtype=np.int64, count=int(lengths.sum()))
         if self._limit is not None and flat.size and (flat.max() > self._limit or flat.min() < 0):

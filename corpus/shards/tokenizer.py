@@ -148,19 +148,32 @@ class CorpusTokenizer:
     def dtype(self) -> type[np.number]:
         return np.int32 if self.vocab_size >= INT32_VOCAB_THRESHOLD else np.uint16
 
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text, no special token added, special-token strings kept as text."""
+    def _encodings(self, texts: list[str]) -> list:
+        """HF encodings of each text, no special token added, special-token strings kept as text."""
         quoting = [i for i, t in enumerate(texts) if any(s in t for s in self._specials_text)]
         if not quoting:
-            return [e.ids for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+            return self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         special = set(quoting)
         plain = [i for i in range(len(texts)) if i not in special]
-        out: list[list[int]] = [[] for _ in texts]
+        out: list = [None] * len(texts)
         for idxs, tok in ((plain, self.tokenizer), (quoting, self._literal)):
             encoded = tok.encode_batch_fast([texts[i] for i in idxs], add_special_tokens=False)
             for i, e in zip(idxs, encoded, strict=True):
-                out[i] = e.ids
+                out[i] = e
         return out
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, as Python lists."""
+        return [e.ids for e in self._encodings(texts)]
+
+    def encode_arrays(self, texts: list[str]) -> list[np.ndarray]:
+        """Token ids of each text as int32 arrays (the shard path).
+
+        Each document's Python id list lives only while it is copied into its array: holding the
+        lists of a whole batch of long files at once (millions of int objects) made tokenizing
+        markedly slower than the tokenizer itself.
+        """
+        return [np.array(e.ids, dtype=np.int32) for e in self._encodings(texts)]
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)

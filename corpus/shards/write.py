@@ -229,7 +229,7 @@ class WriteShardsStep(StoryStep):
                     tok, [pending[i][0]["text"] for i in fresh], [splits[i] for i in fresh]
                 )
                 for i, ids in zip(fresh, encoded, strict=True):
-                    ids_of[i] = np.asarray(ids, dtype=np.int64)
+                    ids_of[i] = ids
             by_group: dict[str, tuple[list[np.ndarray], list[dict]]] = {}
             for i, ((row, group, seq), split) in enumerate(zip(pending, splits, strict=True)):
                 ids = ids_of[i]
