@@ -40,6 +40,11 @@ def test_notebook_runs_clean(name, output, monkeypatch):
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     if name == "inspect_shards.ipynb":
         assert "every one ends with EOS and equals its source text" in text
+    else:  # every section whose data this output has must run, not be skipped
+        if list(output.glob("**/iter_*/summary.json")):
+            assert "no recall iterations" not in text
+        if list(output.glob("**/*clusters/assign/*.parquet")):
+            assert "duplicates removed in" in text
     assert os.environ["CODERFORGE_OUTPUT"] in text
 
 
