@@ -20,7 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 def run_cli(*args: str, timeout: float = 600, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
     """Run `coderforge ARGS` in a fresh process, exactly as a user would."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    env = {**kwargs.pop("env", os.environ), "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     proc = subprocess.run(
         [*CODERFORGE, *args],
         capture_output=True,

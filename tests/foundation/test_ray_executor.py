@@ -27,25 +27,27 @@ def _free_port() -> int:
 
 @pytest.fixture
 def ray_head():
-    """A Ray head of our own (`--block`), so teardown stops exactly this cluster and no other."""
+    """A Ray head of our own (`--block`), so teardown stops exactly this cluster and no other.
+
+    It runs with a private HOME, so a token left in the user's ~/.ray (token authentication) is not
+    sent to this unauthenticated test cluster; the build under test gets the same HOME.
+    """
     port = _free_port()
     temp = tempfile.mkdtemp(prefix="cfray", dir="/tmp")  # Ray's socket paths must stay short
+    env = {**os.environ, "HOME": temp}
+    log = open(os.path.join(temp, "head.log"), "w+b")  # noqa: SIM115 - closed in teardown
     start = [
         RAY, "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
         "--num-cpus", "2", "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", temp,
     ]  # fmt: skip
-    head = subprocess.Popen(start, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    address = f"127.0.0.1:{port}"
+    head = subprocess.Popen(start, start_new_session=True, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert head.poll() is None, head.stderr.read().decode()[-2000:]
-            probe = subprocess.run([RAY, "status", "--address", address], capture_output=True, timeout=60)
-            if probe.returncode == 0:
-                break
+        deadline = time.monotonic() + 180
+        while b"block forever" not in Path(log.name).read_bytes():
+            assert head.poll() is None, Path(log.name).read_text(errors="replace")[-2000:]
             assert time.monotonic() < deadline, "Ray head did not come up"
-            time.sleep(1)
-        yield address
+            time.sleep(0.5)
+        yield f"127.0.0.1:{port}", env
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:
@@ -53,14 +55,24 @@ def ray_head():
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
+        log.close()
         shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.mark.ray
-def test_demo_on_ray_equals_local(demo_output: Path, ray_head: str, tmp_path: Path) -> None:
+def test_demo_on_ray_equals_local(demo_output: Path, ray_head: tuple[str, dict], tmp_path: Path) -> None:
+    address, env = ray_head
     out = tmp_path / "ray-out"
     proc = run_cli(
-        "build", str(DEMO_RECIPE), "--executor", "ray", "--ray-address", ray_head, "--output", str(out)
+        "build",
+        str(DEMO_RECIPE),
+        "--executor",
+        "ray",
+        "--ray-address",
+        address,
+        "--output",
+        str(out),
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert "commoncrawl/documents" in proc.stdout
