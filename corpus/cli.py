@@ -42,7 +42,7 @@ def _register_all() -> None:
 def main(argv: list[str] | None = None) -> int:
     _register_all()
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)  # typer.Exit(code) comes back as its code
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e, click.exceptions.Abort):
             return 1
         raise
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 def run() -> None:  # pragma: no cover - console entry

@@ -12,7 +12,7 @@ import glob
 import os
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -22,6 +22,7 @@ from classifiers.langid.stages import LangidConfig
 from classifiers.recall.stages import RecallSection
 from corpus.errors import UserError
 from corpus.github.config import GithubCuration
+from corpus.mix.config import MixSettings, ShardSettings, TokenizerSettings
 from dedup.config import DedupConfig
 
 
@@ -113,35 +114,6 @@ class Sources(StrictModel):
         return [name for name in ("github", "commoncrawl", "text") if getattr(self, name) is not None]
 
 
-class MixConfig(StrictModel):
-    """Token shares per group (the paper: 60% code, 10% math, 30% natural language)."""
-
-    targets: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
-        default_factory=lambda: {"code": 0.6, "math": 0.1, "text": 0.3}
-    )
-    total_tokens: int | None = Field(None, ge=1, description="token budget; None = what the data allows")
-
-    @field_validator("targets")
-    @classmethod
-    def _sum_to_one(cls, v: dict[str, float]) -> dict[str, float]:
-        total = sum(v.values())
-        if v and abs(total - 1.0) > 1e-6:
-            raise ValueError(f"shares must add up to 1.0 (they add up to {total:g})")
-        return v
-
-
-class TokenizerConfig(StrictModel):
-    path: str | None = Field(None, description="a tokenizer.json to load; None = train one")
-    vocab_size: int = Field(32_000, ge=256)
-    pad_to_multiple_of: int = Field(128, ge=1)
-    sample_documents: int = Field(20_000, ge=1)
-
-
-class ShardConfig(StrictModel):
-    max_tokens_per_shard: int = Field(100_000_000, ge=1)
-    parquet: bool = True
-
-
 class Recipe(StrictModel):
     name: str
     description: str = ""
@@ -155,9 +127,11 @@ class Recipe(StrictModel):
     recall: RecallSection | None = Field(None, description="the iterative fastText recall loops")
     dedup: DedupConfig | None = Field(None, description="exact and MinHash near-deduplication")
     decontam: DecontamConfig | None = Field(None, description="benchmark decontamination of every source")
-    mix: MixConfig | None = Field(None, description="token mix, tokenization and shards; None = stop at documents")
-    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
-    shards: ShardConfig = Field(default_factory=ShardConfig)
+    mix: MixSettings | None = Field(
+        None, description="the token mix (shares, budget, FIM); None = stop at documents"
+    )
+    tokenizer: TokenizerSettings = Field(default_factory=TokenizerSettings)
+    shards: ShardSettings = Field(default_factory=ShardSettings)
 
     @model_validator(mode="after")
     def _some_source(self) -> Recipe:

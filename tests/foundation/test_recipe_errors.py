@@ -42,7 +42,7 @@ CASES = {
     "no sources": ("name: t\noutput: OUT\nsources: {}\n", "give at least one of github, commoncrawl, text"),
     "shares": (
         GOOD + "mix: {targets: {code: 0.6, text: 0.3}}\n",
-        "mix.targets: Value error, shares must add up",
+        "shares must add up to 1.0",
     ),
     "repo location": (
         "name: t\noutput: OUT\nsources: {github: {repos: [{name: a/b}]}}\n",
