@@ -24,10 +24,10 @@ app = typer.Typer(
 
 # Modules that add commands to `app`; each defines `register(app: typer.Typer) -> None`.
 _COMMAND_MODULES: list[str] = [
-    "dedup.cli",
-    "classifiers.langid.cli",
     "corpus.commands",
     "corpus.github.commands",
+    "dedup.cli",
+    "classifiers.langid.cli",
     "trainer.cli",
     "classifiers.recall.commands",
     "corpus.shards.commands",
