@@ -128,7 +128,9 @@ def _probe_ray(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
     except OSError as e:
-        raise UserError(f"executor.ray_address: cannot connect to Ray at {address}: {e.strerror or e}") from None
+        raise UserError(
+            f"executor.ray_address: cannot connect to Ray at {address}: {e.strerror or e}"
+        ) from None
 
 
 def start_ray(recipe: Recipe) -> bool:
