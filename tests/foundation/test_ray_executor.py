@@ -29,12 +29,14 @@ def _free_port() -> int:
 def ray_head():
     """A Ray head of our own (`--block`), so teardown stops exactly this cluster and no other.
 
-    It runs with a private HOME, so a token left in the user's ~/.ray (token authentication) is not
-    sent to this unauthenticated test cluster; the build under test gets the same HOME.
+    It runs with a private HOME and token authentication off, and the build under test gets the
+    same environment, so a token in the user's ~/.ray cannot make the two disagree.
     """
     port = _free_port()
     temp = tempfile.mkdtemp(prefix="cfray", dir="/tmp")  # Ray's socket paths must stay short
-    env = {**os.environ, "HOME": temp}
+    # Ray 2.5x+ turns on token authentication when a token file exists or an earlier local
+    # ray.init() in this process enabled it; this cluster and its clients agree on no tokens.
+    env = {**os.environ, "HOME": temp, "RAY_AUTH_MODE": "disabled"}
     log = open(os.path.join(temp, "head.log"), "w+b")  # noqa: SIM115 - closed in teardown
     start = [
         RAY, "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
