@@ -162,6 +162,7 @@ def build_datasets(
     )
     split = [float(x) for x in data.split.split(",")]
     sizes = [train_samples, eval_samples if split[1] > 0 else 0, 0]
+    _check_splits_not_empty(blend.prefixes, config.split_matrix, sizes, data.split)
     try:
         train, valid, _ = BlendedMegatronDatasetBuilder(GPTDataset, sizes, lambda: True, config).build()
     except (AssertionError, ValueError, IndexError) as e:
@@ -169,6 +170,26 @@ def build_datasets(
     if train is None:
         raise UserError("data: the train split is empty; check data.split and the shards")
     return train, valid
+
+
+def _check_splits_not_empty(
+    prefixes: list[str], split_matrix: list[tuple[float, float] | None], sizes: list[int], split: str
+) -> None:
+    """megatron-core loops forever counting epochs of a split that holds no document (a tiny
+    prefix whose 2% validation share rounds to zero documents); refuse such a blend in one line."""
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    for prefix in prefixes:
+        documents = len(IndexedDataset(prefix, mmap=True).document_indices) - 1
+        for name, bounds, wanted in zip(("train", "validation", "test"), split_matrix, sizes, strict=True):
+            if not wanted or bounds is None:
+                continue
+            begin, end = round(bounds[0] * documents), round(bounds[1] * documents)
+            if end <= begin:
+                raise UserError(
+                    f"data: {prefix} has {documents} documents, none of them in the {name} part of "
+                    f"split {split!r}; give it more data, or set data.split (e.g. --set data.split=100,0,0)"
+                )
 
 
 class BatchIterator:
