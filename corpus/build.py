@@ -102,21 +102,36 @@ def effective_workers(recipe: Recipe) -> int:
     return max(1, min(workers, recipe.executor.tasks))
 
 
-def make_executor(stage: Stage, recipe: Recipe, verbose: bool):
+def stage_executor(
+    stage: Stage,
+    kind: str = "local",
+    workers: int = -1,
+    verbose: bool = False,
+    skip_completed: bool = True,
+    cpus_per_task: int = 1,
+    mem_per_cpu_gb: float = 2.0,
+):
+    """The quiet datatrove executor (local or Ray) that runs `stage` in its folder."""
     common = dict(
-        pipeline=stage.steps, tasks=stage.tasks, workers=effective_workers(recipe), logging_dir=stage.folder
+        pipeline=stage.steps,
+        tasks=stage.tasks,
+        workers=stage.tasks if workers == -1 else max(1, min(workers, stage.tasks)),
+        logging_dir=stage.folder,
+        skip_completed=skip_completed,
     )
-    if recipe.executor.kind == "ray":
-        cls = _ray_executor_class()
-        executor = cls(
-            **common,
-            cpus_per_task=recipe.executor.cpus_per_task,
-            mem_per_cpu_gb=recipe.executor.mem_per_cpu_gb,
-        )
+    if kind == "ray":
+        executor = _ray_executor_class()(**common, cpus_per_task=cpus_per_task, mem_per_cpu_gb=mem_per_cpu_gb)
     else:
         executor = LocalExecutor(**common, start_method="forkserver")
     executor.verbose = verbose
     return executor
+
+
+def make_executor(stage: Stage, recipe: Recipe, verbose: bool):
+    ex = recipe.executor
+    return stage_executor(
+        stage, ex.kind, effective_workers(recipe), verbose, True, ex.cpus_per_task, ex.mem_per_cpu_gb
+    )
 
 
 def _probe_ray(address: str) -> None:
@@ -153,7 +168,7 @@ def start_ray(recipe: Recipe) -> bool:
     return True
 
 
-def _completed(stage: Stage) -> int:
+def completed_tasks(stage: Stage) -> int:
     fs, p = split_url(f"{stage.folder}/completions")
     try:
         return len(fs.ls(p, detail=False)) if fs.exists(p) else 0
@@ -171,11 +186,11 @@ class StageResult:
 
 def _watch(progress: Progress, task_id: int, stage: Stage, stop: threading.Event) -> None:
     while not stop.wait(0.3):
-        progress.update(task_id, completed=_completed(stage))
+        progress.update(task_id, completed=completed_tasks(stage))
 
 
 def run_stage(stage: Stage, recipe: Recipe, progress: Progress, verbose: bool) -> StageResult:
-    done_before = _completed(stage)
+    done_before = completed_tasks(stage)
     task_id = progress.add_task(stage.label, total=stage.tasks, completed=done_before)
     start = time.perf_counter()
     ran = done_before < stage.tasks
@@ -190,7 +205,7 @@ def run_stage(stage: Stage, recipe: Recipe, progress: Progress, verbose: bool) -
             stop.set()
             watcher.join()
             quiet_logs(verbose)
-        missing = stage.tasks - _completed(stage)
+        missing = stage.tasks - completed_tasks(stage)
         if missing:
             raise RuntimeError(
                 f"stage {stage.label}: {missing} of {stage.tasks} tasks failed; see {stage.folder}/logs/"

@@ -13,7 +13,6 @@ from functools import partial
 
 from datatrove.pipeline.base import PipelineStep
 
-from corpus.build import LocalExecutor
 from corpus.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
 from corpus.stages import Stage, stage_folder
 from dedup.config import DedupConfig
@@ -146,38 +145,12 @@ def run_stages(
 
     Task logs go to each stage's logs/ folder (the build's quiet executors), not the terminal.
     """
-    for stage in stages:
-        w = stage.tasks if workers == -1 else max(1, min(workers, stage.tasks))
-        if executor == "ray":
-            from corpus.build import _ray_executor_class
+    from corpus.build import completed_tasks, stage_executor
 
-            ex = _ray_executor_class()(
-                pipeline=stage.steps,
-                tasks=stage.tasks,
-                workers=w,
-                logging_dir=stage.folder,
-                skip_completed=skip_completed,
-            )
-        else:
-            ex = LocalExecutor(
-                pipeline=stage.steps,
-                tasks=stage.tasks,
-                workers=w,
-                logging_dir=stage.folder,
-                skip_completed=skip_completed,
-                start_method="forkserver",
-            )
-        ex.verbose = verbose
-        ex.run()
-        done = _completed(stage)
+    for stage in stages:
+        stage_executor(stage, executor, workers, verbose, skip_completed).run()
+        done = completed_tasks(stage)
         if done < stage.tasks:
             raise RuntimeError(
                 f"stage {stage.label}: {stage.tasks - done} of {stage.tasks} tasks failed; see {stage.folder}/logs/"
             )
-
-
-def _completed(stage: Stage) -> int:
-    from corpus.atomic import split_url
-
-    fs, p = split_url(f"{stage.folder}/completions")
-    return len(fs.ls(p, detail=False)) if fs.exists(p) else 0

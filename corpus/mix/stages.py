@@ -138,17 +138,11 @@ def settings_of(recipe: Any) -> MixRecipe:
 
 def run_local(stages: list[Stage], workers: int = 1) -> dict:
     """Run stages in order on this machine and merge their manifest entries (outside `build`)."""
-    from datatrove.executor import LocalPipelineExecutor
+    from corpus.build import stage_executor
 
     manifest: dict = {}
     for stage in stages:
-        LocalPipelineExecutor(
-            pipeline=stage.steps,
-            tasks=stage.tasks,
-            workers=min(workers, stage.tasks),
-            logging_dir=stage.folder,
-            skip_completed=True,
-        ).run()
+        stage_executor(stage, "local", workers).run()
         if stage.manifest is not None:
             manifest = merge_manifest(stage.output, stage.manifest(stage))
     return manifest
