@@ -206,3 +206,17 @@ def test_long_line_probe_matches_splitting() -> None:
         lengths = [rng.choice([0, 1, 50, 999, 1000, 1001, 1002, 2500]) for _ in range(rng.randrange(1, 8))]
         text = "\n".join("x" * k for k in lengths) + rng.choice(["", "\n"])
         assert _has_line_longer_than(text, 1000) == (max(map(len, text.split("\n"))) > 1000), lengths
+
+
+def test_alphabetic_count_is_str_isalpha_for_any_code_point() -> None:
+    import random
+
+    from corpus.github.file_rules import alphabetic_count
+
+    rng = random.Random(3)
+    samples = ["", "abc", "é日x1", "😀a𐐀", "a\udc80b", "ǅ ʰ ⅷ 〆"]  # astral, lone surrogate, Lt/Lm/Nl/Lo
+    for _ in range(200):
+        top = rng.choice([0x80, 0x800, 0x10000, 0x110000])
+        samples.append("".join(chr(rng.randrange(top)) for _ in range(rng.randrange(1, 300))))
+    for text in samples:
+        assert alphabetic_count(text) == sum(c.isalpha() for c in text), text[:40]
