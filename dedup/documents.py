@@ -43,21 +43,67 @@ def partition_salt(partition: str) -> int:
     return int.from_bytes(hashlib.blake2b(partition.encode("utf-8"), digest_size=8).digest(), "little")
 
 
+def _digest_words(data: bytes | memoryview) -> tuple[int, int]:
+    d = hashlib.blake2b(data, digest_size=16).digest()
+    return int.from_bytes(d[:8], "little"), int.from_bytes(d[8:], "little")
+
+
+def _ascii_space(buf: np.ndarray) -> np.ndarray:
+    """`str.split()`'s whitespace among ASCII bytes: 9-13 (tab to carriage return) and 28-32
+    (the four separators and space); two range tests by unsigned wrap-around, no table lookup."""
+    return (buf - np.uint8(9) <= 4) | (buf - np.uint8(28) <= 4)
+
+
 def exact_digests(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """128-bit digests (hi, lo) of each text with whitespace runs collapsed to one space and the
     ends stripped; case and punctuation kept. A text of only whitespace gets (0, 0).
 
-    `" ".join(text.split())` measured faster than a regex substitution or a numpy pass over the
-    bytes (about 50 MB/s against 15 on this project's machines), so it stays.
+    The digest is blake2b of `" ".join(text.split())`. Building that string costs one Python
+    object per word, so ASCII texts (`str.isascii` is free) are normalised for a whole batch in a
+    few numpy passes over their joined bytes instead; the rest take the string route. Both give
+    the same bytes, hence the same digest.
     """
     hi = np.zeros(len(texts), dtype=np.uint64)
     lo = np.zeros(len(texts), dtype=np.uint64)
+    ascii_rows: list[int] = []
     for i, text in enumerate(texts):
+        if text.isascii():
+            ascii_rows.append(i)
+            continue
         normalised = " ".join(text.split())
         if normalised:
-            d = hashlib.blake2b(normalised.encode("utf-8", "replace"), digest_size=16).digest()
-            hi[i] = int.from_bytes(d[:8], "little")
-            lo[i] = int.from_bytes(d[8:], "little")
+            hi[i], lo[i] = _digest_words(normalised.encode("utf-8", "replace"))
+    if not ascii_rows:
+        return hi, lo
+    encoded = [texts[i].encode("ascii") for i in ascii_rows]
+    # texts joined and closed by one space, which is whitespace: no word runs across two texts
+    encoded.append(b"")
+    buf = np.frombuffer(b" ".join(encoded), dtype=np.uint8)
+    encoded.pop()
+    lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+    space = _ascii_space(buf)
+    # keep every non-space byte and the first byte of each space run, written as b" "
+    keep = np.empty(buf.size, dtype=bool)
+    keep[0] = True
+    np.logical_not(space[1:] & space[:-1], out=keep[1:])
+    out = np.where(space, np.uint8(32), buf)[keep]
+    # kept bytes per text and per following separator, so text i spans [begin[i], end[i]) of `out`
+    bounds = np.zeros(2 * len(encoded), dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=bounds[2::2])
+    bounds[1::2] = bounds[0::2] + lengths
+    counts = np.add.reduceat(keep.view(np.uint8), bounds, dtype=np.int64)
+    counts[0::2][lengths == 0] = 0  # reduceat gives one element, not none, for an empty range
+    ends = np.cumsum(counts)
+    begin, end = ends[0::2] - counts[0::2], ends[0::2]
+    # runs are collapsed already, so stripping takes at most one space off each end
+    last = max(out.size - 1, 0)
+    begin += (end > begin) & (out[np.minimum(begin, last)] == 32)
+    end -= (end > begin) & (out[np.maximum(np.minimum(end - 1, last), 0)] == 32)
+    view = memoryview(out)
+    has_text = end > begin
+    rows = np.asarray(ascii_rows)[has_text].tolist()
+    for row, a, b in zip(rows, begin[has_text].tolist(), end[has_text].tolist(), strict=True):
+        hi[row], lo[row] = _digest_words(view[a:b])
     return hi, lo
 
 

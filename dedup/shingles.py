@@ -18,6 +18,8 @@ The hashes are deterministic across processes, machines and runs (no Python `has
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -36,14 +38,36 @@ _powers = np.ones(1, dtype=np.uint64)
 _inv_powers = np.ones(1, dtype=np.uint64)
 
 
+def _word_bytes(buf: np.ndarray) -> np.ndarray:
+    """`_WORD_BYTE[buf]` by range tests: a 256-entry table lookup costs ~5x more per byte.
+
+    `(b | 32) - 97 <= 25` is true exactly for ASCII letters of either case (uint8 wrap-around).
+    """
+    word = buf >= 128
+    word |= (buf | np.uint8(32)) - np.uint8(97) <= 25
+    word |= buf - np.uint8(48) <= 9
+    word |= buf == 95
+    return word
+
+
 def mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: spreads every input bit over all output bits (in place on a copy)."""
+    x = np.array(x, dtype=np.uint64)
+    return _mix64_inplace(x)
+
+
+def _mix64_inplace(x: np.ndarray) -> np.ndarray:
+    """`mix64` overwriting `x` (a uint64 array we own): one scratch array instead of five."""
+    tmp = np.empty_like(x)
     with np.errstate(over="ignore"):
-        x = x ^ (x >> np.uint64(30))
+        np.right_shift(x, np.uint64(30), out=tmp)
+        x ^= tmp
         x *= _M1
-        x ^= x >> np.uint64(27)
+        np.right_shift(x, np.uint64(27), out=tmp)
+        x ^= tmp
         x *= _M2
-        x ^= x >> np.uint64(31)
+        np.right_shift(x, np.uint64(31), out=tmp)
+        x ^= tmp
     return x
 
 
@@ -75,7 +99,7 @@ def word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         doc_starts[1:] = np.cumsum(lengths[:-1] + 1)
     if buf.size == 0:
         return np.zeros(0, np.uint64), np.zeros(len(texts) + 1, np.int64)
-    is_word = _WORD_BYTE[buf]
+    is_word = _word_bytes(buf)
     padded = np.concatenate(([False], is_word, [False]))
     edges = np.flatnonzero(padded[1:] != padded[:-1])
     starts, ends = edges[0::2], edges[1::2]
@@ -87,7 +111,7 @@ def word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         np.cumsum(prefix[1:], out=prefix[1:])
         hashes = (prefix[ends] - prefix[starts]) * inv_powers[starts]
         hashes += (ends - starts).astype(np.uint64)  # length salt: "a" and "a\0" differ
-    hashes = mix64(hashes)
+    hashes = _mix64_inplace(hashes)
     # documents are separated by a space, so each document's first word is the first start at or
     # after its first byte: a search over documents, not over words
     offsets = np.empty(len(texts) + 1, dtype=np.int64)
@@ -108,9 +132,11 @@ def _combine(parts: list[np.ndarray]) -> np.ndarray:
     """
     with np.errstate(over="ignore"):
         acc = parts[0] * _POSITION_MUL[0]
+        tmp = np.empty_like(acc)
         for k, p in enumerate(parts[1:], start=1):
-            acc += p * _POSITION_MUL[k % 64]
-    return mix64(acc)
+            np.multiply(p, _POSITION_MUL[k % 64], out=tmp)
+            acc += tmp
+    return _mix64_inplace(acc)
 
 
 def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -132,19 +158,18 @@ def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.nda
     out = np.empty(int(offsets[-1]), dtype=np.uint64)
     if words.size >= ngram and full.any():
         windows = _combine([words[k : words.size - ngram + 1 + k] for k in range(ngram)])
-        # a window starting at global word position p is valid when it stays inside its document
-        doc_of_word = np.repeat(np.arange(n_docs), counts)
-        start_doc = doc_of_word[: words.size - ngram + 1]
-        end_doc = doc_of_word[ngram - 1 :]
-        valid = start_doc == end_doc
-        valid_hashes = windows[valid]
-        # documents with full shingles get them in order; place them after any short-doc slot
-        dest_starts = offsets[:-1]
-        src_doc = start_doc[valid]
-        rank_in_doc = np.arange(valid_hashes.size) - np.repeat(
-            np.concatenate(([0], np.cumsum(full)[:-1])), full
-        )
-        out[dest_starts[src_doc] + rank_in_doc] = valid_hashes
+        # a window starting at word p is valid unless a document boundary b falls in (p, p+ngram-1]
+        valid = np.ones(windows.size, dtype=bool)
+        bounds = woff[1:-1]
+        for k in range(1, ngram):
+            at = bounds - k
+            valid[at[(at >= 0) & (at < windows.size)]] = False
+        if short.any():  # short documents' single shingles take one slot each, filled below
+            slot = np.ones(out.size, dtype=bool)
+            slot[offsets[:-1][short]] = False
+            out[slot] = windows[valid]
+        else:
+            out[:] = windows[valid]
     for d in np.flatnonzero(short):
         parts = [words[woff[d] + k : woff[d] + k + 1] for k in range(int(counts[d]))]
         salt = np.full(1, 0xD6E8FEB86659FD93 ^ int(counts[d]), dtype=np.uint64)
@@ -158,16 +183,23 @@ def unique_shingles(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.nd
 
 
 def per_document_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort and deduplicate each document's slice of a batch of hashes (its shingle set)."""
-    n_docs = len(offsets) - 1
+    """Sort and deduplicate each document's slice of a batch of hashes (its shingle set).
+
+    Each slice is sorted in place (no per-document arrays); duplicates go in one pass over the
+    batch, keeping the first hash of every document even when it equals the previous one's last.
+    """
     if hashes.size == 0:
         return hashes, offsets
-    parts = []
-    for d in range(n_docs):
-        h = np.sort(hashes[offsets[d] : offsets[d + 1]])
-        if h.size > 1:
-            h = h[np.concatenate(([True], h[1:] != h[:-1]))]
-        parts.append(h)
-    new_offsets = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum([p.size for p in parts], out=new_offsets[1:])
-    return np.concatenate(parts), new_offsets
+    values = np.array(hashes, dtype=np.uint64)
+    for s, e in pairwise(offsets.tolist()):
+        if e - s > 1:
+            values[s:e].sort()
+    keep = np.empty(values.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    starts = offsets[:-1][np.diff(offsets) > 0]
+    keep[starts] = True
+    kept_before = np.zeros(values.size + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept_before[1:])
+    new_offsets = kept_before[offsets]
+    return values[keep], new_offsets.astype(np.int64)

@@ -121,3 +121,28 @@ def test_components_match_a_reference_union_find():
     chain = np.arange(10_000, dtype=np.uint64)
     nodes, root = connected_components(chain[1:], chain[:-1])
     assert (root == 0).all() and nodes.size == 10_000
+
+
+def test_exact_digests_equal_the_string_normalisation():
+    """The batched ASCII path must digest exactly `" ".join(text.split())`, as non-ASCII texts do."""
+    import hashlib
+
+    from dedup.documents import exact_digests
+
+    def reference(text: str) -> tuple[int, int]:
+        normalised = " ".join(text.split())
+        if not normalised:
+            return 0, 0
+        d = hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).digest()
+        return int.from_bytes(d[:8], "little"), int.from_bytes(d[8:], "little")
+
+    rng = random.Random(7)
+    alphabet = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x00\x08ab.\u00a0é\u3000"
+    for _ in range(2000):
+        ascii_only = rng.random() < 0.5
+        chars = alphabet[:14] if ascii_only else alphabet
+        batch = [
+            "".join(rng.choice(chars) for _ in range(rng.randint(0, 10))) for _ in range(rng.randint(1, 6))
+        ]
+        hi, lo = exact_digests(batch)
+        assert [(int(h), int(x)) for h, x in zip(hi, lo, strict=True)] == [reference(t) for t in batch]
