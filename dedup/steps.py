@@ -25,7 +25,6 @@ import pyarrow as pa
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from corpus.atomic import atomic_open
 from corpus.story import StoryStep
 from dedup.components import connected_components
 from dedup.config import DedupConfig
@@ -37,6 +36,7 @@ from dedup.layout import (
     EDGE_DTYPE,
     WorkLayout,
     exists,
+    intermediate_open,
     make_ref,
     read_array,
     read_json,
@@ -102,8 +102,8 @@ class DedupSignatures(_DedupStep):
         salt_parts: list[np.ndarray] = [np.zeros(0, dtype=np.uint64)]
         position = 0
         with (
-            atomic_open(self.layout.sigs(rank), "wb") as sig_f,
-            atomic_open(self.layout.shingles(rank), "wb") as set_f,
+            intermediate_open(self.layout.sigs(rank)) as sig_f,
+            intermediate_open(self.layout.shingles(rank)) as set_f,
         ):
 
             def flush(batch: list[Document]) -> None:
@@ -219,15 +219,17 @@ class DedupBuckets(_DedupStep):
             rec = np.concatenate(parts) if parts else np.zeros(0, BAND_DTYPE)
             if rec.size < 2:
                 continue
-            rec = rec[np.argsort(rec["key"], kind="stable")]
-            keys, refs = rec["key"], rec["ref"]
+            # by key, then ref: each bucket's members come out sorted, as one Python list slice
+            rec = rec[np.lexsort((rec["ref"], rec["key"]))]
+            keys = rec["key"]
             starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
             ends = np.append(starts[1:], keys.size)
-            multi = np.flatnonzero(ends - starts > 1)
+            multi = ends - starts > 1
+            refs = rec["ref"].tolist()
             with self.track_time("verify"):
-                for i in multi:
+                for begin, end in zip(starts[multi].tolist(), ends[multi].tolist(), strict=True):
                     buckets += 1
-                    members = [int(x) for x in np.sort(refs[starts[i] : ends[i]])]
+                    members = refs[begin:end]
                     if unit in exact_units:
                         first_of: dict[int, int] = {}
                         for m in members:
