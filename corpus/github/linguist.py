@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from re import _constants as sre
+from re import _parser as sre_parse
 
 DATA_FILE = Path(__file__).parent / "data" / "linguist.json"
 
@@ -29,11 +31,12 @@ _SOURCE_MAP_COMMENT = re.compile(r"^/[*/][#@] source(?:Mapping)?URL|sourceURL=",
 
 @dataclass(frozen=True)
 class LinguistRules:
-    vendor: PatternSet
-    documentation: PatternSet
-    generated_paths: PatternSet
+    vendor: PathRuleSet
+    documentation: PathRuleSet
+    generated_paths: PathRuleSet
     generated_markers: re.Pattern[str]
     commit: str
+    paths: PathRules
 
 
 _SEGMENT_START = ("(^|/)", "(?:^|/)", "(^|\\/)", "(?:^|\\/)")
@@ -189,29 +192,371 @@ class PatternSet:
         return None
 
 
+#: the three places a path rule can be decided: its folder (once per folder), its file name
+#: (once per distinct name), or, for a rule that can span both, the whole path
+DIR, NAME, BOTH, WHOLE = "dir", "name", "both", "whole"
+_SLASH = ord("/")
+#: operators whose matching looks only at the characters they consume (and `^` at position 0)
+_CONSUMING = {
+    sre.LITERAL,
+    sre.NOT_LITERAL,
+    sre.ANY,
+    sre.IN,
+    sre.BRANCH,
+    sre.SUBPATTERN,
+    sre.MAX_REPEAT,
+    sre.MIN_REPEAT,
+    sre.POSSESSIVE_REPEAT,
+    sre.ATOMIC_GROUP,
+}
+_NO_SLASH_CATEGORIES = {
+    sre.CATEGORY_DIGIT,
+    sre.CATEGORY_SPACE,
+    sre.CATEGORY_WORD,
+    sre.CATEGORY_LINEBREAK,
+}
+
+
+def _children(op: object, av: object) -> list[list[tuple[object, object]]]:
+    """The sub-sequences of one parsed regex node."""
+    if op == sre.BRANCH:
+        return list(av[1])  # type: ignore[index]
+    if op == sre.SUBPATTERN:
+        return [av[3]]  # type: ignore[index]
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        return [av[2]]  # type: ignore[index]
+    if op == sre.ATOMIC_GROUP:
+        return [av]  # type: ignore[list-item]
+    return []
+
+
+def _only(items: list[tuple[object, object]], allowed: set[object], anchors: set[object]) -> bool:
+    """Every node (recursively) is an `allowed` operator or an `AT` in `anchors`; scoped flags
+    other than IGNORECASE (which cannot change what `/` or an anchor matches) refuse."""
+    for op, av in items:
+        if op == sre.AT:
+            if av not in anchors:
+                return False
+            continue
+        if op not in allowed:
+            return False
+        if op == sre.SUBPATTERN and (av[1] | av[2]) & ~sre.SRE_FLAG_IGNORECASE:  # type: ignore[index]
+            return False
+        if not all(_only(list(c), allowed, anchors) for c in _children(op, av)):
+            return False
+    return True
+
+
+def _class_has_slash(items: list[tuple[object, object]]) -> bool:
+    """Whether a character class `[...]` matches `/` (True when unsure)."""
+    negate = bool(items) and items[0][0] == sre.NEGATE
+    hit = False
+    for op, av in items[1:] if negate else items:
+        if op == sre.LITERAL:
+            hit = hit or av == _SLASH
+        elif op == sre.RANGE:
+            hit = hit or av[0] <= _SLASH <= av[1]  # type: ignore[index]
+        elif op == sre.CATEGORY and av in _NO_SLASH_CATEGORIES:
+            continue
+        else:
+            return True
+    return hit != negate
+
+
+def _may_match_slash(items: list[tuple[object, object]]) -> bool:
+    """Whether any match of the node sequence can contain `/` (True when unsure)."""
+    for op, av in items:
+        if op == sre.LITERAL:
+            if av == _SLASH:
+                return True
+        elif op == sre.NOT_LITERAL:
+            if av != _SLASH:
+                return True
+        elif op == sre.IN:
+            if _class_has_slash(list(av)):  # type: ignore[arg-type]
+                return True
+        elif op in (sre.ANY, sre.GROUPREF) or any(_may_match_slash(list(c)) for c in _children(op, av)):
+            return True
+    return False
+
+
+def _is_lead(node: tuple[object, object]) -> bool:
+    """Whether a parsed node is the segment lead `(^|/)` (or `(?:^|/)`, `(/|^)`)."""
+    op, av = node
+    if op == sre.SUBPATTERN and not av[1] and not av[2] and len(av[3]) == 1:  # type: ignore[index]
+        op, av = av[3][0]  # type: ignore[index]
+    if op != sre.BRANCH or len(av[1]) != 2:  # type: ignore[index]
+        return False
+    branches = sorted(str(list(b)) for b in av[1])  # type: ignore[index]
+    return branches == sorted([str([(sre.AT, sre.AT_BEGINNING)]), str([(sre.LITERAL, _SLASH)])])
+
+
+def path_scope(pattern: str) -> str:
+    """Where a path pattern can be decided without changing whether it matches (`search`) a path
+    `FOLDER/NAME` (NAME not empty, without `/`; a file at the top is always searched whole):
+
+    - DIR: every match ends with `/` and its success depends only on the characters up to its
+      end (no `$`, `\\b` or lookaround), so it matches the path iff it matches `FOLDER/`;
+    - NAME: after an optional `(^|/)` lead, nothing can match `/` or `^` and it must end at
+      `$`: every match lies in NAME (`$` holds only at the end), so search NAME alone;
+    - BOTH: like NAME, without the end anchor: a match lies either in `FOLDER/`, where (as for
+      DIR) searching `FOLDER/` finds it, or in NAME. `$`, `\\b` and `\\B` are allowed when the
+      part after the lead cannot be empty: such a match never reaches the end of `FOLDER/`
+      (that would take the `/`), so the anchors see the same characters either way;
+    - WHOLE: anything else (a match may span folders and name), searched on the whole path.
+    """
+    try:
+        parsed = sre_parse.parse(pattern)
+    except re.error:
+        return WHOLE
+    if parsed.state.flags & ~(sre.SRE_FLAG_IGNORECASE | sre.SRE_FLAG_UNICODE):
+        return WHOLE
+    items = list(parsed.data)
+    if len(items) == 1 and items[0][0] == sre.SUBPATTERN:  # (?i:...) around the whole pattern
+        _group, add, remove, inner = items[0][1]  # type: ignore[misc]
+        if not (add | remove) & ~sre.SRE_FLAG_IGNORECASE:
+            items = list(inner.data)
+    first = items[0] if items else (None, None)
+    if first[0] == sre.SUBPATTERN and len(first[1][3]) == 1:  # type: ignore[index]
+        first = first[1][3][0]  # type: ignore[index]
+    if first[0] in (sre.MIN_REPEAT, sre.MAX_REPEAT) and first[1][0] == 0:  # type: ignore[index]
+        items = items[1:]  # a `.*` in front of a search adds no match and removes none
+    starts = {sre.AT_BEGINNING, sre.AT_BEGINNING_STRING}
+    if items and items[-1] == (sre.LITERAL, _SLASH) and _only(items, _CONSUMING, starts):
+        return DIR
+    body = items[1:] if items and _is_lead(items[0]) else items
+    if _may_match_slash(body):
+        return WHOLE
+    ends = {sre.AT_END, sre.AT_END_STRING}
+    if body and body[-1][0] == sre.AT and body[-1][1] in ends and _only(body[:-1], _CONSUMING, set()):
+        return NAME
+    if _only(body, _CONSUMING, set()):
+        return BOTH
+    never_empty = sre_parse.SubPattern(parsed.state, body).getwidth()[0] > 0
+    if never_empty and _only(body, _CONSUMING, ends | {sre.AT_BOUNDARY, sre.AT_NON_BOUNDARY}):
+        return BOTH
+    return WHOLE
+
+
+def _finite(items: list[tuple[object, object]], limit: int = 64) -> set[str] | None:
+    """Every string the node sequence can match, when that is a small finite set; else None."""
+    result = {""}
+    for op, av in items:
+        options: set[str] | None
+        if op == sre.LITERAL:
+            options = {chr(av)}  # type: ignore[arg-type]
+        elif op == sre.IN and all(o == sre.LITERAL for o, _ in av):  # type: ignore[attr-defined]
+            options = {chr(c) for _, c in av}  # type: ignore[attr-defined]
+        elif op == sre.SUBPATTERN and not av[1] and not av[2]:  # type: ignore[index]
+            options = _finite(list(av[3]), limit)  # type: ignore[index]
+        elif op == sre.BRANCH:
+            options = set()
+            for branch in av[1]:  # type: ignore[index]
+                sub = _finite(list(branch), limit)
+                if sub is None:
+                    return None
+                options |= sub
+        elif op == sre.MAX_REPEAT and av[0] == 0 and av[1] == 1:  # type: ignore[index]
+            sub = _finite(list(av[2]), limit)  # type: ignore[index]
+            options = None if sub is None else sub | {""}
+        else:
+            return None
+        if options is None:
+            return None
+        result = {a + b for a in result for b in options}
+        if len(result) > limit:
+            return None
+    return result
+
+
+def end_suffixes(pattern: str) -> tuple[tuple[str, ...], bool] | None:
+    """(endings, at `$`) for a pattern anchored at the end: every match ends the path with one of
+    `endings` (or, for `$`, with one of them and a final newline). None when there is no such
+    short list, the endings could hold `/`, or case is ignored: no cheap test of the name then."""
+    try:
+        parsed = sre_parse.parse(pattern)
+    except re.error:
+        return None
+    if parsed.state.flags & ~sre.SRE_FLAG_UNICODE:
+        return None
+    items = list(parsed.data)
+    if not items or items[-1][0] != sre.AT or items[-1][1] not in (sre.AT_END, sre.AT_END_STRING):
+        return None
+    dollar = items[-1][1] == sre.AT_END
+    endings = {""}
+    for item in reversed(items[:-1]):
+        options = _finite([item])
+        if options is None:
+            break
+        longer = {o + e for o in options for e in endings}
+        if len(longer) > 64:
+            break
+        endings = longer
+    if "" in endings or any("/" in e or "\n" in e for e in endings):
+        return None
+    return tuple(sorted(endings)), dollar
+
+
+#: a pattern that can span folder and name, with what a path must contain and end with for it
+#: to match: (literal filter, endings from `end_suffixes`, compiled)
+_Whole = tuple[tuple[str, bool] | None, "tuple[tuple[str, ...], bool] | None", re.Pattern[str]]
+
+
+class PathRuleSet:
+    """One list of linguist's path patterns, split by `path_scope` so that `PathRules` can decide
+    a path from per-folder and per-name verdicts; `search` still gives the first match of the
+    plain `PatternSet` (for the detail of a drop)."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.scopes = {p: path_scope(p) for p in patterns}
+        self.all = PatternSet(patterns)
+        self.on_folder = PatternSet([p for p in patterns if self.scopes[p] in (DIR, BOTH)])
+        self.on_name = PatternSet([p for p in patterns if self.scopes[p] in (NAME, BOTH)])
+        self.whole: list[_Whole] = []
+        for p in patterns:
+            if self.scopes[p] == WHOLE:
+                lead_free = p
+                for lead in _REDUNDANT_LEAD:
+                    lead_free = lead_free.removeprefix(lead)
+                self.whole.append((_literal_filter(lead_free), end_suffixes(p), re.compile(p)))
+        #: whole-path patterns that every name keeps (no ending to test), and every ending any
+        #: other one needs: a name with none of those endings keeps only the former
+        self.whole_always = tuple(w for w in self.whole if w[1] is None)
+        self.whole_endings = tuple(sorted({e for w in self.whole if w[1] for e in w[1][0]}))
+
+    def search(self, path: str) -> re.Match[str] | None:
+        return self.all.search(path)
+
+    def folder_hit(self, folder: str) -> bool:
+        """Whether a folder-decided pattern matches every path under `folder`."""
+        return self.on_folder.search(folder + "/") is not None
+
+    def name_verdict(self, name: str) -> bool | tuple[_Whole, ...]:
+        """True when a name-decided pattern matches; otherwise the whole-path patterns that a
+        path ending in this name could still match (those whose endings it has)."""
+        if self.on_name.search(name) is not None:
+            return True
+        if not name.endswith(self.whole_endings) and not name.endswith("\n"):
+            return self.whole_always
+        keep = []
+        for entry in self.whole:
+            ending = entry[1]
+            if ending is not None:
+                endings, dollar = ending
+                if not name.endswith(endings) and not (
+                    dollar and name.endswith("\n") and name[:-1].endswith(endings)
+                ):
+                    continue
+            keep.append(entry)
+        return tuple(keep)
+
+
+def _whole_hit(candidates: tuple[_Whole, ...], path: str) -> bool:
+    lowered = None
+    for need, _ending, rx in candidates:
+        if need is not None:
+            literal, any_case = need
+            if any_case:
+                lowered = path.lower() if lowered is None else lowered
+                if literal not in lowered:
+                    continue
+            elif literal not in path:
+                continue
+        if rx.search(path):
+            return True
+    return False
+
+
+class PathRules:
+    """Vendored / documentation / generated-by-name verdicts of a path, decided per folder and
+    per file name where `path_scope` proves that gives the same answer as searching the whole
+    path: the files of one folder share its verdict, files sharing a name share theirs, and
+    only the few patterns that can span both (with cheap literal and ending tests first) run on
+    each path. Memos are bounded and start afresh when full."""
+
+    #: folders and names remembered before the memo starts afresh (memory bound)
+    MEMO = 8192
+
+    def __init__(self, vendor: PathRuleSet, documentation: PathRuleSet, generated: PathRuleSet) -> None:
+        self.sets = (vendor, documentation, generated)
+        self._folders: dict[str, tuple[bool, bool, bool]] = {}
+        self._names: dict[str, tuple[bool | tuple[_Whole, ...], ...]] = {}
+        self._last: tuple[str, tuple[bool, bool, bool]] = ("", (False, False, False))
+
+    def verdicts(self, path: str) -> tuple[bool, bool, bool]:
+        """(vendored, documentation, generated by name) of `path`."""
+        last_path, last = self._last
+        if path == last_path and path:  # the reader asks again about the file it just listed
+            return last
+        folder, slash, name = path.rpartition("/")
+        if not slash or not name:
+            vendor, docs, generated = self.sets
+            result = (
+                vendor.all.search(path) is not None,
+                docs.all.search(path) is not None,
+                generated.all.search(path) is not None,
+            )
+        else:
+            in_folder = self._folders.get(folder)
+            if in_folder is None:
+                if len(self._folders) >= self.MEMO:
+                    self._folders.clear()
+                vendor, docs, generated = self.sets
+                in_folder = (vendor.folder_hit(folder), docs.folder_hit(folder), generated.folder_hit(folder))
+                self._folders[folder] = in_folder
+            by_name = self._names.get(name)
+            if by_name is None:
+                if len(self._names) >= self.MEMO:
+                    self._names.clear()
+                vendor, docs, generated = self.sets
+                by_name = (vendor.name_verdict(name), docs.name_verdict(name), generated.name_verdict(name))
+                self._names[name] = by_name
+            v, d, g = in_folder
+            nv, nd, ng = by_name
+            result = (
+                v or nv is True or (bool(nv) and _whole_hit(nv, path)),  # type: ignore[arg-type]
+                d or nd is True or (bool(nd) and _whole_hit(nd, path)),  # type: ignore[arg-type]
+                g or ng is True or (bool(ng) and _whole_hit(ng, path)),  # type: ignore[arg-type]
+            )
+        self._last = (path, result)
+        return result
+
+
 @lru_cache(maxsize=1)
 def load_rules() -> LinguistRules:
     data = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    vendor = PathRuleSet(data["vendor"])
+    docs = PathRuleSet(data["documentation"])
+    generated_paths = PathRuleSet(data["generated_paths"])
     return LinguistRules(
-        vendor=PatternSet(data["vendor"]),
-        documentation=PatternSet(data["documentation"]),
-        generated_paths=PatternSet(data["generated_paths"]),
+        vendor=vendor,
+        documentation=docs,
+        generated_paths=generated_paths,
         generated_markers=re.compile("|".join(re.escape(m) for m in data["generated_markers"]) or r"(?!x)x"),
         commit=data.get("commit", ""),
+        paths=PathRules(vendor, docs, generated_paths),
     )
 
 
 def vendored(path: str) -> bool:
-    return load_rules().vendor.search(path) is not None
+    return load_rules().paths.verdicts(path)[0]
 
 
 def documentation(path: str) -> bool:
-    return load_rules().documentation.search(path) is not None
+    return load_rules().paths.verdicts(path)[1]
+
+
+def _js_or_css(path: str) -> bool:
+    """Whether the extension is .js or .css (any case), as `posixpath.splitext` sees it; the
+    ending is tested first, as most paths fail that (an extension lower-cased to `.js` ends the
+    last four characters lower-cased)."""
+    if not path[-4:].lower().endswith((".js", ".css")):
+        return False
+    return posixpath.splitext(path)[1].lower() in (".js", ".css")
 
 
 def minified(path: str, text: str) -> bool:
-    ext = posixpath.splitext(path)[1].lower()
-    if ext not in (".js", ".css") or not text:
+    if not text or not _js_or_css(path):
         return False
     lines = text.split("\n")
     return (len(text) - (len(lines) - 1)) // len(lines) > MINIFIED_AVG_LINE
@@ -219,7 +564,8 @@ def minified(path: str, text: str) -> bool:
 
 def generated_path(path: str) -> str | None:
     """Why linguist would call a file of this name generated, before reading it; or None."""
-    m = load_rules().generated_paths.search(path)
+    rules = load_rules()
+    m = rules.generated_paths.search(path) if rules.paths.verdicts(path)[2] else None  # match if needed
     if m:
         return f"path matches {m.group(0)!r}"
     if path.lower().endswith((".js.map", ".css.map")):
@@ -229,8 +575,7 @@ def generated_path(path: str) -> str | None:
 
 def generated_content(path: str, text: str) -> str | None:
     """Why linguist would call this content generated (banner near the top, source-map trailer)."""
-    ext = posixpath.splitext(path)[1].lower()
-    if ext in (".js", ".css"):
+    if _js_or_css(path):
         tail = text[-2000:].rstrip("\n").rsplit("\n", 2)[-2:]
         if any(_SOURCE_MAP_COMMENT.search(line) for line in tail):
             return "ends with a source-map reference"

@@ -99,6 +99,8 @@ def safe_member_path(name: str) -> str | None:
 def _printable(path: str) -> str:
     """`path` itself when it is valid text; otherwise undecodable bytes shown as escapes, so that
     even a record about a badly named file can be written."""
+    if path.isascii():  # the common case, decided without encoding
+        return path
     try:
         path.encode("utf-8")
         return path
@@ -231,13 +233,16 @@ def iter_zip(
 def _read_capped(path: str, max_bytes: int) -> tuple[bytes | None, int]:
     """(content, size) of a file, or (None, size) when it is over the cap. Opened without
     following a symlink that replaced it after it was listed; sized with fstat on the open file,
-    so a listed file costs the same system calls as a plain `open().read()`."""
+    and read in one call when it still has that size (a regular file's read returns less than
+    asked only at its end), so a listed file costs fewer system calls than `open().read()`."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     try:
         size = os.fstat(fd).st_size
         if size > max_bytes:
             return None, size
         chunks = [os.read(fd, size + 1)]
+        if len(chunks[0]) == size:  # short of the extra byte asked for: the end of the file
+            return chunks[0], size
         while chunks[-1] and sum(map(len, chunks)) <= max_bytes:
             chunks.append(os.read(fd, 1 << 20))
         data = b"".join(chunks) if len(chunks) > 2 else chunks[0]
@@ -390,11 +395,12 @@ class GithubRepoReader(StoryStep):
         try:
             paths: set[str] = set()
             for raw in self._files(repo, info):
-                doc_id = f"github:{name}/{_printable(raw.path)}"
+                printable = _printable(raw.path)
+                doc_id = f"github:{name}/{printable}"
                 if raw.refusal:
                     self.drop(doc_id, *raw.refusal)
                     continue
-                if _printable(raw.path) != raw.path:  # a name that is not valid UTF-8
+                if printable != raw.path:  # a name that is not valid UTF-8
                     self.drop(doc_id, "bad_path_encoding", "the file name is not UTF-8")
                     continue
                 if raw.path in paths:  # tarballs may repeat a member: the first one is kept

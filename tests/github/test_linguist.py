@@ -149,3 +149,73 @@ def test_pattern_sets_answer_like_the_plain_patterns() -> None:
         fast = getattr(rules, key)
         for p in paths:
             assert (fast.search(p) is not None) == any(r.search(p) for r in plain), (key, p)
+
+
+def _plain_verdicts(data: dict, path: str) -> tuple[bool, bool, bool]:
+    """Each of linguist's three path lists searched pattern by pattern: the definition."""
+    return tuple(  # type: ignore[return-value]
+        any(re.search(p, path) for p in data[key]) for key in ("vendor", "documentation", "generated_paths")
+    )
+
+
+def test_folder_and_name_verdicts_answer_like_the_plain_patterns() -> None:
+    """The per-folder / per-name shortcut gives every path of the installed packages, and a
+    mix of linguist-style folders and names, the verdicts of searching each pattern in full."""
+    import os
+    import random
+    import sysconfig
+
+    data = json.loads(Path(linguist.DATA_FILE).read_text())
+    root = sysconfig.get_paths()["purelib"]
+    paths = [os.path.relpath(os.path.join(d, f), root) for d, _dirs, files in os.walk(root) for f in files]
+    folders = [
+        "src", "vendor", "Vendor", "vvendor", "node_modules", "docs", "Docs", "doc/_build", "third-party",
+        "3rdparty", "extjs", "extjs/src", "font-awesome", "tiny_mce", "codemirror/5.1", "CodeMirror",
+        "Pods", "x-Pods", "packages/foo.1", "Packages/a.b.2", "vendor/golang.org", "vendor/-x.com",
+        ".github", "test/fixtures", "jquery", "jquery.fn.gantt.js", "d3", "cache", "dist", "a.xctemplate",
+        "README.d", "CHANGES", "LICENSE.x", "configure", "gradlew", "select2", "flow-typed", ".sqlx",
+        "Realm.framework", "aclocal.m4x", "Cargo.lockdir", "examples", "Examples", "man", "samples",
+        "debian", "deps", "rebar", "inst/doc", "a\nb", "x.zep.c", ".pnp.d", "bootstrap", "Bourbon",
+    ]  # fmt: skip
+    names = [
+        "a.py", "jquery.js", "jquery-1.2.3.js", "jquery.min.js", "x.d.ts", "README", "README.md",
+        "Readme.txt", "CHANGELOG", "CHANGES.", "LICENSE", "licence.txt", "configure", "configure\n",
+        "gradlew", "GRADLEW.BAT", "mvnw.cmd", "a.designer.cs", "A.FEATURE.CS", "poetry.lock",
+        "Cargo.lock", "foo.min.css", "d3.v4.min.js", "bootstrap.css", "bootstrap.min.js", "ppport.h",
+        "a.zep.c", ".zep.h", "query-" + "a" * 64 + ".json", "Manifest.toml", "JuliaManifest-v1.10.toml",
+        "esy.lock", "x.esy.lock", ".pnp.cjs", "rebar", "CITATION.cff", "CITATIONS.bib", "foo.js.map",
+        ".gitignore", "angular.js", "react-dom.js", "lang.properties", "x.html", "lib", "mode", "x.js\n",
+        "knockout-3.5.1.debug.js", "mise.lock", "mise.local.lock", "a.scss", "shBrushJava.js", "-vsdoc.js",
+    ]  # fmt: skip
+    rng = random.Random(7)
+    for _ in range(6000):
+        parts = [rng.choice(folders) for _ in range(rng.randrange(0, 4))]
+        paths.append("/".join([*parts, rng.choice(names)]))
+    paths += ["a/", "/x.js", "a//b", "", "x/"]
+    fast = linguist.load_rules().paths
+    for path in paths:
+        assert fast.verdicts(path) == _plain_verdicts(data, path), path
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(^|/)a$", r"(^|/)(\.|$)", r"(^|/)a(\.|$)", r"\bab", r"ab\b", r"(^|/)x?", r"(^|/)b*",
+        r"a/$", r"(?=a)b/", r"a(?=/)", r"[^.]*\.js$", r"^ab$", r"(^|/)\w+/", r"(?i:(^|/)AB/)",
+        r".\.b$", r"x/\Z", r"(?i)ab$", r"a.b", r"(?<=/)a", r"(?<!-)a/", r"(^|/)[^/]+\.b", r"\Ba",
+        r"(^|/)a[\s\S]b$", r"(^|/)(ab|$)", r"a\n", r"(^|/)a\.?$", r"b\.(x|y)$", r"(a|b/)c$",
+    ],
+)  # fmt: skip
+def test_path_scopes_are_sound(pattern: str) -> None:
+    """Hand-made patterns at the edges of each scope, on random short paths of a small
+    alphabet: the folder/name shortcut must agree with searching the whole path."""
+    import random
+
+    rules = linguist.PathRules(
+        linguist.PathRuleSet([pattern]), linguist.PathRuleSet([]), linguist.PathRuleSet([])
+    )
+    rx = re.compile(pattern)
+    rng = random.Random(pattern)
+    for _ in range(3000):
+        path = "".join(rng.choice("ab/.x-y\n") for _ in range(rng.randrange(0, 9)))
+        assert rules.verdicts(path)[0] == (rx.search(path) is not None), (pattern, path)
