@@ -9,6 +9,7 @@ and an executor skips the ranks that already have a completion marker.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -36,6 +37,26 @@ from corpus.stats import StageStats, read_stage_stats
 
 #: recipe fields that change how a build runs but never what it writes
 RUN_ONLY_FIELDS = {"executor": {"kind", "workers", "ray_address", "cpus_per_task", "mem_per_cpu_gb"}}
+
+
+def _cache_loguru_lib_dirs() -> None:
+    """Compute loguru's library folders once per process instead of on every `logger.add`.
+
+    loguru asks sysconfig for every install scheme's paths each time a sink is added (~4 ms);
+    datatrove adds and removes sinks four times per task, which made logging set-up a tenth of
+    a small stage. The folders only shorten paths in formatted tracebacks. Skipped quietly if a
+    loguru release moves the helper.
+    """
+    try:
+        from loguru._better_exceptions import ExceptionFormatter
+    except ImportError:
+        return
+    helper = ExceptionFormatter.__dict__.get("_get_lib_dirs")
+    if isinstance(helper, staticmethod) and not hasattr(helper.__func__, "cache_info"):
+        ExceptionFormatter._get_lib_dirs = staticmethod(functools.cache(helper.__func__))
+
+
+_cache_loguru_lib_dirs()
 
 
 def quiet_logs(verbose: bool = False) -> None:

@@ -28,7 +28,7 @@ class JsonlRecords(PipelineStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         with open(self.file, "rb") as f:
-            lines = (raw for raw in f if raw.strip())
+            lines = (raw for raw in f if not raw.isspace())  # isspace stops at the first byte; strip copies
             for i, raw in enumerate(lines):
                 if i % world_size != rank:
                     continue

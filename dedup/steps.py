@@ -148,7 +148,9 @@ class DedupSignatures(_DedupStep):
                     columns["digest_hi"].append(hi_)
                     columns["digest_lo"].append(lo_)
                 self.stat_update("documents_in", value=len(batch))
-                self.stat_update("bytes_in", value=sum(len(t.encode("utf-8")) for t in texts))
+                self.stat_update(
+                    "bytes_in", value=sum(len(t) if t.isascii() else len(t.encode("utf-8")) for t in texts)
+                )
                 if cfg.near:
                     self.stat_update("no_shingles", value=int(np.count_nonzero(shingle_counts == 0)))
 
@@ -525,9 +527,9 @@ class DedupFilter(StoryStep):
                 *(table.column(c).to_pylist() for c in ASSIGN_SCHEMA.names), strict=True
             )
         }
+        position = -1
         for position, doc in enumerate(data or ()):
             entry = assign.get(position)
-            self.stat_update("documents_in")
             if entry is None:
                 yield doc
                 continue
@@ -542,5 +544,7 @@ class DedupFilter(StoryStep):
                 yield doc
                 continue
             reason = "exact_duplicate" if exact else "near_duplicate"
-            detail = json.dumps({"duplicate_of": kept, "jaccard": round(sim, 4)}, sort_keys=True)
+            # the bytes of json.dumps({...}, sort_keys=True), without building a dict per document
+            detail = f'{{"duplicate_of": {json.dumps(kept)}, "jaccard": {round(sim, 4)!r}}}'
             self.drop(doc_id, reason, detail)
+        self.stat_update("documents_in", value=position + 1)
