@@ -58,8 +58,10 @@ class DedupConfig(BaseModel):
         1,
         ge=1,
         le=4096,
-        description="clustering tasks; above 1, each takes the partitions (level, language) hashed to it, "
-        "and exact dedup (whose copies cross partitions) runs as a first pass of its own",
+        description="clustering tasks; above 1, no task holds the whole duplicate graph: exact dedup "
+        "(whose copies cross partitions) runs as a first pass of its own whose tasks each take the "
+        "content digests hashed to them, then near dedup's tasks each take the partitions (level, "
+        "language) hashed to them",
     )
     seed: int = 1
     report_examples: int = Field(20, ge=0)

@@ -38,10 +38,11 @@ def dedup_stages(
     documents in the same order with the same number of tasks.
     """
     if config.exact and config.near and config.cluster_shards > 1:
-        # exact copies link documents across partitions, so they go first, in a pass of their own;
-        # the near pass then clusters partition by partition on the exact pass's output
+        # exact copies link documents across partitions, so they go first, in a pass of their own
+        # whose clustering tasks split the content digests; the near pass then clusters partition
+        # by partition on the exact pass's output. No clustering task sees the whole graph.
         exact_name = f"{name}-exact"
-        exact_pass = config.model_copy(update={"near": False, "cluster_shards": 1})
+        exact_pass = config.model_copy(update={"near": False})
         near_pass = config.model_copy(update={"exact": False})
         first = dedup_stages(exact_pass, source, output, tasks, reader, input_stage, True, exact_name)
         second_reader = partial(ParquetDocumentReader, stage_folder(output, source, exact_name))

@@ -4,14 +4,24 @@
    and the exact-content digest; keys are written per band unit (band x key-range shard), sorted.
 2. `DedupBuckets` (tasks take band units round-robin): gathers one band unit from every signature
    task, finds equal keys, verifies candidate pairs and writes the verified pairs.
-3. `DedupClusters` (one task, or `cluster_shards` tasks for near-only passes, each taking the
-   partitions hashed to it): connected components over the verified pairs, the keep-policy, the
-   assignment of every clustered document to the id it duplicates, and the cluster report.
+3. `DedupClusters` (`cluster_shards` tasks, one by default): connected components over the
+   verified pairs, the keep-policy, the assignment of every clustered document to the id it
+   duplicates, and the cluster report.
 4. `DedupFilter` (same tasks as stage 1, same input): passes kept documents on and records every
    dropped one with the id of the copy that was kept.
 
 Each task writes its files atomically and datatrove's completion markers make a relaunch skip
 finished tasks, so a killed run resumes where it stopped and produces the same bytes.
+
+What one process holds. Signature, bucket and filter tasks hold their own share only (a task's
+band keys, one band unit at a time, a task's assignments). Clustering is the exception: with
+`cluster_shards` = 1 (the default) its single task holds every verified pair of the run (21
+bytes each) and the id and keep fields of every clustered document, that is the whole duplicate
+graph. With `cluster_shards` = N no task does: exact dedup runs as a pass of its own whose N
+tasks each take the content digests hashed to them (copies share a digest, so a group never
+spans two tasks), and the near pass's N tasks each take the partitions (level, language) hashed
+to them (near-duplicates are only sought within a partition). The bound that remains is the
+largest partition's graph, e.g. all near-duplicate Python files, in one task.
 """
 
 from __future__ import annotations
@@ -271,8 +281,11 @@ class DedupBuckets(_DedupStep):
         shards = cfg.cluster_shards
         if shards == 1:
             write_array(self.layout.edges(rank), edges)
-        else:  # near-only: both ends of a pair share a partition, which picks the clustering task
-            shard = (sim.partition_salts(edges["a"]) % np.uint64(shards)).astype(np.int64)
+        else:
+            # a near-only pass: both ends of a pair share a partition (level, language), which picks
+            # the clustering task; an exact-only pass: both ends share a content digest, which does
+            spread = sim.partition_salts(edges["a"]) if cfg.near else sim.digests_lo_of(edges["a"])
+            shard = (spread % np.uint64(shards)).astype(np.int64)
             for c in range(shards):
                 write_array(self.layout.edges(rank, c), edges[shard == c])
         self.stat_update("buckets", value=buckets)
@@ -310,7 +323,7 @@ class DedupClusters(_DedupStep):
 
     It holds only the verified pairs (two uint64 and a similarity each) and the keep fields of
     clustered documents, never texts or signatures; with `cluster_shards` > 1 each task holds
-    only the pairs of its partitions.
+    only the pairs of its partitions (near pass) or of its content digests (exact pass).
     """
 
     name = "dedup clusters"

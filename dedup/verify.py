@@ -51,6 +51,16 @@ class Similarity:
             self._digests[rank] = col.to_numpy().tolist()
         return self._digests[rank][index]
 
+    def digests_lo_of(self, refs: np.ndarray) -> np.ndarray:
+        """The low 64 bits of the exact-content digest of each referenced document."""
+        out = np.zeros(refs.size, dtype=np.uint64)
+        ranks, index = ref_rank(refs), ref_index(refs)
+        for rank in np.unique(ranks):
+            sel = np.flatnonzero(ranks == rank)
+            self.digest_lo(int(rank) << 40)  # reads the rank's column once
+            out[sel] = np.asarray(self._digests[int(rank)], dtype=np.uint64)[index[sel]]
+        return out
+
     def estimated(self, a: int, b: int) -> float:
         return estimated_jaccard(self._sig(a), self._sig(b))
 

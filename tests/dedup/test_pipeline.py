@@ -231,8 +231,30 @@ def test_sharded_clustering_with_exact_runs_two_passes(tmp_path: Path, texts):
     write_input(tmp_path / "two", docs, source="github")
     stages, _ = run_dedup(tmp_path / "two", DedupConfig(cluster_shards=3), source="github")
     assert [s.name for s in stages][3:5] == ["dedup-exact", "dedup-signatures"]
+    assert stages[2].name == "dedup-exact-clusters" and stages[2].tasks == 3  # digests split too
     assert kept_ids(tmp_path / "two", "github") == kept_ids(tmp_path / "one", "github")
     exact = drops(tmp_path / "two", "github", stage="dedup-exact")
     near = drops(tmp_path / "two", "github")
     assert len(exact) == 12 and {r for r, _ in exact.values()} == {"exact_duplicate"}
     assert len(near) == 4 and {r for r, _ in near.values()} == {"near_duplicate"}
+
+
+def test_sharded_exact_pass_splits_digests_over_tasks(tmp_path: Path, texts):
+    """Exact copies across partitions: the exact pass's clustering tasks split by content digest."""
+    languages = ["Go", "Rust", "Lua", "Ruby"]
+    docs = []
+    for i, t in enumerate(texts[:16]):
+        for k in range(1 + i % 3):  # groups of one to three copies, each copy in another language
+            meta = {"source": "github", "language": languages[(i + k) % 4]}
+            docs.append(doc(f"github:o/r{i:02d}/c{k}", t, **meta))
+    for name, shards in (("one", 1), ("three", 3)):
+        write_input(tmp_path / name, docs, source="github")
+        run_dedup(tmp_path / name, DedupConfig(near=False, cluster_shards=shards), source="github")
+    assert drops(tmp_path / "three", "github") == drops(tmp_path / "one", "github")
+    assert len(drops(tmp_path / "one", "github")) == sum(i % 3 for i in range(16))
+    assignments = [
+        len(list((tmp_path / "three" / "github" / "dedup-clusters" / "assign").glob(f"*.s{c:03d}.parquet")))
+        for c in (1, 2)
+    ]
+    assert all(assignments)  # shards 1 and 2 hold clusters of their own (shard 0 writes unsuffixed)
+    assert kept_ids(tmp_path / "three", "github") == kept_ids(tmp_path / "one", "github")
