@@ -44,6 +44,32 @@ PRE_TOKENIZE_PATTERN = "|".join(
     ]
 )
 
+# The same pieces in one step: numeric characters (what the Digits step isolates) become an
+# alternative of their own and are taken out of the CJK class (Han has numerals such as 〇). A
+# tokenizer whose pre-tokenizer is exactly `canonical_pre_tokenizer()` encodes through this form:
+# one pass over the text fewer, about a sixth fewer instructions per token, the same ids. The
+# digit splitter uses Rust's Unicode tables and the regex engine its own; they disagree on the
+# newest numerals, which the class names one by one. That list holds for the `tokenizers` releases
+# below, each checked on every code point (tests/shards/test_tokenizer_fast_form.py); any other
+# release encodes through the three-step form.
+NUMERIC_BEYOND_REGEX = {"0.23.3": r"\x{11DE0}-\x{11DE9}\x{16FF4}-\x{16FF6}"}
+
+
+def fast_pre_tokenize_pattern(extra_numeric: str) -> str:
+    numeric = rf"\p{{N}}{extra_numeric}"
+    return "|".join(
+        [
+            r"\r\n|[\r\n]",
+            rf"[{_CJK_CLASS}&&[^{numeric}]]+",
+            rf" ?[\p{{L}}\p{{M}}&&[^{_CJK_CLASS}{extra_numeric}]]+",
+            r" ?[\p{P}\p{S}]+",
+            r"[^\S\r\n]+(?!\S)",
+            r"[^\S\r\n]+",
+            rf"[{numeric}]",
+        ]
+    )
+
+
 ROUND_TRIP_PROBE = (
     "def f(x: int) -> int:\n\treturn x * 12345 + 0.5  # résumé naïve\r\n"
     '    if (a[i] != b->c) { printf("%d\\n", n); }\n\n'
@@ -51,17 +77,41 @@ ROUND_TRIP_PROBE = (
 )
 
 
-def build_untrained(settings: TokenizerSettings) -> Tokenizer:
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+def canonical_pre_tokenizer():
+    """The pre-tokenizer a trained tokenizer carries: split, digits one by one, bytes mapped."""
+    from tokenizers import Regex, pre_tokenizers
 
-    tok = Tokenizer(models.BPE(byte_fallback=False))
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
+    return pre_tokenizers.Sequence(
         [
             pre_tokenizers.Split(Regex(PRE_TOKENIZE_PATTERN), behavior="isolated"),
             pre_tokenizers.Digits(individual_digits=True),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )
+
+
+def fast_pre_tokenizer(version: str | None = None):
+    """`canonical_pre_tokenizer()` in two steps instead of three (same pieces), or None where the
+    installed `tokenizers` release has not been checked."""
+    import tokenizers
+    from tokenizers import Regex, pre_tokenizers
+
+    extra = NUMERIC_BEYOND_REGEX.get(version or tokenizers.__version__)
+    if extra is None:
+        return None
+    return pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(fast_pre_tokenize_pattern(extra)), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+
+
+def build_untrained(settings: TokenizerSettings) -> Tokenizer:
+    from tokenizers import Tokenizer, decoders, models
+
+    tok = Tokenizer(models.BPE(byte_fallback=False))
+    tok.pre_tokenizer = canonical_pre_tokenizer()
     tok.decoder = decoders.ByteLevel()
     return tok
 
@@ -129,10 +179,32 @@ class CorpusTokenizer:
             )
         # A document that happens to contain "<｜fim▁begin｜>" must not inject a real sentinel: such
         # documents go through a copy that tokenizes special-token strings as ordinary text. Only
-        # those: that mode costs about a tenth of the tokenizer's speed on every text.
+        # those: that mode costs about a tenth of the tokenizer's speed on every text. The copy is
+        # made when the first such document turns up (building it costs as much as loading).
         self._specials_text = [t.content for t in self.tokenizer.get_added_tokens_decoder().values()]
-        self._literal = Tokenizer.from_str(self.tokenizer.to_str())
-        self._literal.encode_special_tokens = True
+        self._literal_copy: Tokenizer | None = None
+        # Encode through the one-step form when the pre-tokenizer is ours; the file keeps its own.
+        own = self.tokenizer.pre_tokenizer
+        fast = fast_pre_tokenizer()
+        self._fast_form = (
+            fast is not None
+            and own is not None
+            and own.__getstate__() == canonical_pre_tokenizer().__getstate__()
+        )
+        if self._fast_form:
+            self.tokenizer.pre_tokenizer = fast
+
+    @property
+    def _literal(self) -> Tokenizer:
+        if self._literal_copy is None:
+            self._literal_copy = Tokenizer.from_str(self.tokenizer.to_str())  # the fast form
+            self._literal_copy.encode_special_tokens = True
+        return self._literal_copy
+
+    @property
+    def one_step_form(self) -> bool:
+        """Whether texts are encoded through the one-step pre-tokenizer (see NUMERIC_BEYOND_REGEX)."""
+        return self._fast_form
 
     @property
     def vocab_size(self) -> int:
@@ -178,8 +250,18 @@ class CorpusTokenizer:
     def decode(self, ids: Iterable[int]) -> str:
         return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
 
+    def to_str(self) -> str:
+        """The tokenizer's JSON as it was trained or loaded (with its own pre-tokenizer)."""
+        if not self._fast_form:
+            return self.tokenizer.to_str(pretty=False)
+        self.tokenizer.pre_tokenizer = canonical_pre_tokenizer()
+        try:
+            return self.tokenizer.to_str(pretty=False)
+        finally:
+            self.tokenizer.pre_tokenizer = fast_pre_tokenizer()
+
     def save(self, path: str) -> None:
-        atomic_write_text(path, self.tokenizer.to_str(pretty=False))
+        atomic_write_text(path, self.to_str())
 
     def describe(self) -> dict:
         return {
@@ -194,19 +276,35 @@ class CorpusTokenizer:
         }
 
 
-def load_tokenizer(path: str, settings: TokenizerSettings) -> CorpusTokenizer:
-    """Read and check a `tokenizer.json` (local path or fsspec URL)."""
-    from tokenizers import Tokenizer
+#: Tokenizers loaded in this process, by (path, file size, modification time, settings): the count
+#: and shard stages of one worker load the same file, and parsing a large vocabulary's JSON costs as
+#: much as tokenizing megabytes of text.
+_LOADED: dict[tuple, CorpusTokenizer] = {}
 
+
+def load_tokenizer(path: str, settings: TokenizerSettings) -> CorpusTokenizer:
+    """Read and check a `tokenizer.json` (local path or fsspec URL); once per process and file."""
     fs, p = split_url(path)
     if not fs.exists(p):
         raise UserError(f"tokenizer.path: {path} not found")
+    info = fs.info(p)
+    key = (
+        path,
+        info.get("size"),
+        info.get("mtime") or info.get("LastModified") or info.get("created"),
+        settings.model_dump_json(),
+    )
+    if key in _LOADED:
+        return _LOADED[key]
     try:
         with fs.open(p, "rb") as f:
             tok = Tokenizer.from_str(f.read().decode("utf-8"))
     except (UnicodeDecodeError, Exception) as e:  # tokenizers raises a plain Exception on bad JSON
         raise UserError(f"tokenizer.path: {path} is not a valid tokenizer.json ({str(e)[:120]})") from None
-    return CorpusTokenizer(tok, settings.special_tokens, settings.pad_to_multiple_of, path)
+    loaded = CorpusTokenizer(tok, settings.special_tokens, settings.pad_to_multiple_of, path)
+    _LOADED.clear()  # one tokenizer per build; do not let a long-lived process pile them up
+    _LOADED[key] = loaded
+    return loaded
 
 
 def wrap_trained(tok: Tokenizer, settings: TokenizerSettings, source: str) -> CorpusTokenizer:
