@@ -74,7 +74,10 @@ def ours(root: Path, langid: bool) -> tuple[int, int, dict[str, int]]:
     from collections import Counter
 
     from corpus.github.file_rules import check
+    from corpus.github.linguist import load_rules
     from corpus.github.repo_reader import GithubRepoReader
+
+    load_rules().paths.clear()  # no verdicts remembered from an earlier run over the same tree
 
     reader = GithubRepoReader(
         [{"name": "bench/tree", "path": str(root)}], max_file_bytes=1 << 40, languages=langid

@@ -150,6 +150,17 @@ def _literal_filter(p: str) -> tuple[str, bool] | None:
     return (literal, False) if literal else None
 
 
+def _plain_literal(pattern: str) -> str | None:
+    """The text a pattern matches when it is nothing but literal characters (`Cargo\\.lock`)."""
+    try:
+        parsed = sre_parse.parse(pattern)
+    except re.error:
+        return None
+    if parsed.state.flags & ~sre.SRE_FLAG_UNICODE or not all(op == sre.LITERAL for op, _ in parsed):
+        return None
+    return "".join(chr(av) for _op, av in parsed)  # type: ignore[arg-type]
+
+
 class PatternSet:
     """Many path regexes searched as one: the patterns that start at a path segment share one
     `(?:^|/)` alternation (grouped by first literal), and each other pattern is tried only when
@@ -170,6 +181,49 @@ class PatternSet:
             else:
                 self.others.append((_literal_filter(p), re.compile(p)))
         self.segment = re.compile("(?:^|/)(?:" + _alternation(segment) + ")") if segment else None
+        # for `hit`: plain literals as one alternation, end-anchored patterns behind one test
+        # of the path's ending, the rest behind their literal filters as in `search`
+        literals: list[str] = []
+        self._ending: list[tuple[tuple[str, ...], bool, re.Pattern[str]]] = []
+        self._rest: list[tuple[tuple[str, bool] | None, re.Pattern[str]]] = []
+        for need, rx in self.others:
+            literal = _plain_literal(rx.pattern)
+            ending = None if literal is not None else end_suffixes(rx.pattern)
+            if literal is not None:
+                literals.append(literal)
+            elif ending is not None:
+                self._ending.append((ending[0], ending[1], rx))
+            else:
+                self._rest.append((need, rx))
+        self._literals = re.compile("|".join(map(re.escape, literals))) if literals else None
+        self._endings = tuple(sorted({e for endings, _d, _rx in self._ending for e in endings}))
+
+    def hit(self, path: str) -> bool:
+        """Whether any pattern matches (`search` is not None), answered with cheaper tests."""
+        if self.segment is not None and self.segment.search(path):
+            return True
+        if self._literals is not None and self._literals.search(path):
+            return True
+        if self._endings and (path.endswith(self._endings) or path.endswith("\n")):
+            for endings, dollar, rx in self._ending:
+                ends = path.endswith(endings) or (
+                    dollar and path.endswith("\n") and path[:-1].endswith(endings)
+                )
+                if ends and rx.search(path):
+                    return True
+        lowered = None
+        for need, rx in self._rest:
+            if need is not None:
+                literal, any_case = need
+                if any_case:
+                    lowered = path.lower() if lowered is None else lowered
+                    if path.isascii() and literal not in lowered:
+                        continue
+                elif literal not in path:
+                    continue
+            if rx.search(path):
+                return True
+        return False
 
     def search(self, path: str) -> re.Match[str] | None:
         if self.segment is not None:
@@ -180,9 +234,9 @@ class PatternSet:
         for need, rx in self.others:
             if need is not None:
                 literal, any_case = need
-                if any_case:
+                if any_case:  # lower case stands for re's case folding in ASCII only (not ſ, K)
                     lowered = path.lower() if lowered is None else lowered
-                    if literal not in lowered:
+                    if path.isascii() and literal not in lowered:
                         continue
                 elif literal not in path:
                     continue
@@ -410,8 +464,10 @@ class PathRuleSet:
     def __init__(self, patterns: list[str]) -> None:
         self.scopes = {p: path_scope(p) for p in patterns}
         self.all = PatternSet(patterns)
-        self.on_folder = PatternSet([p for p in patterns if self.scopes[p] in (DIR, BOTH)])
-        self.on_name = PatternSet([p for p in patterns if self.scopes[p] in (NAME, BOTH)])
+        self.folder_patterns = [p for p in patterns if self.scopes[p] in (DIR, BOTH)]
+        self.name_patterns = [p for p in patterns if self.scopes[p] in (NAME, BOTH)]
+        self.on_folder = PatternSet(self.folder_patterns)
+        self.on_name = PatternSet(self.name_patterns)
         self.whole: list[_Whole] = []
         for p in patterns:
             if self.scopes[p] == WHOLE:
@@ -427,17 +483,9 @@ class PathRuleSet:
     def search(self, path: str) -> re.Match[str] | None:
         return self.all.search(path)
 
-    def folder_hit(self, folder: str) -> bool:
-        """Whether a folder-decided pattern matches every path under `folder`."""
-        return self.on_folder.search(folder + "/") is not None
-
-    def name_verdict(self, name: str) -> bool | tuple[_Whole, ...]:
-        """True when a name-decided pattern matches; otherwise the whole-path patterns that a
-        path ending in this name could still match (those whose endings it has)."""
-        if self.on_name.search(name) is not None:
-            return True
-        if not name.endswith(self.whole_endings) and not name.endswith("\n"):
-            return self.whole_always
+    def name_candidates(self, name: str) -> list[_Whole]:
+        """The whole-path patterns that a path ending in `name` could match: those without a
+        known ending, and those whose ending it has."""
         keep = []
         for entry in self.whole:
             ending = entry[1]
@@ -448,40 +496,71 @@ class PathRuleSet:
                 ):
                     continue
             keep.append(entry)
-        return tuple(keep)
+        return keep
 
 
-def _whole_hit(candidates: tuple[_Whole, ...], path: str) -> bool:
-    lowered = None
-    for need, _ending, rx in candidates:
-        if need is not None:
-            literal, any_case = need
-            if any_case:
-                lowered = path.lower() if lowered is None else lowered
-                if literal not in lowered:
-                    continue
-            elif literal not in path:
-                continue
-        if rx.search(path):
-            return True
-    return False
+#: whole-path patterns left to run on a path: (which list, literal filter, compiled)
+_Candidates = tuple[tuple[int, tuple[str, bool] | None, re.Pattern[str]], ...]
+_NONE = (False, False, False)
 
 
 class PathRules:
     """Vendored / documentation / generated-by-name verdicts of a path, decided per folder and
     per file name where `path_scope` proves that gives the same answer as searching the whole
     path: the files of one folder share its verdict, files sharing a name share theirs, and
-    only the few patterns that can span both (with cheap literal and ending tests first) run on
-    each path. Memos are bounded and start afresh when full."""
+    only the few patterns that can span both (after cheap literal and ending tests) run on each
+    path. The three lists are searched as one first, since most folders and names match none.
+    Memos are bounded and start afresh when full."""
 
     #: folders and names remembered before the memo starts afresh (memory bound)
     MEMO = 8192
 
     def __init__(self, vendor: PathRuleSet, documentation: PathRuleSet, generated: PathRuleSet) -> None:
         self.sets = (vendor, documentation, generated)
+        self.any_folder = PatternSet([p for s in self.sets for p in s.folder_patterns])
+        self.any_name = PatternSet([p for s in self.sets for p in s.name_patterns])
+        self.endings = tuple(sorted({e for s in self.sets for w in s.whole if w[1] for e in w[1][0]}))
+        self.always: _Candidates = tuple(
+            (i, need, rx) for i, s in enumerate(self.sets) for need, ending, rx in s.whole if ending is None
+        )
+        # one search for the literals that the name-independent candidates need (when each
+        # has a case-sensitive one): most paths contain none, and then none of them can match
+        needs = [need for _i, need, _rx in self.always]
+        self._always_gate = (
+            re.compile("|".join(re.escape(n[0]) for n in needs))  # type: ignore[index]
+            if needs and all(n is not None and not n[1] for n in needs)
+            else None
+        )
         self._folders: dict[str, tuple[bool, bool, bool]] = {}
-        self._names: dict[str, tuple[bool | tuple[_Whole, ...], ...]] = {}
-        self._last: tuple[str, tuple[bool, bool, bool]] = ("", (False, False, False))
+        self._names: dict[str, tuple[tuple[bool, bool, bool], _Candidates]] = {}
+        self._last: tuple[str, tuple[bool, bool, bool]] = ("", _NONE)
+
+    def clear(self) -> None:
+        """Forget every remembered verdict (benchmarks measure a first encounter this way)."""
+        self._folders.clear()
+        self._names.clear()
+        self._last = ("", _NONE)
+
+    def _folder(self, folder: str) -> tuple[bool, bool, bool]:
+        if not self.any_folder.hit(folder + "/"):
+            return _NONE
+        v, d, g = (s.on_folder.hit(folder + "/") for s in self.sets)
+        return v, d, g
+
+    def _name(self, name: str) -> tuple[tuple[bool, bool, bool], _Candidates]:
+        hits = _NONE
+        if self.any_name.hit(name):
+            v, d, g = (s.on_name.hit(name) for s in self.sets)
+            hits = (v, d, g)
+        if not name.endswith(self.endings) and not name.endswith("\n"):
+            candidates = self.always
+        else:
+            candidates = tuple(
+                (i, need, rx) for i, s in enumerate(self.sets) for need, _e, rx in s.name_candidates(name)
+            )
+        if hits != _NONE:
+            candidates = tuple(c for c in candidates if not hits[c[0]])
+        return hits, candidates
 
     def verdicts(self, path: str) -> tuple[bool, bool, bool]:
         """(vendored, documentation, generated by name) of `path`."""
@@ -490,36 +569,54 @@ class PathRules:
             return last
         folder, slash, name = path.rpartition("/")
         if not slash or not name:
-            vendor, docs, generated = self.sets
-            result = (
-                vendor.all.search(path) is not None,
-                docs.all.search(path) is not None,
-                generated.all.search(path) is not None,
-            )
+            v, d, g = (s.all.hit(path) for s in self.sets)
+            result = (v, d, g)
         else:
             in_folder = self._folders.get(folder)
             if in_folder is None:
                 if len(self._folders) >= self.MEMO:
                     self._folders.clear()
-                vendor, docs, generated = self.sets
-                in_folder = (vendor.folder_hit(folder), docs.folder_hit(folder), generated.folder_hit(folder))
-                self._folders[folder] = in_folder
+                in_folder = self._folders[folder] = self._folder(folder)
             by_name = self._names.get(name)
             if by_name is None:
                 if len(self._names) >= self.MEMO:
                     self._names.clear()
-                vendor, docs, generated = self.sets
-                by_name = (vendor.name_verdict(name), docs.name_verdict(name), generated.name_verdict(name))
-                self._names[name] = by_name
-            v, d, g = in_folder
-            nv, nd, ng = by_name
-            result = (
-                v or nv is True or (bool(nv) and _whole_hit(nv, path)),  # type: ignore[arg-type]
-                d or nd is True or (bool(nd) and _whole_hit(nd, path)),  # type: ignore[arg-type]
-                g or ng is True or (bool(ng) and _whole_hit(ng, path)),  # type: ignore[arg-type]
-            )
+                by_name = self._names[name] = self._name(name)
+            named, candidates = by_name
+            if named is _NONE:
+                result = in_folder
+            else:
+                v, d, g = in_folder
+                result = (v or named[0], d or named[1], g or named[2])
+            if candidates and not (
+                candidates is self.always
+                and self._always_gate is not None
+                and self._always_gate.search(path) is None
+            ):
+                result = self._whole(path, result, candidates)
         self._last = (path, result)
         return result
+
+    @staticmethod
+    def _whole(path: str, found: tuple[bool, bool, bool], candidates: _Candidates) -> tuple[bool, bool, bool]:
+        """`found` with the whole-path candidates that match added (cheap literal test first)."""
+        hits = list(found)
+        lowered = None
+        for i, need, rx in candidates:
+            if hits[i]:
+                continue
+            if need is not None:
+                literal, any_case = need
+                if any_case:
+                    lowered = path.lower() if lowered is None else lowered
+                    if path.isascii() and literal not in lowered:
+                        continue
+                elif literal not in path:
+                    continue
+            if rx.search(path):
+                hits[i] = True
+        v, d, g = hits
+        return v, d, g
 
 
 @lru_cache(maxsize=1)
@@ -565,10 +662,14 @@ def minified(path: str, text: str) -> bool:
 def generated_path(path: str) -> str | None:
     """Why linguist would call a file of this name generated, before reading it; or None."""
     rules = load_rules()
-    m = rules.generated_paths.search(path) if rules.paths.verdicts(path)[2] else None  # match if needed
+    return _generated_why(rules, path, rules.paths.verdicts(path)[2])
+
+
+def _generated_why(rules: LinguistRules, path: str, by_pattern: bool) -> str | None:
+    m = rules.generated_paths.search(path) if by_pattern else None  # the match only when needed
     if m:
         return f"path matches {m.group(0)!r}"
-    if path.lower().endswith((".js.map", ".css.map")):
+    if path[-8:].lower().endswith((".js.map", ".css.map")):
         return "source map"
     return None
 
@@ -599,9 +700,11 @@ def generated(path: str, text: str) -> str | None:
 
 def classify_path(path: str) -> tuple[str, str] | None:
     """(reason, detail) for what the name alone decides: the walker skips such files unread."""
-    if vendored(path):
+    rules = load_rules()
+    vendor, _docs, generated = rules.paths.verdicts(path)
+    if vendor:
         return "vendored", "linguist vendor.yml"
-    why = generated_path(path)
+    why = _generated_why(rules, path, generated)
     return ("generated", why) if why else None
 
 

@@ -73,11 +73,18 @@ class TruncatedArchive(Exception):
 PathFilter = Callable[[str], "tuple[str, str] | None"]
 
 
+#: a NUL byte among a file's first this many bytes makes it binary (git's and linguist's test)
+BINARY_PROBE = 8192
+
+
 @dataclass
 class RawFile:
     path: str
     data: bytes | None  # None when refused before reading
     refusal: tuple[str, str] | None = None  # (reason, detail)
+    #: the whole file's size when `data` is only its first `BINARY_PROBE` bytes (a binary file,
+    #: which is dropped without reading the rest)
+    size: int | None = None
 
 
 def is_code_text(path: str) -> bool:
@@ -230,16 +237,24 @@ def iter_zip(
                 yield RawFile(rel, data)
 
 
-def _read_capped(path: str, max_bytes: int) -> tuple[bytes | None, int]:
+def _read_capped(path: str, max_bytes: int, probe: bool = False) -> tuple[bytes | None, int]:
     """(content, size) of a file, or (None, size) when it is over the cap. Opened without
     following a symlink that replaced it after it was listed; sized with fstat on the open file,
     and read in one call when it still has that size (a regular file's read returns less than
-    asked only at its end), so a listed file costs fewer system calls than `open().read()`."""
+    asked only at its end), so a listed file costs fewer system calls than `open().read()`.
+
+    With `probe`, a file longer than `BINARY_PROBE` bytes is first peeked at: when those bytes
+    hold a NUL (a binary file, dropped unread by the caller) only they are returned, so a
+    tree's libraries and images are not read in full."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     try:
         size = os.fstat(fd).st_size
         if size > max_bytes:
             return None, size
+        if probe and size > BINARY_PROBE:
+            head = os.pread(fd, BINARY_PROBE, 0)
+            if b"\x00" in head:
+                return head, size
         chunks = [os.read(fd, size + 1)]
         if len(chunks[0]) == size:  # short of the extra byte asked for: the end of the file
             return chunks[0], size
@@ -283,14 +298,14 @@ def iter_folder(
                 yield RawFile(rel, None, why)  # decided by name: never read
             else:
                 try:
-                    data, size = _read_capped(entry.path, max_bytes)
+                    data, size = _read_capped(entry.path, max_bytes, probe=True)
                 except OSError as e:
                     yield RawFile(rel, None, ("unreadable", f"{type(e).__name__}: {e}"))
                     continue
                 if data is None:
                     yield RawFile(rel, None, ("too_large", f"{size} bytes"))
                 else:
-                    yield RawFile(rel, data)
+                    yield RawFile(rel, data, size=size if len(data) != size else None)
         stack.extend(reversed(subdirs))
 
 
@@ -432,8 +447,8 @@ class GithubRepoReader(StoryStep):
         self, repo: dict[str, Any], raw: RawFile, doc_id: str, info: dict[str, Any]
     ) -> Document | None:
         data = raw.data or b""
-        if data.find(b"\x00", 0, 8192) >= 0:
-            self.drop(doc_id, "binary", f"{len(data)} bytes")
+        if data.find(b"\x00", 0, BINARY_PROBE) >= 0:
+            self.drop(doc_id, "binary", f"{len(data) if raw.size is None else raw.size} bytes")
             return None
         if data.startswith(LFS_POINTER):
             self.drop(doc_id, "lfs_pointer", data[:200].decode("utf-8", "replace").replace("\n", " ").strip())

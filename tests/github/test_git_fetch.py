@@ -231,3 +231,19 @@ def test_command_transports_are_refused(tmp_path: Path, hostile_env) -> None:
         with pytest.raises(FetchError, match="git exited"):
             fetcher.fetch({"name": "evil/ext", "url": url})
     assert not marker.exists()
+
+
+def test_binary_files_are_dropped_after_their_first_bytes_with_their_full_size(tmp_path: Path) -> None:
+    """A big file with a NUL early is dropped as binary from its first 8 KiB (its size from the
+    file system); a big text file, and one whose NUL comes only after 8 KiB, are read whole."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "lib.so").write_bytes(b"\x7fELF\x00" + b"x" * 100_000)
+    (root / "late.txt").write_bytes(b"a\n" * 5000 + b"\x00tail\n")  # NUL at byte 10000
+    (root / "big.py").write_text("x = 1\n" * 5000)
+    reader = GithubRepoReader([{"name": "o/r", "path": str(root)}], max_file_bytes=1 << 20, languages=False)
+    docs = {d.metadata["path"]: d for d in reader.run(None, 0, 1)}
+    assert sorted(docs) == ["big.py", "late.txt"]
+    assert docs["late.txt"].metadata["size"] == 10_006 and docs["late.txt"].text.endswith("\x00tail\n")
+    assert docs["big.py"].text == "x = 1\n" * 5000
+    assert [(i, r, d) for i, r, d in reader._drops] == [("github:o/r/lib.so", "binary", "100005 bytes")]

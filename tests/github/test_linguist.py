@@ -192,6 +192,14 @@ def test_folder_and_name_verdicts_answer_like_the_plain_patterns() -> None:
         parts = [rng.choice(folders) for _ in range(rng.randrange(0, 4))]
         paths.append("/".join([*parts, rng.choice(names)]))
     paths += ["a/", "/x.js", "a//b", "", "x/"]
+    # re's case folding reaches beyond lower(): ſ matches s, ı matches i, K (Kelvin) matches k
+    paths += [
+        "App/Form1.Deſigner.cs",
+        "App/Form1.desıgner.cs",
+        "x/_TLB.PAſ",
+        "a/GRADLEW.BAT",
+        "a/mvnw.\u212amd",
+    ]
     fast = linguist.load_rules().paths
     for path in paths:
         assert fast.verdicts(path) == _plain_verdicts(data, path), path
