@@ -186,6 +186,10 @@ def _resolve_inputs(recipe: Recipe, base: Path, source: str) -> None:
                     resolved = _resolve(base, value)
                     _expand_local(f"sources.github.repos.{i}.{key}", source, resolved)
                     setattr(repo, key, resolved)
+        lists: list[str] = []
+        for i, p in enumerate(gh.curation.lists):
+            lists += _expand_local(f"sources.github.curation.lists.{i}", source, _resolve(base, p))
+        gh.curation.lists = lists
     cc = recipe.sources.commoncrawl
     if cc:
         files: list[str] = []

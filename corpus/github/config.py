@@ -76,7 +76,7 @@ class GithubCuration(_Strict):
     lists: list[str] = Field(
         default_factory=list,
         description="files listing more repositories, one a line: owner/name, a git URL or a JSON object "
-        "(relative paths resolve against the working directory)",
+        "(relative paths resolve against the recipe's folder)",
     )
     search: SearchConfig | None = None
     fetch: FetchConfig = Field(default_factory=FetchConfig)

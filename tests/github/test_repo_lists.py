@@ -65,3 +65,29 @@ def test_errors_name_file_and_line(tmp_path: Path, line: str, message: str) -> N
 def test_missing_list_file(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="repository list not found"):
         load_repo_lists([str(tmp_path / "nope.txt")], "git", API)
+
+
+def test_recipe_lists_resolve_against_the_recipe_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like every other input path, a relative list path is the recipe's neighbour, wherever the
+    command runs from; a missing one stops loading with one line naming the key."""
+    from corpus.recipe import load_recipe
+
+    here = tmp_path / "recipes"
+    (here / "lists").mkdir(parents=True)
+    (here / "lists" / "more.txt").write_text("torvalds/linux\n")
+    (here / "r").mkdir()
+    recipe = here / "recipe.yaml"
+    body = "name: t\noutput: {out}\nsources:\n  github:\n    repos: [{{name: a/b, path: r}}]\n    curation: {{lists: [{lst}]}}\n"
+    recipe.write_text(body.format(out=tmp_path / "out", lst="lists/more.txt"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = load_recipe(recipe)
+    assert loaded.sources.github.curation.lists == [str(here / "lists" / "more.txt")]
+    assert load_repo_lists(loaded.sources.github.curation.lists, "git", API)[0]["name"] == "torvalds/linux"
+    recipe.write_text(body.format(out=tmp_path / "out", lst="lists/gone.txt"))
+    with pytest.raises(UserError) as err:
+        load_recipe(recipe)
+    assert "sources.github.curation.lists.0" in str(err.value) and "\n" not in str(err.value)
