@@ -35,16 +35,23 @@ class GroupPlan:
     epochs: float
 
 
+def mix_order_key(seed: int, group: str, doc_id: str) -> int:
+    """Where a document stands in its group's seeded order (the partial epoch takes a prefix)."""
+    return stable_hash64(seed, "mix", group, doc_id)
+
+
 def plan_copies(
-    ids_by_group: dict[str, list[str]],
+    ids_by_group: dict[str, list[str] | np.ndarray],
     costs_by_group: dict[str, np.ndarray],
     settings: MixSettings,
     seed: int,
 ) -> tuple[dict[str, GroupPlan], dict[str, np.ndarray], int]:
     """Copies per document for every group, the per-group plan, and the total planned budget.
 
-    `costs_by_group` holds each document's tokens as its first copy is written (FIM and EOS
-    included), so a group taken at most once is planned exactly.
+    `ids_by_group` holds each group's document ids, or their `mix_order_key`s already computed
+    (a uint64 array: the build computes them in the parallel count stage, so the plan holds
+    numbers, not strings). `costs_by_group` holds each document's tokens as its first copy is
+    written (FIM and EOS included), so a group taken at most once is planned exactly.
     """
     shares = {name: g.share for name, g in settings.groups.items()}
     costs = {g: np.asarray(costs_by_group.get(g, np.zeros(0)), dtype=np.float64) for g in shares}
@@ -78,12 +85,10 @@ def plan_copies(
             continue
         full = math.floor(target / available[g] + 1e-12)
         remainder = target - full * available[g]
-        order = np.argsort(
-            np.fromiter(
-                (stable_hash64(seed, "mix", g, i) for i in ids_by_group[g]), dtype=np.uint64, count=n
-            ),
-            kind="stable",
-        )
+        keys = ids_by_group[g]
+        if not isinstance(keys, np.ndarray):
+            keys = np.fromiter((mix_order_key(seed, g, i) for i in keys), dtype=np.uint64, count=n)
+        order = np.argsort(keys, kind="stable")
         picked = _partial_epoch(cost[order], remainder)
         c = np.full(n, full, dtype=np.int32)
         c[order[picked]] += 1

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -22,7 +23,7 @@ from corpus.errors import UserError
 from corpus.mix.config import MixSettings, TokenizerSettings
 from corpus.mix.documents import GroupAssigner, freeze_inputs, frozen_inputs, iter_batches
 from corpus.mix.fim import draw_fim, stable_hash64
-from corpus.mix.plan import plan_copies, plan_to_json
+from corpus.mix.plan import mix_order_key, plan_copies, plan_to_json
 from corpus.shards.megatron import MegatronShardWriter
 from corpus.story import StoryStep
 
@@ -37,6 +38,7 @@ COUNT_SCHEMA = pa.schema(
         ("chars", pa.int64()),
         ("tokens", pa.int64()),
         ("cost", pa.int64()),
+        ("order", pa.uint64()),  # mix_order_key: the document's place in its group's seeded order
     ]
 )
 
@@ -224,8 +226,17 @@ class CountTokensStep(StoryStep):
                             self.drop(did, "empty", "no text")
                             continue
                         for name, value in zip(
-                            ("file", "row", "id", "source", "group", "language", "chars"),
-                            (fi, r, did, src, mix_group, lang, len(text)),
+                            ("file", "row", "id", "source", "group", "language", "chars", "order"),
+                            (
+                                fi,
+                                r,
+                                did,
+                                src,
+                                mix_group,
+                                lang,
+                                len(text),
+                                mix_order_key(self.seed, mix_group, did),
+                            ),
                             strict=True,
                         ):
                             keep[name].append(value)
@@ -262,7 +273,10 @@ class PlanStep(StoryStep):
     """Decide how many copies of each document the shards get (one task), and record the plan.
 
     Writes `plan.json` and one selection file per count file; documents that get no copy are
-    recorded as drops (`downsampled`, or `zero-share` for groups given no share).
+    recorded as drops (`downsampled`, or `zero-share` for groups given no share). The plan needs
+    every document's cost and seeded order at once, so it runs as one task; it holds numbers
+    only (about 28 bytes a document: a billion documents fit a 32 GB machine), the order keys
+    having been hashed by the parallel count stage.
     """
 
     name = "plan"
@@ -279,54 +293,73 @@ class PlanStep(StoryStep):
             return
         fs, p = split_url(self.counts_folder + "/counts")
         count_files = sorted(fs.glob(p + "/*.parquet"))
-        tables = [pq.read_table(f, filesystem=fs) for f in count_files]
         names = list(self.mix.groups)
-        ids_by_group: dict[str, list[str]] = {g: [] for g in names}
-        tokens_by_group: dict[str, list[np.ndarray]] = {g: [] for g in names}
-        where: dict[str, list[tuple[int, np.ndarray]]] = {g: [] for g in names}
-        for ti, t in enumerate(tables):
-            groups = np.asarray(t.column("group").to_numpy(zero_copy_only=False), dtype=object)
-            ids = t.column("id").to_pylist()
-            tokens = t.column("cost").to_numpy()
-            for g in names:
-                idx = np.flatnonzero(groups == g)
-                ids_by_group[g].extend(ids[i] for i in idx)
-                tokens_by_group[g].append(tokens[idx])
-                where[g].append((ti, idx))
-        tokens_np = {g: np.concatenate(v) if v else np.zeros(0, np.int64) for g, v in tokens_by_group.items()}
-        plans, copies, total = plan_copies(ids_by_group, tokens_np, self.mix, self.seed)
+        # Numbers only, table by table: group code, cost and order key per document (about 24
+        # bytes each); ids, sources and languages are read again per file where they are needed.
+        available = _Available()
+        rows: list[int] = []
+        codes_of: list[np.ndarray] = []
+        cost_of: list[np.ndarray] = []
+        key_of: list[np.ndarray] = []
+        for f in count_files:
+            t = pq.read_table(
+                f, filesystem=fs, columns=["group", "cost", "order", "source", "language", "tokens"]
+            )
+            available.add(t)
+            rows.append(t.num_rows)
+            codes_of.append(
+                pc.index_in(t.column("group"), value_set=pa.array(names)).to_numpy(zero_copy_only=False)
+            )
+            cost_of.append(t.column("cost").to_numpy())
+            key_of.append(t.column("order").to_numpy())
+        keys_by_group: dict[str, np.ndarray] = {}
+        tokens_np: dict[str, np.ndarray] = {}
+        where: dict[str, list[np.ndarray]] = {g: [] for g in names}
+        for gi, g in enumerate(names):
+            for ti in range(len(count_files)):
+                where[g].append(np.flatnonzero(codes_of[ti] == gi))
+            keys_by_group[g] = _gather(key_of, where[g], np.uint64)
+            tokens_np[g] = _gather(cost_of, where[g], np.int64)
+        del key_of, cost_of
+        plans, copies, total = plan_copies(keys_by_group, tokens_np, self.mix, self.seed)
+        del keys_by_group, tokens_np
         missing = [g for g, gp in plans.items() if self.mix.groups[g].share > 0 and gp.documents == 0]
 
-        per_table = [np.zeros(t.num_rows, dtype=np.int32) for t in tables]
-        for g in names:
-            offset = 0
-            for ti, idx in where[g]:
-                per_table[ti][idx] = copies[g][offset : offset + idx.size]
-                offset += idx.size
-        for ti, (t, c) in enumerate(zip(tables, per_table, strict=True)):
-            ids = t.column("id").to_pylist()
-            groups = t.column("group").to_pylist()
-            for i in np.flatnonzero(c == 0):
-                reason = "zero-share" if self.mix.groups[groups[i]].share == 0 else "downsampled"
-                self.drop(ids[i], reason, f"group={groups[i]}")
+        documents_out = 0
+        offset = dict.fromkeys(names, 0)
+        for ti, f in enumerate(count_files):
+            c = np.zeros(rows[ti], dtype=np.int32)
+            for g in names:
+                n = where[g][ti].size
+                c[where[g][ti]] = copies[g][offset[g] : offset[g] + n]
+                offset[g] += n
+            documents_out += int((c > 0).sum())
+            t = pq.read_table(f, filesystem=fs, columns=["file", "row", "group"])
+            dropped = np.flatnonzero(c == 0)
+            if dropped.size:
+                ids = pq.read_table(f, filesystem=fs, columns=["id"]).column("id").take(dropped).to_pylist()
+                groups = t.column("group").take(dropped).to_pylist()
+                for did, grp in zip(ids, groups, strict=True):
+                    reason = "zero-share" if self.mix.groups[grp].share == 0 else "downsampled"
+                    self.drop(did, reason, f"group={grp}")
             sel = pa.table(
                 {
                     "file": t.column("file"),
                     "row": t.column("row"),
                     "group": t.column("group"),
                     "copies": c,
-                    "seq": np.arange(t.num_rows, dtype=np.int64),
+                    "seq": np.arange(rows[ti], dtype=np.int64),
                 },
                 schema=SELECTION_SCHEMA,
             )
-            name = count_files[ti].rsplit("/", 1)[-1]
+            name = f.rsplit("/", 1)[-1]
             with atomic_open(f"{self.folder}/selection/{name}", "wb") as fh:
                 pq.write_table(sel, fh, compression="zstd")
         doc = plan_to_json(plans, total, self.seed, missing)
-        doc["available"] = _available_tokens(tables)
+        doc["available"] = available.report()
         atomic_write_text(f"{self.folder}/plan.json", json.dumps(doc, indent=2, sort_keys=True))
-        self.stat_update("documents_in", value=sum(t.num_rows for t in tables))
-        self.stat_update("documents_out", value=int(sum(int((c > 0).sum()) for c in per_table)))
+        self.stat_update("documents_in", value=sum(rows))
+        self.stat_update("documents_out", value=documents_out)
         self.stat_update("tokens", value=sum(gp.planned_tokens for gp in plans.values()))
         for g, gp in plans.items():
             self.stat_update(f"planned_tokens:{g}", value=gp.planned_tokens)
@@ -334,19 +367,36 @@ class PlanStep(StoryStep):
         yield
 
 
-def _available_tokens(tables: list[pa.Table]) -> dict:
-    """Exact token counts of the input, by source, language and group (before mixing)."""
-    out: dict[str, Counter] = {"by_source": Counter(), "by_language": Counter(), "by_group": Counter()}
-    docs: dict[str, Counter] = {"by_source": Counter(), "by_language": Counter(), "by_group": Counter()}
-    for t in tables:
-        cols = t.select(["source", "language", "group", "tokens"]).to_pydict()
-        for src, lang, grp, n in zip(
-            cols["source"], cols["language"], cols["group"], cols["tokens"], strict=True
-        ):
-            for key, value in (("by_source", src), ("by_language", lang or "unknown"), ("by_group", grp)):
-                out[key][value] += n
-                docs[key][value] += 1
-    return {
-        "tokens": {k: dict(sorted(v.items())) for k, v in out.items()},
-        "documents": {k: dict(sorted(v.items())) for k, v in docs.items()},
-    }
+def _gather(per_table: list[np.ndarray], where: list[np.ndarray], dtype) -> np.ndarray:
+    parts = [values[idx] for values, idx in zip(per_table, where, strict=True)]
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+
+class _Available:
+    """Exact token and document counts of the input, by source, language and group (before mixing)."""
+
+    _KEYS = (("by_source", "source"), ("by_language", "language"), ("by_group", "group"))
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, Counter] = {k: Counter() for k, _ in self._KEYS}
+        self.docs: dict[str, Counter] = {k: Counter() for k, _ in self._KEYS}
+
+    def add(self, t: pa.Table) -> None:
+        for key, col in self._KEYS:
+            agg = t.select([col, "tokens"]).group_by(col).aggregate([("tokens", "sum"), ("tokens", "count")])
+            for value, n, d in zip(
+                agg.column(col).to_pylist(),
+                agg.column("tokens_sum").to_pylist(),
+                agg.column("tokens_count").to_pylist(),
+                strict=True,
+            ):
+                if key == "by_language":
+                    value = value or "unknown"
+                self.tokens[key][value] += n
+                self.docs[key][value] += d
+
+    def report(self) -> dict:
+        return {
+            "tokens": {k: dict(sorted(v.items())) for k, v in self.tokens.items()},
+            "documents": {k: dict(sorted(v.items())) for k, v in self.docs.items()},
+        }
