@@ -3,7 +3,9 @@
 The paper's list is "public repositories created before November 2023"; here that is a search over
 `created:<CUTOFF` with optional star, language and pushed-date limits. GitHub answers at most 1000
 results per query, so a query with more is split into halves of its creation-date window until
-each half fits, and every window is paged through (`per_page=100`, the `Link: rel="next"` chain).
+each half fits; a single day that still has more is split into its 24 hours (`created:` takes UTC
+times, `2023-01-02T05:00:00Z..2023-01-02T05:59:59Z`), and such an hour into its 60 minutes. Every
+window is paged through (`per_page=100`, the `Link: rel="next"` chain).
 
 Politeness: a 403/429 with `x-ratelimit-remaining: 0` (or a `retry-after`) waits until the reset
 time and asks again; 5xx and dropped connections are retried with exponential backoff. Every
@@ -26,7 +28,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from corpus.atomic import atomic_write_text
@@ -53,8 +55,9 @@ class RepoQuery:
     max_repos: int | None = None
 
     def qualifiers(self, start: date, end: date, language: str | None) -> str:
-        """`created:START..END` is inclusive on both ends, so END is the day before the next window."""
-        q = [f"created:{start.isoformat()}..{end.isoformat()}", "is:public", "fork:false"]
+        """`created:START..END` is inclusive on both ends, so END is the day (or, for a window
+        within one day, the second) before the next window."""
+        q = [f"created:{_stamp(start)}..{_stamp(end)}", "is:public", "fork:false"]
         if self.min_stars:
             q.append(f"stars:>={self.min_stars}")
         if language:
@@ -232,11 +235,28 @@ def repo_record(item: dict[str, Any], api_url: str, method: str) -> dict[str, An
     return record
 
 
-def _windows(start: date, end: date) -> tuple[tuple[date, date], tuple[date, date]] | None:
-    if start >= end:
+def _stamp(moment: date) -> str:
+    """A `created:` bound: a day as `YYYY-MM-DD`, a moment within one as UTC `...THH:MM:SSZ`."""
+    if isinstance(moment, datetime):
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.isoformat()
+
+
+def _windows(start: date, end: date) -> list[tuple[date, date]] | None:
+    """Smaller windows covering `start..end` (both inclusive), or None when it cannot be split:
+    several days are halved; one day becomes its 24 hours, an hour its 60 minutes (a minute is
+    as far as it goes)."""
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        if end - start >= timedelta(minutes=59, seconds=59):  # an hour: its minutes
+            minute, second = timedelta(minutes=1), timedelta(seconds=1)
+            return [(start + i * minute, start + (i + 1) * minute - second) for i in range(60)]
         return None
-    mid = start + (end - start) // 2
-    return (start, mid), (mid + timedelta(days=1), end)
+    if start < end:
+        mid = start + (end - start) // 2
+        return [(start, mid), (mid + timedelta(days=1), end)]
+    day = datetime(start.year, start.month, start.day)
+    hour, second = timedelta(hours=1), timedelta(seconds=1)
+    return [(day + i * hour, day + (i + 1) * hour - second) for i in range(24)]
 
 
 def search_repositories(
@@ -247,20 +267,24 @@ def search_repositories(
     seen: set[str] = set()
     last_day = query.created_before - timedelta(days=1)
     for language in query.languages or [None]:
-        stack = [(query.created_after, last_day)]
+        stack: list[tuple[date, date]] = [(query.created_after, last_day)]
         while stack:
             start, end = stack.pop(0)
             q = query.qualifiers(start, end, language)
             params = {"q": q, "sort": "stars", "order": "desc", "per_page": 100}
             body, headers = api.get_json("/search/repositories", params)
             total = int(body.get("total_count", 0))
-            halves = _windows(start, end) if total > SEARCH_RESULT_LIMIT else None
-            if halves:
-                stack[:0] = list(halves)
+            parts = _windows(start, end) if total > SEARCH_RESULT_LIMIT else None
+            if parts:
+                stack[:0] = parts
                 continue
             if total > SEARCH_RESULT_LIMIT:
                 log.warning(
-                    "%d repositories created on %s; only the first %d are reachable", total, start, 1000
+                    "%d repositories created in %s..%s; only the first %d are reachable",
+                    total,
+                    _stamp(start),
+                    _stamp(end),
+                    SEARCH_RESULT_LIMIT,
                 )
             while True:
                 for item in body.get("items", []):

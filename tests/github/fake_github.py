@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -40,7 +41,7 @@ def make_tarball(
 @dataclass
 class Repo:
     name: str
-    created: str  # YYYY-MM-DD
+    created: str  # YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS (UTC) where the time matters
     stars: int
     tarball: bytes = b""
     truncate_body: bool = False  # send fewer bytes than Content-Length says
@@ -120,13 +121,15 @@ class FakeGithub:
     ) -> tuple[int, dict[str, str], bytes]:
         q = qs["q"][0]
         window = next(t for t in q.split() if t.startswith("created:"))[len("created:") :]
-        start, end = window.split("..")
-        days = (
-            time.mktime(time.strptime(end, "%Y-%m-%d")) - time.mktime(time.strptime(start, "%Y-%m-%d"))
-        ) / 86400
+        # a bound is a day (the whole of it) or a UTC second; compared as ISO text
+        start, end = (b.removesuffix("Z") for b in window.split(".."))
+        start = start if "T" in start else start + "T00:00:00"
+        end = end if "T" in end else end + "T23:59:59"
+        days = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 86400
         stars = next((int(t.split(">=")[1]) for t in q.split() if t.startswith("stars:>=")), 0)
         hits = sorted(
-            (r for r in self.repos if start <= r.created <= end and r.stars >= stars), key=lambda r: -r.stars
+            (r for r in self.repos if start <= _moment(r.created) <= end and r.stars >= stars),
+            key=lambda r: -r.stars,
         )
         total = 1500 if days > self.split_over_days else len(hits)
         per_page = self.per_page_override or int(qs.get("per_page", ["30"])[0])
@@ -137,7 +140,7 @@ class FakeGithub:
                 "full_name": r.name,
                 "clone_url": f"https://example.invalid/{r.name}.git",
                 "stargazers_count": r.stars,
-                "created_at": f"{r.created}T00:00:00Z",
+                "created_at": _moment(r.created) + "Z",
                 "pushed_at": "2024-01-01T00:00:00Z",
                 "default_branch": "main",
                 "license": {"spdx_id": "MIT"},
@@ -159,6 +162,10 @@ class FakeGithub:
         if h.headers.get("If-None-Match") == headers["ETag"]:
             return 304, headers, b""
         return 200, headers, json.dumps({"total_count": total, "items": items}).encode()
+
+
+def _moment(created: str) -> str:
+    return created if "T" in created else created + "T00:00:00"
 
 
 def _handler(fake: FakeGithub) -> type[BaseHTTPRequestHandler]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
+import urllib.parse
 from datetime import date
 from pathlib import Path
 
@@ -305,3 +307,55 @@ def test_repeated_members_bad_names_and_repeated_repositories(tmp_path: Path) ->
         ("github:o/r/caf\\xe9.py", "bad_path_encoding"),
         ("github:o/r", "duplicate_repository"),
     ]
+
+
+def _search_windows(fake: FakeGithub) -> list[str]:
+    """The `created:` window of each search (its first page only), in the order asked."""
+    windows = []
+    for r in fake.requests:
+        params = urllib.parse.parse_qs(r["query"])
+        if r["path"] == "/search/repositories" and "page" not in params:  # a window's first page
+            windows.append(next(t for t in params["q"][0].split() if t.startswith("created:")))
+    return windows
+
+
+def test_a_day_over_the_result_cap_is_split_into_hours_then_minutes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """2600 repositories created on one day: the day is asked hour by hour, its one crowded hour
+    (1100) minute by minute, and every repository comes back exactly once."""
+    busy = [Repo(f"hour5/r{i}", f"2023-03-01T05:{i // 20:02d}:{i % 60:02d}", i) for i in range(1100)]
+    quiet = [
+        Repo(f"other/r{i}", f"2023-03-01T{[h for h in range(24) if h != 5][i % 23]:02d}:30:00", i)
+        for i in range(1500)
+    ]
+    monkeypatch.setenv("CF_TEST_TOKEN", TOKEN)
+    fake = FakeGithub([*busy, *quiet, *REPOS], token=TOKEN).start()
+    try:
+        api, _ = api_for(fake, None)
+        query = RepoQuery(created_before=date(2023, 3, 3), created_after=date(2023, 2, 28))
+        got = names(list(search_repositories(api, query)))
+    finally:
+        fake.stop()
+    assert sorted(got) == sorted(r.name for r in busy + quiet) and len(got) == len(set(got))
+    windows = _search_windows(fake)
+    assert "created:2023-02-28..2023-03-02" in windows and "created:2023-03-01..2023-03-01" in windows
+    hours = [w for w in windows if re.fullmatch(r"created:\S+T(\d\d):00:00Z\.\.\S+T\1:59:59Z", w)]
+    assert len(hours) == 24 and "created:2023-03-01T05:00:00Z..2023-03-01T05:59:59Z" in hours
+    minutes = [w for w in windows if re.fullmatch(r"created:\S+T(\d\d:\d\d):00Z\.\.\S+T\1:59Z", w)]
+    assert len(minutes) == 60 and "created:2023-03-01T05:07:00Z..2023-03-01T05:07:59Z" in minutes
+    assert all("T05:" in w for w in minutes)  # only the crowded hour is split further
+
+
+def test_a_minute_over_the_cap_is_reported(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    crowd = [Repo(f"crowd/r{i}", f"2023-03-01T05:07:{i % 60:02d}", i) for i in range(1001)]
+    monkeypatch.setenv("CF_TEST_TOKEN", TOKEN)
+    fake = FakeGithub(crowd, token=TOKEN).start()
+    try:
+        api, _ = api_for(fake, None)
+        query = RepoQuery(created_before=date(2023, 3, 2), created_after=date(2023, 3, 1))
+        with caplog.at_level(logging.WARNING, logger="corpus.github.search"):
+            list(search_repositories(api, query))
+    finally:
+        fake.stop()
+    assert "1001 repositories created in 2023-03-01T05:07:00Z..2023-03-01T05:07:59Z" in caplog.text
