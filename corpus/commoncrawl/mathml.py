@@ -112,7 +112,6 @@ def _convert_children(node: DOMNode) -> str:
 
 def _convert(node: DOMNode) -> str:
     tag = (node.tag or "").lower()
-    kids = _elements(node)
     if tag in ("mi", "mn", "mo", "ms"):
         text = node.text.strip()
         if tag == "mi" and text in _FUNCTIONS:
@@ -127,6 +126,7 @@ def _convert(node: DOMNode) -> str:
         return r"\text{" + text + "}" if text else ""
     if tag in ("mspace", "none", "mprescripts", "maligngroup", "malignmark"):
         return " " if tag == "mspace" else ""
+    kids = _elements(node)
     if tag == "semantics":
         return _convert(kids[0]) if kids else ""
     if tag in ("annotation", "annotation-xml"):
@@ -196,6 +196,10 @@ def _fence(ch: str) -> str:
     return {"{": r"\{", "}": r"\}", "⟨": r"\langle ", "⟩": r"\rangle ", "|": "|", "‖": r"\|"}.get(ch, ch)
 
 
+_ELEMENT, _TEXT = NodeType.ELEMENT, NodeType.TEXT
+_NO_ATTRS: dict[str, str] = {}  # shared by every node without attributes; never written to
+
+
 class LiteNode:
     """A MathML node parsed without resiliparse, with the few DOMNode members the converter uses.
 
@@ -208,9 +212,9 @@ class LiteNode:
 
     def __init__(self, tag: str | None, attrs: dict[str, str] | None = None, value: str = "") -> None:
         self.tag = tag
-        self.attrs = attrs or {}
+        self.attrs = attrs or _NO_ATTRS
         self.value = value
-        self.node_type = NodeType.ELEMENT if tag is not None else NodeType.TEXT
+        self.node_type = _ELEMENT if tag is not None else _TEXT
         self.child_nodes: list[LiteNode] = []
 
     @property
@@ -233,10 +237,14 @@ class LiteNode:
         return out
 
 
+#: a tag (closing slash, name, attributes, self-closing slash), a comment, or a run of text; the
+#: attribute part is possessive (no backtracking into quoted values), which matters at ~10 tags
+#: per formula and thousands of formulas per page set
 _TOKEN = re.compile(
-    r"<(/?)([a-zA-Z][\w:.-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*?)(/?)>|<!--.*?-->|([^<]+)", re.S
+    r"<(/?)([a-zA-Z][\w:.-]*)((?:[^>\"'/]+|\"[^\"]*\"|'[^']*'|/(?!>))*+)(/?)>|<!--.*?-->|([^<]+)", re.S
 )
 _ATTR = re.compile(r"""([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""")
+_unescape = html.unescape
 
 
 def parse_math(markup: str) -> LiteNode:
@@ -244,27 +252,33 @@ def parse_math(markup: str) -> LiteNode:
 
     A regular-expression tokenizer is enough for MathML (no scripts, no raw text elements) and
     is several times faster than `html.parser`; unbalanced end tags close up to their opener and
-    stray ones are ignored, as browsers do.
+    stray ones are ignored, as browsers do. Most MathML tags carry no attributes and most text
+    no entities, so both are only decoded when present.
     """
     root = LiteNode("math")
     stack = [root]
-    for m in _TOKEN.finditer(markup):
-        closing, tag, attrs, selfclose, text = m.groups()
-        if text is not None:
-            stack[-1].child_nodes.append(LiteNode(None, value=html.unescape(text)))
+    children = root.child_nodes
+    for closing, tag, attrs, selfclose, text in _TOKEN.findall(markup):
+        if text:
+            children.append(LiteNode(None, None, _unescape(text) if "&" in text else text))
             continue
-        if tag is None:
+        if not tag:
             continue  # a comment
         tag = tag.lower()
         if closing:
             for i in range(len(stack) - 1, 0, -1):
                 if stack[i].tag == tag:
                     del stack[i:]
+                    children = stack[-1].child_nodes
                     break
             continue
-        node = LiteNode(tag, {k.lower(): html.unescape(v.strip("\"'")) for k, v in _ATTR.findall(attrs)})
-        stack[-1].child_nodes.append(node)
+        node = LiteNode(
+            tag,
+            {k.lower(): _unescape(v.strip("\"'")) for k, v in _ATTR.findall(attrs)} if "=" in attrs else None,
+        )
+        children.append(node)
         if not selfclose:
             stack.append(node)
+            children = node.child_nodes
     first = root.child_nodes[0] if len(root.child_nodes) == 1 else None
     return first if first is not None and first.tag == "math" else root

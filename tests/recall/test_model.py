@@ -127,3 +127,43 @@ def test_loaded_tokenizer_matches_trained(tmp_path: Path) -> None:
     assert fasttext_lines(sp, sample) == fasttext_lines(again, sample)
     with pytest.raises(UserError):
         BpeSplitter.load(tmp_path / "missing.json")
+
+
+def _split_by_tokenizer(splitter: BpeSplitter, texts: list[str]) -> list[str]:
+    """The reference: the whole text through `Tokenizer.encode_batch`, pieces joined by spaces."""
+    encs = splitter.tokenizer.encode_batch([t[: splitter.max_chars] for t in texts], add_special_tokens=False)
+    return [" ".join(e.tokens) for e in encs]
+
+
+def test_cached_split_gives_the_tokenizers_own_pieces(tmp_path: Path) -> None:
+    """The pre-token cache must cut text exactly where the tokenizer's pre-tokenizer does."""
+    corpus = texts("code_seed.jsonl") + texts("math_seed.jsonl")
+    splitter = train_bpe(corpus, vocab_size=600, max_chars=5000)
+    tricky = [
+        "don't  we'll they're I'M it's  'quoted' x'y",
+        "a1b22 c  3   4\t\t5\n\n6 7x8 ¹²³ ½ Ⅻ ٣٤",
+        "  leading\n    indented   \n\ttabs\r\nend   ",
+        "naïve café Ωmega — “quotes” … 漢字かな 한국어 emoji 🙂🙂 nbsp\u00a0here\u2003em",
+        "$$\\frac{a}{b}$$ <p>&amp;</p> f(x)=x**2 // comment /* c */ ->=>:: [1,2];",
+        "",
+        "   ",
+        "x" * 6000,
+    ]
+    sample = corpus + tricky
+    assert splitter.lines(sample) == _split_by_tokenizer(splitter, sample)
+    assert splitter.lines(sample) == splitter.lines(sample)  # warm cache, same answer
+    assert fasttext_lines(splitter, sample) == splitter.lines(sample)
+    assert [p.split(" ") if p else [] for p in splitter.lines(sample)] == splitter.split_batch(sample)
+
+
+def test_other_tokenizers_take_the_general_path(tmp_path: Path) -> None:
+    """A tokenizer with another pre-tokenizer is split by `encode_batch`, whitespace pieces dropped."""
+    from tokenizers import pre_tokenizers
+
+    splitter = train_bpe(texts("code_seed.jsonl"), vocab_size=400)
+    splitter.tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    splitter.save(tmp_path / "ws.json")
+    other = BpeSplitter.load(tmp_path / "ws.json")
+    (line,) = other.lines(["def f(x):\n    return x"])
+    assert line == " ".join(t for t in _split_by_tokenizer(other, ["def f(x):\n    return x"])[0].split())
+    assert "  " not in line and "\n" not in line
