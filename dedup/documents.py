@@ -86,13 +86,16 @@ def exact_digests(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     keep = np.empty(buf.size, dtype=bool)
     keep[0] = True
     np.logical_not(space[1:] & space[:-1], out=keep[1:])
-    out = np.where(space, np.uint8(32), buf)[keep]
+    # whitespace bytes become b" " (x ^ (x ^ 32) = 32; a select with a scalar is ~10x slower)
+    out = (buf ^ (space.view(np.uint8) * (buf ^ np.uint8(32))))[keep]
     # kept bytes per text and per following separator, so text i spans [begin[i], end[i]) of `out`
-    bounds = np.zeros(2 * len(encoded), dtype=np.int64)
-    np.cumsum(lengths[:-1] + 1, out=bounds[2::2])
-    bounds[1::2] = bounds[0::2] + lengths
-    counts = np.add.reduceat(keep.view(np.uint8), bounds, dtype=np.int64)
-    counts[0::2][lengths == 0] = 0  # reduceat gives one element, not none, for an empty range
+    starts = np.zeros(len(encoded), dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    counts = np.empty(2 * len(encoded), dtype=np.int64)
+    counts[0::2] = [
+        np.count_nonzero(keep[a : a + n]) for a, n in zip(starts.tolist(), lengths.tolist(), strict=True)
+    ]
+    counts[1::2] = keep[starts + lengths]  # the separator after each text (the last is the closing one)
     ends = np.cumsum(counts)
     begin, end = ends[0::2] - counts[0::2], ends[0::2]
     # runs are collapsed already, so stripping takes at most one space off each end
