@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import os
 import posixpath
 import shutil
@@ -266,6 +267,9 @@ def _read_capped(path: str, max_bytes: int, probe: bool = False) -> tuple[bytes 
         os.close(fd)
 
 
+_entry_name = operator.attrgetter("name")
+
+
 def iter_folder(
     root: str, max_bytes: int, skip: PathFilter | None = None, info: dict[str, Any] | None = None
 ) -> Iterator[RawFile]:
@@ -283,16 +287,17 @@ def iter_folder(
     stack = [("", root)]
     while stack:
         prefix, folder = stack.pop()
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        entries = sorted(os.scandir(folder), key=_entry_name)
         subdirs = []
         for entry in entries:
             rel = prefix + entry.name
-            if entry.is_symlink():
+            regular = entry.is_file(follow_symlinks=False)  # most entries: one test, not three
+            if not regular and entry.is_symlink():
                 yield RawFile(rel, None, ("symlink", f"{rel} -> {os.readlink(entry.path)}"))
-            elif entry.is_dir(follow_symlinks=False):
+            elif not regular and entry.is_dir(follow_symlinks=False):
                 if entry.name != ".git":
                     subdirs.append((rel + "/", entry.path))
-            elif not entry.is_file(follow_symlinks=False):
+            elif not regular:
                 yield RawFile(rel, None, ("special_file", rel))
             elif skip and (why := skip(rel)):
                 yield RawFile(rel, None, why)  # decided by name: never read
