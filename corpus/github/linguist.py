@@ -475,10 +475,6 @@ class PathRuleSet:
                 for lead in _REDUNDANT_LEAD:
                     lead_free = lead_free.removeprefix(lead)
                 self.whole.append((_literal_filter(lead_free), end_suffixes(p), re.compile(p)))
-        #: whole-path patterns that every name keeps (no ending to test), and every ending any
-        #: other one needs: a name with none of those endings keeps only the former
-        self.whole_always = tuple(w for w in self.whole if w[1] is None)
-        self.whole_endings = tuple(sorted({e for w in self.whole if w[1] for e in w[1][0]}))
 
     def search(self, path: str) -> re.Match[str] | None:
         return self.all.search(path)
