@@ -3,10 +3,11 @@
 The reference is the cheapest thing any walker must do: `os.walk` the tree and read every regular
 file's bytes. Ours walks the same tree as a repository (symlink and size checks), drops binary,
 LFS, vendored/generated/minified files (linguist's rules), decodes UTF-8, tags the language
-(classifiers.langid, unless --no-langid) and applies the DeepSeek-Coder file rules. Both run on one
-core over the same bytes, after one warm-up read so that both see the page cache, and are timed
-in CPU seconds of the process (user + system), which is what "per core" means and what a shared
-machine does not distort. The goal is at least half the speed of the plain read.
+(classifiers.langid, unless --no-langid) and applies the DeepSeek-Coder file rules; linguist's
+per-folder and per-name verdicts start unremembered in every run, as for a first repository. Both
+run on one core over the same bytes, after one warm-up read so that both see the page cache, and
+are timed in CPU seconds of the process (user + system), which is what "per core" means and what a
+shared machine distorts least. The goal is at least half the speed of the plain read.
 
     .venv/bin/python benchmarks/bench_github_walk.py                    # site-packages, first 300 MB
     .venv/bin/python benchmarks/bench_github_walk.py --root PATH --max-mb 0   # a whole tree
