@@ -36,6 +36,8 @@ _RENDERED_MATH = (
 )
 #: line-number gutters of highlighted code listings (Pygments, highlight.js, Prism, GitHub)
 _GUTTERS = ".linenos, .lineno, .gutter, .line-numbers-rows, .hljs-ln-numbers, .blob-num, td.linenos"
+#: a gutter's class name holds one of these, so a page without any has no gutter to query for
+_GUTTER_WORDS = ("lineno", "gutter", "line-numbers", "ln-numbers", "blob-num")
 _FORMULA_IMG_SRC = re.compile(r"latex|codecogs|mathtex|/math/render|tex\.cgi|mimetex", re.I)
 _MATHJAX_SCRIPT = re.compile(
     r"<script\b[^>]*?\btype\s*=\s*[\"']?math/(tex|asciimath)([^\"'>]*)[\"']?[^>]*>(.*?)</script\s*>",
@@ -51,8 +53,6 @@ _TEX_ANNOTATION = re.compile(
 )
 _KATEX_HTML = re.compile(r"<span\b[^>]*\bclass\s*=\s*[\"'][^\"']*\bkatex-html\b[^>]*>", re.I)
 _SPAN_TAG = re.compile(r"<(/?)span\b[^>]*>", re.I)
-_BLANKS = re.compile(r"\n{3,}")
-_TRAILING = re.compile(r"[ \t]+\n")
 
 
 def _replace(tree: HTMLTree, node: DOMNode, text: str) -> None:
@@ -96,7 +96,7 @@ class MathCodeExtractor:
             alt_texts=False,
             noscript=False,
         )
-        text = _BLANKS.sub("\n\n", _TRAILING.sub("\n", text)).strip()
+        text = tidy_lines(text)
         return text if len(text) >= self.min_chars else ""
 
     def rewrite(self, tree: HTMLTree, html: str, math_scripts: bool = False) -> None:
@@ -110,9 +110,28 @@ class MathCodeExtractor:
         if math_scripts and "mathjax" in lower:
             for node in body.query_selector_all(_RENDERED_MATH):
                 node.decompose()
-        if "<pre" in lower or "<code" in lower:
+        if ("<pre" in lower or "<code" in lower) and any(g in lower for g in _GUTTER_WORDS):
             for node in body.query_selector_all(_GUTTERS):
                 node.decompose()
+
+
+def tidy_lines(text: str) -> str:
+    """Spaces and tabs off the end of every line, runs of blank lines down to one, ends stripped.
+
+    A loop over lines: the two regular expressions this replaces (`[ \\t]+\\n`, `\\n{3,}`) try a
+    match at every space or newline of the text and cost more than resiliparse's extraction.
+    """
+    out: list[str] = []
+    blank = False
+    for line in text.split("\n"):
+        line = line.rstrip(" \t")
+        if line:
+            out.append(line)
+            blank = False
+        elif not blank:
+            out.append(line)
+            blank = True
+    return "\n".join(out).strip()
 
 
 def _tex_text(tex: str, display: bool) -> str:
