@@ -254,8 +254,10 @@ class DedupBuckets(_DedupStep):
                         continue
                     reps: list[int] = [members[0]]
                     for m in members[1:]:
+                        root_m = find(m)  # path compression below never changes a root
                         for rep in reps:
-                            if find(rep) == find(m):  # joined through earlier pairs: nothing to add
+                            root_rep = find(rep)
+                            if root_rep == root_m:  # joined through earlier pairs: nothing to add
                                 break
                             s = sim.similarity(rep, m)
                             key = (rep, m)
@@ -265,7 +267,7 @@ class DedupBuckets(_DedupStep):
                                 if key not in pairs:
                                     accepted += 1
                                     pairs[key] = (s, 0)
-                                    parent[find(m)] = find(rep)
+                                    parent[root_m] = root_rep
                                 break
                         else:
                             rejected += 1
