@@ -37,7 +37,7 @@ _RENDERED_MATH = (
 #: line-number gutters of highlighted code listings (Pygments, highlight.js, Prism, GitHub)
 _GUTTERS = ".linenos, .lineno, .gutter, .line-numbers-rows, .hljs-ln-numbers, .blob-num, td.linenos"
 #: a gutter's class name holds one of these, so a page without any has no gutter to query for
-_GUTTER_WORDS = ("lineno", "gutter", "line-numbers", "ln-numbers", "blob-num")
+_GUTTER_WORDS = (b"lineno", b"gutter", b"line-numbers", b"ln-numbers", b"blob-num")
 _FORMULA_IMG_SRC = re.compile(r"latex|codecogs|mathtex|/math/render|tex\.cgi|mimetex", re.I)
 _MATHJAX_SCRIPT = re.compile(
     r"<script\b[^>]*?\btype\s*=\s*[\"']?math/(tex|asciimath)([^\"'>]*)[\"']?[^>]*>(.*?)</script\s*>",
@@ -105,14 +105,23 @@ class MathCodeExtractor:
         Only the nodes that match are wrapped in Python (resiliparse's per-node cost is what
         makes walking a DOM from Python slow), so pages without such markup pay nothing.
         """
-        lower = html.lower()
+        lower = ascii_lower(html)
         body = tree.body
-        if math_scripts and "mathjax" in lower:
+        if math_scripts and b"mathjax" in lower:
             for node in body.query_selector_all(_RENDERED_MATH):
                 node.decompose()
-        if ("<pre" in lower or "<code" in lower) and any(g in lower for g in _GUTTER_WORDS):
+        if (b"<pre" in lower or b"<code" in lower) and any(g in lower for g in _GUTTER_WORDS):
             for node in body.query_selector_all(_GUTTERS):
                 node.decompose()
+
+
+def ascii_lower(html: str) -> bytes:
+    """The page as UTF-8 with ASCII letters lowered, for finding the (ASCII) markup markers.
+
+    `str.lower` is slow on text that is not pure ASCII (most pages with formulas), and only the
+    ASCII letters of tag and class names matter here.
+    """
+    return html.encode("utf-8", "surrogatepass").lower()
 
 
 def tidy_lines(text: str) -> str:
@@ -197,19 +206,19 @@ def prepass(html: str) -> tuple[str, bool]:
     TeX; MathML is converted from a small standalone parse of the one formula. Returns the new
     HTML and whether MathJax script blocks were present (their rendered twins are then removed).
     """
-    lower = html.lower()
+    lower = ascii_lower(html)
     scripts = False
-    if "math/tex" in lower or "math/asciimath" in lower:
+    if b"math/tex" in lower or b"math/asciimath" in lower:
         n_before = len(html)
         html = _MATHJAX_SCRIPT.sub(_script_to_text, html)
         scripts = len(html) != n_before
-    if "<mjx-container" in lower:
+    if b"<mjx-container" in lower:
         html = _MJX.sub(_mjx_to_text, html)
-    if "katex-html" in lower:
+    if b"katex-html" in lower:
         html = _drop_spans(html, _KATEX_HTML)
-    if "<math" in lower:
+    if b"<math" in lower:
         html = _MATH.sub(lambda m: _math_to_text(m.group(1), m.group(2)), html)
-    if "<img" in lower and "tex" in lower:
+    if b"<img" in lower and b"tex" in lower:
         html = _IMG.sub(_img_to_text, html)
     return html, scripts
 
