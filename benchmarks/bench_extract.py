@@ -1,5 +1,6 @@
 """Extraction on math and code pages: pages/s per core and formulas kept, ours vs resiliparse and
-trafilatura on the same pages; plus extraction + fastText scoring against trafilatura + fastText.
+trafilatura on the same pages; plus extraction + fastText scoring against trafilatura + fastText,
+on those pages and on a second set of formula-heavy pages (`--heavy-scale`, ~17 kB of HTML each).
 
 The pages are generated here (seeded) from formula specimens whose TeX is known, in every way
 the web writes math: `$...$`, `\\(...\\)`, MathJax `<script type="math/tex">`, bare presentation
@@ -8,7 +9,7 @@ plus a fallback image), formula images with TeX in `alt`, and MathJax 3 containe
 counts as kept when its TeX (whitespace ignored) is in the output. Code listings count as kept when
 every line of the listing, indentation included, is in the output.
 
-    .venv/bin/python benchmarks/bench_extract.py [--pages 600]
+    .venv/bin/python benchmarks/bench_extract.py [--pages 600] [--heavy-scale 8 --heavy-pages 400]
 """
 
 from __future__ import annotations
@@ -191,6 +192,10 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=600)
     ap.add_argument("--scale", type=int, default=1, help="paragraphs per page x SCALE (1: ~3 kB pages)")
     ap.add_argument("--no-scoring", action="store_true")
+    ap.add_argument(
+        "--heavy-scale", type=int, default=8, help="paragraphs x SCALE for the heavy set (8: ~17 kB); 0: none"
+    )
+    ap.add_argument("--heavy-pages", type=int, default=400)
     ap.add_argument("--max-chars", type=int, default=20_000, help="characters of a page the classifier reads")
     args = ap.parse_args()
 
@@ -230,19 +235,35 @@ def main() -> None:
     for style in STYLES:
         cells = [f"{r['per_style'][style][0]:3d}/{r['per_style'][style][1]:<3d}" for r in results]
         print(f"  {style:8} " + " | ".join(cells))
-    if not args.no_scoring:
-        score_bench(pages, results, args.max_chars)
+    if args.no_scoring:
+        return
+    print(
+        f"\nextraction + BPE split of the first {args.max_chars} characters + 2 fastText models "
+        "(dim 256, wordNgrams 3), pages/s per core (goal: >= 300):"
+    )
+    score_bench(pages, results[0]["outs"], args.max_chars, f"{kb:.1f} kB pages")
+    if args.heavy_scale:
+        heavy = make_pages(args.heavy_pages, seed=1, scale=args.heavy_scale)
+        texts = [ours.extract(h) for h, _, _ in heavy]
+        kept_f = sum(kept(t, f, c)[0] for t, (_, f, c) in zip(texts, heavy, strict=True))
+        total_f = sum(len(f) for _, f, _ in heavy)
+        heavy_kb = sum(len(h) for h, _, _ in heavy) / len(heavy) / 1024
+        label = f"{heavy_kb:.1f} kB formula-heavy pages ({kept_f}/{total_f} formulas kept)"
+        score_bench(heavy, texts, args.max_chars, label)
 
 
-def score_bench(pages, results, max_chars: int) -> None:
-    """Extraction + BPE split + two fastText models (code, math), per core, against trafilatura + the same."""
+def score_bench(pages, texts: list[str], max_chars: int, label: str) -> None:
+    """Extraction + BPE split + two fastText models (code, math), per core, against trafilatura + the same.
+
+    Best of three passes for each side, so a burst of load from other processes does not decide
+    the figure; the BPE and the models are trained on our extraction of the same pages.
+    """
     import trafilatura
 
     from classifiers.recall.model import FastTextParams, RecallModel, train_model
     from classifiers.recall.split import fasttext_lines, train_bpe
     from corpus.commoncrawl.extract import MathCodeExtractor
 
-    texts = results[0]["outs"]
     splitter = train_bpe(texts[:200], vocab_size=4000, max_chars=max_chars)
     lines = fasttext_lines(splitter, texts)
     half = len(lines) // 2
@@ -274,14 +295,10 @@ def score_bench(pages, results, max_chars: int) -> None:
                     m.scores(split)
             return len(pages) / (time.process_time() - start)
 
-        a = pipeline(ours.extract)
-        b = pipeline(lambda h: trafilatura.extract(h, include_formatting=True) or "")
-    print(
-        f"\nextraction + BPE split of the first {max_chars} characters + 2 fastText models (dim 256, wordNgrams 3), pages/s per core:"
-    )
-    print(
-        f"  coderforge {a:8.0f}   trafilatura + same scoring {b:8.0f}   ratio {a / b:.1f}x   (goal: >= 300)"
-    )
+        a = max(pipeline(ours.extract) for _ in range(3))
+        b = max(pipeline(lambda h: trafilatura.extract(h, include_formatting=True) or "") for _ in range(3))
+    print(f"  {label}:")
+    print(f"    coderforge {a:8.0f}   trafilatura + same scoring {b:8.0f}   ratio {a / b:.1f}x")
 
 
 if __name__ == "__main__":
