@@ -24,8 +24,10 @@ DATA_FILE = Path(__file__).parent / "data" / "linguist.json"
 
 #: linguist's threshold for minified JavaScript and CSS (average characters per line)
 MINIFIED_AVG_LINE = 110
-#: how many leading lines a generated-file banner may sit in
+#: how many leading lines a generated-file banner may sit in, and at most how many characters
 MARKER_LINES = 10
+MARKER_WINDOW = 4000
+_HEAD_LINES = re.compile(rf"(?:[^\n]*\n){{{MARKER_LINES}}}")
 _SOURCE_MAP_COMMENT = re.compile(r"^/[*/][#@] source(?:Mapping)?URL|sourceURL=", re.M)
 
 
@@ -676,14 +678,10 @@ def generated_content(path: str, text: str) -> str | None:
         tail = text[-2000:].rstrip("\n").rsplit("\n", 2)[-2:]
         if any(_SOURCE_MAP_COMMENT.search(line) for line in tail):
             return "ends with a source-map reference"
-    head_end = 0
-    for _ in range(MARKER_LINES):
-        nxt = text.find("\n", head_end)
-        if nxt < 0:
-            head_end = len(text)
-            break
-        head_end = nxt + 1
-    m = load_rules().generated_markers.search(text, 0, min(head_end, 4000))
+    # the first MARKER_LINES lines, and at most MARKER_WINDOW characters: when those characters
+    # hold fewer newlines, the window (or the whole text, if shorter) is the head
+    lines = _HEAD_LINES.match(text, 0, MARKER_WINDOW)
+    m = load_rules().generated_markers.search(text, 0, lines.end() if lines else MARKER_WINDOW)
     if m:
         return f"header says {m.group(0).strip()!r}"
     return None

@@ -76,6 +76,8 @@ PathFilter = Callable[[str], "tuple[str, str] | None"]
 
 #: a NUL byte among a file's first this many bytes makes it binary (git's and linguist's test)
 BINARY_PROBE = 8192
+#: bytes asked for by the first read of a file: most source files fit, and are read in one call
+_FIRST_READ = 64 * 1024
 
 
 @dataclass
@@ -240,28 +242,31 @@ def iter_zip(
 
 def _read_capped(path: str, max_bytes: int, probe: bool = False) -> tuple[bytes | None, int]:
     """(content, size) of a file, or (None, size) when it is over the cap. Opened without
-    following a symlink that replaced it after it was listed; sized with fstat on the open file,
-    and read in one call when it still has that size (a regular file's read returns less than
-    asked only at its end), so a listed file costs fewer system calls than `open().read()`.
+    following a symlink that replaced it after it was listed. A regular file's read returns less
+    than asked only at its end, so a file under `_FIRST_READ` bytes is read whole by its first
+    read, without asking its size: fewer system calls than `open().read()`. A longer one is sized
+    with fstat on the open file and read in one more call.
 
-    With `probe`, a file longer than `BINARY_PROBE` bytes is first peeked at: when those bytes
-    hold a NUL (a binary file, dropped unread by the caller) only they are returned, so a
-    tree's libraries and images are not read in full."""
+    With `probe`, a longer file whose first `BINARY_PROBE` bytes hold a NUL (a binary file,
+    dropped unread by the caller) is not read further: only its first bytes come back, with the
+    full size, so a tree's libraries and images are not read in full."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     try:
+        first = os.read(fd, _FIRST_READ)
+        if len(first) < _FIRST_READ:
+            return (None, len(first)) if len(first) > max_bytes else (first, len(first))
         size = os.fstat(fd).st_size
         if size > max_bytes:
             return None, size
-        if probe and size > BINARY_PROBE:
-            head = os.pread(fd, BINARY_PROBE, 0)
-            if b"\x00" in head:
-                return head, size
-        chunks = [os.read(fd, size + 1)]
-        if len(chunks[0]) == size:  # short of the extra byte asked for: the end of the file
-            return chunks[0], size
+        if probe and b"\x00" in first[:BINARY_PROBE]:
+            return first, size
+        rest = os.read(fd, max(size - len(first), 0) + 1)
+        if len(first) + len(rest) == size:  # short of the extra byte asked for: the end
+            return first + rest, size
+        chunks = [first, rest]
         while chunks[-1] and sum(map(len, chunks)) <= max_bytes:
             chunks.append(os.read(fd, 1 << 20))
-        data = b"".join(chunks) if len(chunks) > 2 else chunks[0]
+        data = b"".join(chunks)
         return (None, len(data)) if len(data) > max_bytes else (data, len(data))
     finally:
         os.close(fd)

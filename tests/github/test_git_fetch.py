@@ -234,16 +234,32 @@ def test_command_transports_are_refused(tmp_path: Path, hostile_env) -> None:
 
 
 def test_binary_files_are_dropped_after_their_first_bytes_with_their_full_size(tmp_path: Path) -> None:
-    """A big file with a NUL early is dropped as binary from its first 8 KiB (its size from the
-    file system); a big text file, and one whose NUL comes only after 8 KiB, are read whole."""
+    """A big file with a NUL early is dropped as binary from its first bytes (its size from the
+    file system); big text files, one whose NUL comes only after 8 KiB, and files around the
+    first read's 64 KiB are read whole; the size cap holds on either side of it."""
     root = tmp_path / "repo"
     root.mkdir()
     (root / "lib.so").write_bytes(b"\x7fELF\x00" + b"x" * 100_000)
-    (root / "late.txt").write_bytes(b"a\n" * 5000 + b"\x00tail\n")  # NUL at byte 10000
-    (root / "big.py").write_text("x = 1\n" * 5000)
+    (root / "small.so").write_bytes(b"\x7fELF\x00" + b"x" * 20_000)
+    (root / "late.txt").write_bytes(b"a\n" * 50_000 + b"\x00tail\n")  # NUL at byte 100000
+    (root / "big.py").write_text("x = 1\n" * 50_000)
+    for n in (65_535, 65_536, 65_537):
+        (root / f"edge{n}.txt").write_text("y" * 99 + "\n" + "z" * (n - 101) + "\n")
     reader = GithubRepoReader([{"name": "o/r", "path": str(root)}], max_file_bytes=1 << 20, languages=False)
     docs = {d.metadata["path"]: d for d in reader.run(None, 0, 1)}
-    assert sorted(docs) == ["big.py", "late.txt"]
-    assert docs["late.txt"].metadata["size"] == 10_006 and docs["late.txt"].text.endswith("\x00tail\n")
-    assert docs["big.py"].text == "x = 1\n" * 5000
-    assert [(i, r, d) for i, r, d in reader._drops] == [("github:o/r/lib.so", "binary", "100005 bytes")]
+    assert sorted(docs) == ["big.py", "edge65535.txt", "edge65536.txt", "edge65537.txt", "late.txt"]
+    assert docs["late.txt"].metadata["size"] == 100_006 and docs["late.txt"].text.endswith("\x00tail\n")
+    assert docs["big.py"].text == "x = 1\n" * 50_000
+    assert all(
+        docs[f"edge{n}.txt"].metadata["size"] == n == len(docs[f"edge{n}.txt"].text)
+        for n in (65_535, 65_536, 65_537)
+    )
+    assert sorted(reader._drops) == [
+        ("github:o/r/lib.so", "binary", "100005 bytes"),
+        ("github:o/r/small.so", "binary", "20005 bytes"),
+    ]
+    capped = GithubRepoReader([{"name": "o/r", "path": str(root)}], max_file_bytes=65_536, languages=False)
+    kept = sorted(d.metadata["path"] for d in capped.run(None, 0, 1))
+    assert kept == ["edge65535.txt", "edge65536.txt"]
+    assert ("github:o/r/edge65537.txt", "too_large", "65537 bytes") in capped._drops
+    assert ("github:o/r/big.py", "too_large", "300000 bytes") in capped._drops
