@@ -128,6 +128,8 @@ class BpeSplitter:
         #: pre-token -> its pieces joined by spaces ("" when the model gives none)
         self._cache: dict[str, str] = {}
         self._pieces: list[str] | None = None  # id -> piece, for the general path
+        #: whether some cached pre-token has no pieces (only with a vocabulary missing bytes)
+        self._empty_pieces = False
 
     @classmethod
     def load(cls, path: str | Path, max_chars: int = DEFAULT_MAX_CHARS) -> BpeSplitter:
@@ -154,13 +156,14 @@ class BpeSplitter:
         out = []
         for text in texts:
             words = findall(text[:limit] if len(text) > limit else text)
-            pieces = list(map(get, words))
-            if None in pieces:
+            try:
+                line = " ".join(map(get, words))
+            except TypeError:  # a pre-token not cached yet (None in the join)
                 self._learn(words)
-                pieces = list(map(get, words))
-            if "" in pieces:
-                pieces = [p for p in pieces if p]
-            out.append(" ".join(pieces))
+                line = " ".join(map(get, words))
+            if self._empty_pieces:  # byte-level pieces hold no whitespace: split() drops the gaps
+                line = " ".join(line.split())
+            out.append(line)
         return out
 
     def _general_lines(self, texts: Sequence[str]) -> list[str]:
@@ -190,7 +193,9 @@ class BpeSplitter:
         tokenize = self.tokenizer.model.tokenize
         for word in missing:
             chars = "".join([_BYTE_LEVEL[b] for b in word.encode("utf-8")])
-            cache[word] = " ".join(tok.value for tok in tokenize(chars))
+            pieces = " ".join(tok.value for tok in tokenize(chars))
+            cache[word] = pieces
+            self._empty_pieces |= not pieces
 
     def save(self, path: str | Path) -> None:
         self.tokenizer.save(str(path))

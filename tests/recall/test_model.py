@@ -167,3 +167,20 @@ def test_other_tokenizers_take_the_general_path(tmp_path: Path) -> None:
     (line,) = other.lines(["def f(x):\n    return x"])
     assert line == " ".join(t for t in _split_by_tokenizer(other, ["def f(x):\n    return x"])[0].split())
     assert "  " not in line and "\n" not in line
+
+
+def test_pieces_missing_from_the_vocabulary_leave_no_gaps() -> None:
+    """A vocabulary without some bytes drops them, as the tokenizer does, without empty words."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.BPE(vocab={"a": 0, "b": 1, "Ġ": 2, "Ġa": 3}, merges=[("Ġ", "a")]))
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
+    splitter = BpeSplitter(tok)
+    sample = ["a b a", "zz a", "a zz b", "zz", "a"]
+    assert (
+        splitter.lines(sample)
+        == _split_by_tokenizer(splitter, sample)
+        == ["a Ġ b Ġa", "Ġa", "a Ġ Ġ b", "", "a"]
+    )
