@@ -200,9 +200,12 @@ def test_folder_and_name_verdicts_answer_like_the_plain_patterns() -> None:
         "a/GRADLEW.BAT",
         "a/mvnw.\u212amd",
     ]
-    fast = linguist.load_rules().paths
+    rules = linguist.load_rules()
+    sets = (rules.vendor, rules.documentation, rules.generated_paths)
     for path in paths:
-        assert fast.verdicts(path) == _plain_verdicts(data, path), path
+        plain = _plain_verdicts(data, path)
+        assert rules.paths.verdicts(path) == plain, path
+        assert tuple(s.all.hit(path) for s in sets) == plain, path  # the whole-path answer too
 
 
 @pytest.mark.parametrize(
