@@ -453,9 +453,11 @@ def end_suffixes(pattern: str) -> tuple[tuple[str, ...], bool] | None:
     return tuple(sorted(endings)), dollar
 
 
+#: what a path must end with for a pattern to match (see `end_suffixes`)
+_Ending = tuple[tuple[str, ...], bool]
 #: a pattern that can span folder and name, with what a path must contain and end with for it
 #: to match: (literal filter, endings from `end_suffixes`, compiled)
-_Whole = tuple[tuple[str, bool] | None, "tuple[tuple[str, ...], bool] | None", re.Pattern[str]]
+_Whole = tuple[tuple[str, bool] | None, "_Ending | None", re.Pattern[str]]
 
 
 class PathRuleSet:
@@ -480,21 +482,6 @@ class PathRuleSet:
 
     def search(self, path: str) -> re.Match[str] | None:
         return self.all.search(path)
-
-    def name_candidates(self, name: str) -> list[_Whole]:
-        """The whole-path patterns that a path ending in `name` could match: those without a
-        known ending, and those whose ending it has."""
-        keep = []
-        for entry in self.whole:
-            ending = entry[1]
-            if ending is not None:
-                endings, dollar = ending
-                if not name.endswith(endings) and not (
-                    dollar and name.endswith("\n") and name[:-1].endswith(endings)
-                ):
-                    continue
-            keep.append(entry)
-        return keep
 
 
 #: whole-path patterns left to run on a path: (which list, literal filter, compiled)
@@ -521,6 +508,14 @@ class PathRules:
         self.always: _Candidates = tuple(
             (i, need, rx) for i, s in enumerate(self.sets) for need, ending, rx in s.whole if ending is None
         )
+        #: the other whole-path patterns by the last character of their endings, so that a name
+        #: is tested only against the endings it could have
+        self._by_last: dict[str, list[tuple[int, tuple[str, bool] | None, re.Pattern[str], _Ending]]] = {}
+        for i, s in enumerate(self.sets):
+            for need, ending, rx in s.whole:
+                if ending is not None:
+                    for last in sorted({e[-1] for e in ending[0]}):
+                        self._by_last.setdefault(last, []).append((i, need, rx, ending))
         # one search for the literals that the name-independent candidates need (when each
         # has a case-sensitive one): most paths contain none, and then none of them can match
         needs = [need for _i, need, _rx in self.always]
@@ -553,9 +548,15 @@ class PathRules:
         if not name.endswith(self.endings) and not name.endswith("\n"):
             candidates = self.always
         else:
-            candidates = tuple(
-                (i, need, rx) for i, s in enumerate(self.sets) for need, _e, rx in s.name_candidates(name)
-            )
+            found = {}  # an entry can be listed under two characters: keep it once
+            for i, need, rx, (endings, _dollar) in self._by_last.get(name[-1], ()):
+                if name.endswith(endings):
+                    found[i, rx] = (i, need, rx)
+            if name.endswith("\n"):  # `$` also holds before a final newline
+                for i, need, rx, (endings, dollar) in self._by_last.get(name[-2:-1], ()):
+                    if dollar and name[:-1].endswith(endings):
+                        found[i, rx] = (i, need, rx)
+            candidates = self.always + tuple(found.values())
         if hits != _NONE:
             candidates = tuple(c for c in candidates if not hits[c[0]])
         return hits, candidates

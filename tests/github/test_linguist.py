@@ -191,7 +191,7 @@ def test_folder_and_name_verdicts_answer_like_the_plain_patterns() -> None:
     for _ in range(6000):
         parts = [rng.choice(folders) for _ in range(rng.randrange(0, 4))]
         paths.append("/".join([*parts, rng.choice(names)]))
-    paths += ["a/", "/x.js", "a//b", "", "x/"]
+    paths += ["a/", "/x.js", "a//b", "", "x/", "jquery/x.js\n", "a/jquery.ui.x/b.css\n", "extjs/a/b.txt\n"]
     # re's case folding reaches beyond lower(): ſ matches s, ı matches i, K (Kelvin) matches k
     paths += [
         "App/Form1.Deſigner.cs",
