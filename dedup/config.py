@@ -58,10 +58,10 @@ class DedupConfig(BaseModel):
         1,
         ge=1,
         le=4096,
-        description="clustering tasks; above 1, no task holds the whole duplicate graph: exact dedup "
-        "(whose copies cross partitions) runs as a first pass of its own whose tasks each take the "
-        "content digests hashed to them, then near dedup's tasks each take the partitions (level, "
-        "language) hashed to them",
+        description="clustering tasks; 1 holds the whole duplicate graph in one process. Above 1, exact "
+        "dedup (whose copies cross partitions) runs as a first pass of its own whose tasks each take "
+        "the content digests hashed to them, then near dedup's tasks each take the partitions "
+        "(level, language) hashed to them: a task holds at most its partitions' graphs",
     )
     seed: int = 1
     report_examples: int = Field(20, ge=0)
