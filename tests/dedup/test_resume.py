@@ -54,7 +54,7 @@ def test_resume_after_kill(tmp_path: Path, reference, stage):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     log = tmp_path / "killed-run.log"
     with log.open("wb") as sink:
-        # own session: the executor's manager process outlives the killed run and is ended with it
+        # own session: any helper process the executor starts (a pool with workers > 1) ends with it
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.dedup.resume_runner", str(tmp_path), str(stage)],
             cwd=ROOT,
