@@ -53,6 +53,8 @@ _KIND_BY_EXT = {
     ".xsl": "xslt",
     ".xslt": "xslt",
 }
+#: an extension that lower-cases to one of these ends the path's last six characters lower-cased
+_KIND_ENDINGS = tuple(_KIND_BY_EXT)
 _KIND_BY_LANGUAGE = {"html": "html", "json": "json", "yaml": "yaml", "xslt": "xslt"}
 _ASCII_ALPHA = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1))
 _INVISIBLE = {"script", "style", "template", "noscript"}
@@ -67,6 +69,8 @@ def file_kind(path: str, language: str | None = None) -> str | None:
         kind = _KIND_BY_LANGUAGE.get(language.lower())
         if kind:
             return kind
+    if not path[-6:].lower().endswith(_KIND_ENDINGS):  # most paths: no splitext needed
+        return None
     return _KIND_BY_EXT.get(posixpath.splitext(path)[1].lower())
 
 

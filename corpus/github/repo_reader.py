@@ -23,7 +23,6 @@ import contextlib
 import json
 import operator
 import os
-import posixpath
 import shutil
 import subprocess
 import tarfile
@@ -91,9 +90,11 @@ class RawFile:
 
 
 def is_code_text(path: str) -> bool:
-    base = posixpath.basename(path).lower()
-    stem, ext = posixpath.splitext(base)
-    return ext in TEXT_EXTENSIONS or (ext == "" and stem in TEXT_NAMES)
+    base = path[path.rfind("/") + 1 :].lower()  # posixpath.basename
+    dot = base.rfind(".")
+    if dot > 0 and base[:dot].lstrip("."):  # posixpath.splitext: leading dots start no extension
+        return base[dot:] in TEXT_EXTENSIONS
+    return base in TEXT_NAMES
 
 
 def safe_member_path(name: str) -> str | None:

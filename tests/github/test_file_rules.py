@@ -220,3 +220,26 @@ def test_alphabetic_count_is_str_isalpha_for_any_code_point() -> None:
         samples.append("".join(chr(rng.randrange(top)) for _ in range(rng.randrange(1, 300))))
     for text in samples:
         assert alphabetic_count(text) == sum(c.isalpha() for c in text), text[:40]
+
+
+def test_extension_shortcuts_agree_with_posixpath() -> None:
+    """`file_kind` and `is_code_text` skip `posixpath.splitext` where they can; on odd names
+    (leading dots, case, letters whose lower case is longer) they answer as it would."""
+    import posixpath
+    import random
+
+    from corpus.github.file_rules import _KIND_BY_EXT, file_kind
+    from corpus.github.repo_reader import TEXT_EXTENSIONS, TEXT_NAMES, is_code_text
+
+    def plain_text(path: str) -> bool:
+        stem, ext = posixpath.splitext(posixpath.basename(path).lower())
+        return ext in TEXT_EXTENSIONS or (ext == "" and stem in TEXT_NAMES)
+
+    rng = random.Random(2)
+    parts = ["a", "README", "readme", ".", "..", "md", ".md", ".MD", "x.txt", "/", "İ", "K", "ſ", "json"]
+    parts += [".JSON", "html", ".xhtml", ".htm", "yml", "changelog", "Todo", ".YAML", ".Xsl"]
+    paths = ["", ".md", "..md", "a/.md", "a/..md", "a/readme.", "x.Md", "y.XHTML", "a/.json", "z.İ.md"]
+    paths += ["".join(rng.choice(parts) for _ in range(rng.randrange(1, 6))) for _ in range(20000)]
+    for path in paths:
+        assert file_kind(path) == _KIND_BY_EXT.get(posixpath.splitext(path)[1].lower()), path
+        assert is_code_text(path) == plain_text(path), path
