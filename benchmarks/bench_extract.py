@@ -268,8 +268,8 @@ def score_bench(pages, texts: list[str], max_chars: int, label: str) -> None:
     lines = fasttext_lines(splitter, texts)
     half = len(lines) // 2
     with tempfile.TemporaryDirectory() as tmp:
-        # paper dims, unquantised: a quantised model (.ftz, FastTextParams' default) gives the same
-        # ranking but costs ~3.6x the CPU per page to score (product-quantised rows are rebuilt)
+        # paper dims, unquantised: a quantised model (.ftz, FastTextParams' default) scores alike
+        # (model.py) but costs ~3.6x the CPU per page to score (product-quantised rows are rebuilt)
         params = FastTextParams(bucket=200_000, quantize=False)
         models = [
             RecallModel(
