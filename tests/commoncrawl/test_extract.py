@@ -136,3 +136,20 @@ def test_min_chars_and_empty_documents() -> None:
     assert extract_text("") == ""
     assert extract_text("<html></html>") == ""
     assert "plain" in extract_text("plain text without any tags")
+
+
+def test_tidy_lines_strips_line_ends_and_collapses_blank_runs() -> None:
+    from corpus.commoncrawl.extract import tidy_lines
+
+    assert tidy_lines("a  \n\n\n  \n b \t\n\n") == "a\n\n b"
+    assert tidy_lines("\n\n\nx\n \n\t\ny  ") == "x\n\ny"
+    assert tidy_lines("  a\r\n\r\n\r\n\nb") == "a\r\n\r\n\r\n\nb"  # only spaces and tabs end a line
+    assert tidy_lines("    def f():\n        return 1   \n") == "def f():\n        return 1"
+    assert tidy_lines(" \n \n") == ""
+
+
+def test_markers_in_non_ascii_pages_are_found() -> None:
+    """Markup markers are looked for in ASCII-lowered bytes; the page's other text is irrelevant."""
+    html = "<p>Σ α — <SCRIPT TYPE='math/TeX'>x^2</SCRIPT> and <MATH><mi>y</mi></MATH></p>"
+    text = extract_text(f"<html><body>{html}</body></html>", main_content=False)
+    assert "$x^2$" in text and "$y$" in text
