@@ -37,7 +37,7 @@ def train_command(
     min_count: int = 3,
     epoch: int = 3,
     bucket: int = 200_000,
-    quantize: Annotated[bool, typer.Option("--quantize/--no-quantize")] = True,
+    quantize: Annotated[bool, typer.Option("--quantize/--no-quantize")] = False,
     seed: int = 0,
 ) -> None:
     """Train one binary recall model (paper defaults: dim 256, lr 0.1, wordNgrams 3, minCount 3, epoch 3)."""

@@ -55,7 +55,7 @@ def test_training_separates_targets_and_retraining_agrees(tmp_path: Path) -> Non
 def test_paper_defaults_and_quantisation(tmp_path: Path) -> None:
     params = FastTextParams()
     assert (params.dim, params.lr, params.word_ngrams, params.min_count, params.epoch) == (256, 0.1, 3, 3, 3)
-    assert params.bucket == 200_000 and params.quantize
+    assert params.bucket == 200_000 and not params.quantize
     sp = WhitespaceSplitter()
     pos = fasttext_lines(sp, texts("math_seed.jsonl"))
     neg = fasttext_lines(sp, texts("code_seed.jsonl"))
