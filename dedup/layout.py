@@ -29,6 +29,8 @@ RANK_SHIFT = np.uint64(40)
 INDEX_MASK = np.uint64((1 << 40) - 1)
 
 BAND_DTYPE = np.dtype([("key", "<u8"), ("ref", "<u8")])
+#: one end of an edge as the component rounds store it: in the file of `key`'s hash share
+ENTRY_DTYPE = np.dtype([("key", "<u8"), ("other", "<u8")])
 EDGE_DTYPE = np.dtype([("a", "<u8"), ("b", "<u8"), ("sim", "<f4"), ("exact", "u1")])
 
 DOCS_SCHEMA = pa.schema(
@@ -69,7 +71,8 @@ def ref_index(ref: np.ndarray) -> np.ndarray:
 
 
 class WorkLayout:
-    """Paths of the three intermediate stage folders `<root>/<prefix>-{signatures,buckets,clusters}/`."""
+    """Paths of the intermediate stage folders `<root>/<prefix>-{signatures,buckets,clusters}/`, and
+    with `cluster_rounds` also `<prefix>-roundNNN/` and `<prefix>-labels/`."""
 
     def __init__(self, root: str, prefix: str = "dedup") -> None:
         self.root = root.rstrip("/")
@@ -107,6 +110,21 @@ class WorkLayout:
     def report(self, shard: int = 0) -> str:
         suffix = f".s{shard:03d}" if shard else ""
         return f"{self.stage('clusters')}/report{suffix}.json"
+
+    def round_entries(self, round_: int, src: int, dst: int) -> str:
+        """Edge ends written by task `src` of a component round for task `dst` of the next one."""
+        return f"{self.stage(f'round{round_:03d}')}/entries/{dst:05d}/{src:05d}.bin"
+
+    def round_changes(self, round_: int, task: int) -> str:
+        return f"{self.stage(f'round{round_:03d}')}/changes/{task:05d}.json"
+
+    def label_members(self, src: int, dst: int) -> str:
+        """(document, its component's smallest ref) pairs for the clustering task `dst`."""
+        return f"{self.stage('labels')}/members/{dst:05d}/{src:05d}.bin"
+
+    def label_edges(self, src: int, dst: int) -> str:
+        """Verified pairs for the clustering task `dst` that holds their component."""
+        return f"{self.stage('labels')}/edges/{dst:05d}/{src:05d}.bin"
 
     def partitions(self, rank: int) -> str:
         return f"{self.stage('signatures')}/partitions/{rank:05d}.u64"

@@ -1,9 +1,11 @@
 """Dedup as build stages: four `corpus.stages.Stage`s per source (eight when exact dedup runs as a
-first pass before sharded near-dedup), and a runner for standalone use.
+first pass before sharded near-dedup; with `cluster_rounds` = R, R component rounds and a labels
+stage come before the keep-policy stage), and a runner for standalone use.
 
 `dedup_stages` is what a recipe build plugs in after a source's documents stage; `run_stages` runs
 any list of stages on datatrove's local or Ray executor (the CLI and the tests use it), skipping
-tasks that already completed so that a killed run resumes.
+tasks that already completed so that a killed run resumes. Its one piece of control flow: it
+skips component rounds once two rounds in a row changed nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from corpus.stages import Stage, stage_folder
 from dedup.config import DedupConfig
 from dedup.layout import WorkLayout
 from dedup.lsh import format_curve
+from dedup.rounds import DedupLabels, DedupRound, converged_round, not_converged_message
 from dedup.steps import DedupBuckets, DedupClusters, DedupFilter, DedupSignatures, _plan
 
 
@@ -37,7 +40,7 @@ def dedup_stages(
     them); by default the Parquet documents of the input stage. Stages 1 and 4 must read the same
     documents in the same order with the same number of tasks.
     """
-    if config.exact and config.near and config.cluster_shards > 1:
+    if config.exact and config.near and config.cluster_shards > 1 and not config.cluster_rounds:
         # exact copies link documents across partitions, so they go first, in a pass of their own
         # whose clustering tasks split the content digests; the near pass then clusters partition
         # by partition on the exact pass's output. No clustering task sees the whole graph.
@@ -80,16 +83,52 @@ def dedup_stages(
             bucket_tasks,
             f"{units} band units over {bucket_tasks} tasks; verify={config.verify}",
         ),
+        *_round_stages(config, source, output, root, tasks, bucket_tasks, name),
         Stage(
             source,
             f"{name}-clusters",
             output,
             [DedupClusters(root, config, tasks, bucket_tasks, prefix=name)],
             config.cluster_shards,
-            f"connected components, keep {' > '.join(config.keep)}",
+            f"{'keep-policy per component' if config.cluster_rounds else 'connected components'}, "
+            f"keep {' > '.join(config.keep)}",
         ),
         Stage(source, name, output, final, tasks, "drop duplicates, record the id each one duplicates"),
     ]
+
+
+def _round_stages(
+    config: DedupConfig, source: str, output: str, root: str, tasks: int, bucket_tasks: int, name: str
+) -> list[Stage]:
+    """With `cluster_rounds`: the component rounds and the labels stage (none otherwise).
+
+    All `cluster_rounds` rounds are planned, since a build's stage list is fixed before it runs;
+    those after the components settled do nothing (`run_stages` does not even start them).
+    """
+    shards = config.cluster_shards
+    stages = [
+        Stage(
+            source,
+            f"{name}-round{r:03d}",
+            output,
+            [DedupRound(root, config, tasks, bucket_tasks, r, prefix=name)],
+            shards,
+            f"components round {r}: {'small' if r % 2 == 0 else 'large'} star over {shards} tasks",
+        )
+        for r in range(config.cluster_rounds)
+    ]
+    if stages:
+        stages.append(
+            Stage(
+                source,
+                f"{name}-labels",
+                output,
+                [DedupLabels(root, config, tasks, bucket_tasks, prefix=name)],
+                shards,
+                "documents and pairs to the task of their component",
+            )
+        )
+    return stages
 
 
 def recipe_dedup_stages(recipe, output: str, previous: list[Stage] | None = None) -> list[Stage]:
@@ -149,6 +188,14 @@ def run_stages(
     from corpus.build import completed_tasks, stage_executor
 
     for stage in stages:
+        step = stage.steps[0]
+        if isinstance(step, DedupRound) and step.converged():
+            continue  # the components settled in an earlier round: this one would change nothing
+        if (
+            isinstance(step, DedupLabels)
+            and converged_round(step.layout, step.config.cluster_shards, step.config.cluster_rounds) is None
+        ):
+            raise RuntimeError(not_converged_message(step.config))
         stage_executor(stage, executor, workers, verbose, skip_completed).run()
         done = completed_tasks(stage)
         if done < stage.tasks:

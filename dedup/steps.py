@@ -6,7 +6,9 @@
    task, finds equal keys, verifies candidate pairs and writes the verified pairs.
 3. `DedupClusters` (`cluster_shards` tasks, one by default): connected components over the
    verified pairs, the keep-policy, the assignment of every clustered document to the id it
-   duplicates, and the cluster report.
+   duplicates, and the cluster report. With `cluster_rounds` > 0 the components come instead from
+   rounds of parallel tasks and a labels stage (`dedup.rounds`), and this stage applies the
+   keep-policy to the components hashed to each task.
 4. `DedupFilter` (same tasks as stage 1, same input): passes kept documents on and records every
    dropped one with the id of the copy that was kept.
 
@@ -22,6 +24,17 @@ tasks each take the content digests hashed to them (copies share a digest, so a 
 spans two tasks), and the near pass's N tasks each take the partitions (level, language) hashed
 to them (near-duplicates are only sought within a partition). The bound that remains is the
 largest partition's graph, e.g. all near-duplicate Python files, in one task.
+
+With `cluster_rounds` = R > 0 (and `cluster_shards` = N) no task holds a partition's graph either,
+and exact and near dedup run as one pass. Each document ref belongs to task mix64(ref) % N. The
+bucket tasks write each verified pair to the task of its larger end. In each of at most R component
+rounds (N tasks) a task holds the current edges at the ends it owns (16 bytes an end; every edge
+once or twice over all tasks) and writes the edges it derives to their ends' tasks. A star centre
+(a component's smallest ref) thus holds its whole star in the last rounds: an edge per member of
+its component, no more. A labels task holds the final edges at the ends it owns and the verified
+pairs at their larger end, and sends both to the task of their component's smallest ref. A
+keep-policy task then holds the components hashed to it: their pairs and members' keep fields.
+Whole components meet only there; the keep-policy needs each one whole.
 """
 
 from __future__ import annotations
@@ -281,7 +294,15 @@ class DedupBuckets(_DedupStep):
             edges["sim"] = [v[0] for _, v in items]
             edges["exact"] = [v[1] for _, v in items]
         shards = cfg.cluster_shards
-        if shards == 1:
+        if cfg.cluster_rounds:
+            # component rounds: each pair goes to the task that holds its larger end (round 0 is a
+            # small-star step, which looks at every edge from there)
+            from dedup.rounds import node_shard
+
+            shard = node_shard(np.maximum(edges["a"], edges["b"]), shards)
+            for c in range(shards):
+                write_array(self.layout.edges(rank, c), edges[shard == c])
+        elif shards == 1:
             write_array(self.layout.edges(rank), edges)
         else:
             # a near-only pass: both ends of a pair share a partition (level, language), which picks
@@ -325,7 +346,8 @@ class DedupClusters(_DedupStep):
 
     It holds only the verified pairs (two uint64 and a similarity each) and the keep fields of
     clustered documents, never texts or signatures; with `cluster_shards` > 1 each task holds
-    only the pairs of its partitions (near pass) or of its content digests (exact pass).
+    only the pairs of its partitions (near pass) or of its content digests (exact pass); with
+    `cluster_rounds` > 0 only the components whose smallest ref hashes to it, found by the rounds.
     """
 
     name = "dedup clusters"
@@ -343,12 +365,20 @@ class DedupClusters(_DedupStep):
                 f"clusters stage runs with {world_size} tasks, configured for {cfg.cluster_shards}"
             )
         shard = self._shard = rank
-        parts = [
-            read_array(self.layout.edges(r, shard), EDGE_DTYPE, mmap=False) for r in range(self.bucket_tasks)
-        ]
-        edges = np.concatenate(parts) if parts else np.zeros(0, EDGE_DTYPE)
-        with self.track_time("components"):
-            nodes, root = connected_components(edges["a"], edges["b"])
+        if cfg.cluster_rounds:
+            # the component rounds and the labels stage did the graph work: this task gets whole
+            # components, those whose smallest ref hashes to it, with their verified pairs
+            from dedup.rounds import routed_components
+
+            edges, nodes, root = routed_components(self.layout, cfg.cluster_shards, shard)
+        else:
+            parts = [
+                read_array(self.layout.edges(r, shard), EDGE_DTYPE, mmap=False)
+                for r in range(self.bucket_tasks)
+            ]
+            edges = np.concatenate(parts) if parts else np.zeros(0, EDGE_DTYPE)
+            with self.track_time("components"):
+                nodes, root = connected_components(edges["a"], edges["b"])
         sim = Similarity(self.layout, cfg)
         # documents' keep fields, read only for ranks and rows that appear in a cluster
         ranks = ref_rank(nodes)

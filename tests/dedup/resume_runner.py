@@ -1,6 +1,6 @@
 """Run the dedup stages of `OUTPUT/text` and SIGKILL the process inside one stage.
 
-Used by test_resume.py as `python -m tests.dedup.resume_runner OUTPUT STAGE`: the kill is a real
+Used by test_resume.py as `python -m tests.dedup.resume_runner OUTPUT STAGE [CONFIG]`: the kill is a real
 one (no cleanup, temporary files left behind, no completion marker), at the last task of STAGE.
 """
 
@@ -35,8 +35,12 @@ class KillSwitch(PipelineStep):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def main(output: str, stage_index: int, tasks: int = 2) -> None:
-    stages = dedup_stages(DedupConfig(), "text", output, tasks)
+#: configurations by name (the third argument); "rounds" finds components by rounds of three tasks
+CONFIGS = {"default": DedupConfig(), "rounds": DedupConfig(cluster_rounds=40, cluster_shards=3)}
+
+
+def main(output: str, stage_index: int, config: str = "default", tasks: int = 2) -> None:
+    stages = dedup_stages(CONFIGS[config], "text", output, tasks)
     stage = stages[stage_index]
     last = stage.tasks - 1
     if stage_index in (0, 3):  # after the reader: killed in the middle of the input
@@ -48,4 +52,4 @@ def main(output: str, stage_index: int, tasks: int = 2) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), *sys.argv[3:4])
