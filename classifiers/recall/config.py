@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from classifiers.recall.model import FastTextParams
 
@@ -69,6 +76,29 @@ class RecallConfig(_Strict):
     seed: int = 0
     targets: list[TargetConfig] = Field(min_length=1)
     discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    tasks: int | None = Field(
+        None,
+        ge=1,
+        description="run the loop as parallel stages (train, score in this many tasks, rank, filter); "
+        "unset = one task that holds the whole pool",
+    )
+    tokenizer_pages: int = Field(
+        100_000,
+        ge=1,
+        description="parallel stages: the BPE is trained on at most this many pool pages (a seeded hash sample)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_parallel(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave the parallel-mode keys out while they hold their defaults, so recipes that do not
+        use them keep the same resolved recipe, fingerprint and manifest bytes as before."""
+        data = handler(self)
+        if isinstance(data, dict):
+            if data.get("tasks") is None:
+                data.pop("tasks", None)
+            if data.get("tokenizer_pages") == 100_000:
+                data.pop("tokenizer_pages", None)
+        return data
 
     @model_validator(mode="after")
     def _unique_targets(self) -> RecallConfig:

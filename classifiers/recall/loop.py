@@ -241,6 +241,77 @@ def _write_parquet(df: pl.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
+def rank_iteration(
+    cfg: RecallConfig,
+    target: TargetConfig,
+    pool: Pool,
+    scores: np.ndarray,
+    ever: np.ndarray,
+    added: np.ndarray,
+    it: int,
+    budget: int,
+    folder: Path,
+    *,
+    model_path: str,
+    seed_positives: int,
+    seed_negatives: int,
+) -> tuple[IterationResult, np.ndarray, np.ndarray]:
+    """Everything an iteration decides once the pool is scored: recall by budget, the domain table,
+    discovered prefixes, seed additions and the stop rule; writes the iteration's files.
+
+    Shared by the single-task loop and the parallel rank stage, so both decide alike. `ever` marks
+    pages recalled in earlier iterations, `added` pages that already joined the seed. Returns the
+    iteration's summary, its recall mask and the pool indices that join the seed (best score first).
+    """
+    recalled = recall_by_budget(scores, pool.tokens, budget, target.min_score)
+    new = recalled & ~ever
+    new_share = float(new.sum() / recalled.sum()) if recalled.any() else 0.0
+    cutoff = float(scores[recalled].min()) if recalled.any() else 1.0
+    domains = domain_table(pool, recalled, scores, cfg)
+    targets = set(domains.filter(pl.col("target_domain"))["domain"].to_list())
+    prefixes = discover_prefixes(pool, recalled, targets, cfg)
+    candidates = np.flatnonzero(_under(pool, prefixes) & ~recalled & ~added)
+    candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
+    if cfg.discovery.max_seed_additions is not None:
+        candidates = candidates[: cfg.discovery.max_seed_additions]
+    RecallLoop._write_iteration(folder, pool, scores, recalled, new, domains, prefixes, candidates)
+    info = IterationResult(
+        target=target.name,
+        iteration=it,
+        model_path=model_path,
+        seed_positives=seed_positives,
+        seed_negatives=seed_negatives,
+        recalled=int(recalled.sum()),
+        recalled_tokens=int(pool.tokens[recalled].sum()),
+        new=int(new.sum()),
+        new_share=round(new_share, 6),
+        score_cutoff=round(cutoff, 6),
+        budget_tokens=budget,
+        min_score=target.min_score,
+        domain_threshold=cfg.discovery.domain_threshold,
+        target_domains=sorted(targets),
+        prefixes=[f"{d}{p}" for d, p in zip(prefixes["domain"], prefixes["prefix"], strict=True)],
+        seed_additions=len(candidates),
+    )
+    if it == cfg.iterations:
+        info.stop_reason = f"reached {cfg.iterations} iterations"
+    elif it > 1 and new_share < cfg.min_new_share:
+        info.stop_reason = f"only {new_share:.1%} new (< {cfg.min_new_share:.1%})"
+    elif len(candidates) == 0 and it > 1:
+        info.stop_reason = "no new seed pages were discovered"
+    atomic_write_text(str(folder / "summary.json"), json.dumps(info.as_dict(), indent=2, sort_keys=True))
+    return info, recalled, candidates
+
+
+def iteration_line(info: IterationResult) -> str:
+    """The one-line progress report of an iteration."""
+    return (
+        f"{info.target} iteration {info.iteration}: recalled {info.recalled} pages ({info.new} new, "
+        f"{info.new_share:.0%}), {len(info.target_domains)} target domains, {len(info.prefixes)} prefixes, "
+        f"{info.seed_additions} pages join the seed"
+    )
+
+
 class RecallLoop:
     """Runs the loop for every target of a `RecallConfig` over one pool."""
 
@@ -299,54 +370,25 @@ class RecallLoop:
             params = cfg.fasttext.model_copy(update={"seed": cfg.fasttext.seed + it})
             model_path = train_model(pos_lines, neg_lines, folder / "model", params)
             scores = RecallModel(model_path).scores(pool.lines)
-            recalled = recall_by_budget(scores, pool.tokens, budget, target.min_score)
-            new = recalled & ~ever
-            new_share = float(new.sum() / recalled.sum()) if recalled.any() else 0.0
-            cutoff = float(scores[recalled].min()) if recalled.any() else 1.0
-            domains = domain_table(pool, recalled, scores, cfg)
-            targets = set(domains.filter(pl.col("target_domain"))["domain"].to_list())
-            prefixes = discover_prefixes(pool, recalled, targets, cfg)
-            candidates = np.flatnonzero(_under(pool, prefixes) & ~recalled & ~added)
-            candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
-            if cfg.discovery.max_seed_additions is not None:
-                candidates = candidates[: cfg.discovery.max_seed_additions]
-            self._write_iteration(folder, pool, scores, recalled, new, domains, prefixes, candidates)
-            added[candidates] = True
-            ever |= recalled
-            info = IterationResult(
-                target=target.name,
-                iteration=it,
+            info, recalled, candidates = rank_iteration(
+                cfg,
+                target,
+                pool,
+                scores,
+                ever,
+                added,
+                it,
+                budget,
+                folder,
                 model_path=str(model_path),
                 seed_positives=len(pos_lines),
                 seed_negatives=len(neg_lines),
-                recalled=int(recalled.sum()),
-                recalled_tokens=int(pool.tokens[recalled].sum()),
-                new=int(new.sum()),
-                new_share=round(new_share, 6),
-                score_cutoff=round(cutoff, 6),
-                budget_tokens=budget,
-                min_score=target.min_score,
-                domain_threshold=cfg.discovery.domain_threshold,
-                target_domains=sorted(targets),
-                prefixes=[f"{d}{p}" for d, p in zip(prefixes["domain"], prefixes["prefix"], strict=True)],
-                seed_additions=len(candidates),
             )
+            added[candidates] = True
+            ever |= recalled
             result.scores, result.recalled = scores, recalled
-            if it == cfg.iterations:
-                info.stop_reason = f"reached {cfg.iterations} iterations"
-            elif it > 1 and new_share < cfg.min_new_share:
-                info.stop_reason = f"only {new_share:.1%} new (< {cfg.min_new_share:.1%})"
-            elif len(candidates) == 0 and it > 1:
-                info.stop_reason = "no new seed pages were discovered"
-            atomic_write_text(
-                str(folder / "summary.json"), json.dumps(info.as_dict(), indent=2, sort_keys=True)
-            )
             result.iterations.append(info)
-            self.report(
-                f"{target.name} iteration {it}: recalled {info.recalled} pages ({info.new} new, "
-                f"{new_share:.0%}), {len(targets)} target domains, {len(prefixes)} prefixes, "
-                f"{len(candidates)} pages join the seed"
-            )
+            self.report(iteration_line(info))
             if info.stop_reason:
                 break
         return result

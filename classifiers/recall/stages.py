@@ -39,7 +39,9 @@ def _section(recipe: Any) -> RecallSection | None:
 
 
 def recall_stages(recipe: Any, output: str, previous: list, base: str = ".") -> list:
-    """One single-task `recall` stage per configured source, reading that source's latest stage."""
+    """One single-task `recall` stage per configured source, reading that source's latest stage; with
+    `tasks: N` in the source's section, the loop's parallel stages instead (`classifiers.recall.staged`),
+    whose last stage is also named `recall`."""
     from classifiers.recall.steps import RecallLoopStep
     from corpus.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
     from corpus.stages import Stage, latest, stage_folder
@@ -54,6 +56,13 @@ def recall_stages(recipe: Any, output: str, previous: list, base: str = ".") -> 
         if cfg is None or prev is None:
             continue
         cfg = cfg.model_copy(update={"unit": unit})
+        if cfg.tasks is not None:
+            from classifiers.recall.staged import staged_recall_stages
+
+            stages += staged_recall_stages(
+                cfg, source, output, prev.folder, base, keep_unrecalled=source == "github"
+            )
+            continue
         folder = stage_folder(output, source, "recall")
         step = RecallLoopStep(cfg, f"{folder}/iterations", base=base, keep_unrecalled=source == "github")
         targets = ", ".join(t.name for t in cfg.targets)
