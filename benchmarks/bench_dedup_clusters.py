@@ -13,7 +13,7 @@ each keep-policy task's components; each task runs and is timed (CPU seconds) in
 Measured at 2,000,000 pairs, 8 tasks, best of 3 on a shared 2-core machine: 12 rounds; all tasks
 together 6.6x the CPU of the one-task components, the slowest task of each stage summed 1.0x
 (12.5x less than datatrove); the largest input of a round task 0.26x the pairs one task reads
-(a star centre: the largest synthetic cluster has 50,000 members).
+(a star centre: the largest synthetic clusters have 50,001 members).
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_dedup_clusters.py [--pairs 2000000] [--shards 8]
 """
