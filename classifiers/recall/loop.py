@@ -17,8 +17,9 @@ the discovered prefixes and the seed additions, plus `summary.json`; `<out>/loop
 the counts of all iterations for `coderforge inspect` and the notebook.
 
 The pool is held in memory (ids, URLs, split lines): fine for one machine's share of a crawl
-(tens of millions of pages with ~2 kB lines need tens of GB); a cluster-scale run scores with the
-`RecallScorer` step in parallel and ranks from the attribute files.
+(tens of millions of pages with ~2 kB lines need tens of GB). With `tasks: N` the recipe plans the
+loop as parallel stages instead (`classifiers.recall.staged`): pages are scored in N tasks and
+only ids and numbers reach the one task that ranks them, which calls the same `rank_iteration`.
 """
 
 from __future__ import annotations

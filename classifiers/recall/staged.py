@@ -10,14 +10,28 @@ up front for `iterations` rounds and only numbers and short strings ever meet in
                                     id), streamed from the pool files
     recall-score-<i>     N tasks    each scores its own pool files with this iteration's models and
                                     writes `scores/<rank>.parquet`: file, row, id, domain, path, url,
-                                    tokens, one score column per target (no text)
+                                    tokens, one score column per target (no text); iteration 1 also
+                                    keeps the split lines (`lines/<rank>.parquet`), which later
+                                    iterations score instead of reading and splitting pages again
     recall-rank-<i>      1 task     reads only those score files, orders pages by file then row,
                                     drops repeated URLs and runs the loop's own budget / domain /
                                     prefix logic (`loop.rank_iteration`), writing the same iteration
                                     files and `loop.json` as the single task; a target that stops
                                     gets `<target>/stop.json`, and later stages skip it
     recall               N tasks    each keeps (or relabels) its own files' documents from the
-                                    per-rank decision file the last rank stage wrote: no global join
+                                    per-task decision file the last rank stage wrote: no global join
+
+The decision file of filter task r (`iterations/decisions/<r>.parquet`) lists the pages of task r's
+files in reading order: id, repeated URL or not, group, and each target's score of its last
+iteration. It carries groups rather than a score threshold per target because the budget rule
+skips a page that would overflow the budget while smaller pages below it still fit, so a cutoff
+alone would not give back the recalled set. Score and filter stages have the same N tasks, hence
+the same files per task.
+
+Each iteration's `train.json` (model, seed counts) and `<target>/stop.json` are the loop's state
+between stages; the rank stage rebuilds "recalled before" and "already added" from the earlier
+iterations' `scores.parquet` and `seed_additions.parquet`. Like the single task, the loop's files
+live on a file system every task can reach (a local disk, or a shared one under Ray).
 
 Every file is written under a temporary name and renamed, and every stage has datatrove
 completion markers, so a killed build resumes stage by stage; the same recipe and seed give the
@@ -52,8 +66,23 @@ from corpus.errors import UserError
 from corpus.parquet_io import data_files
 from corpus.story import StoryStep
 
-#: score files: one row per pool page of the task's files, in file-then-row order
-SCORE_COLUMNS = ["file", "row", "id", "domain", "path", "url", "url_key", "tokens"]
+#: score files: one row per pool page of the task's files, in file-then-row order, then one
+#: float32 column per target scored in that iteration
+PAGE_SCHEMA = pa.schema(
+    [
+        ("file", pa.int32()),
+        ("row", pa.int64()),
+        ("id", pa.string()),
+        ("domain", pa.string()),
+        ("path", pa.string()),
+        ("url", pa.string()),
+        ("url_key", pa.binary()),
+        ("tokens", pa.int64()),
+    ]
+)
+SCORE_COLUMNS = PAGE_SCHEMA.names
+#: the split pages of iteration 1, one fastText line per page, in the score file's row order
+LINES_SCHEMA = pa.schema([("line", pa.string())])
 
 
 def page_hash(seed: int, doc_id: str) -> int:
@@ -82,6 +111,16 @@ def _metadata(row: dict) -> dict:
     except json.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def pool_pages(folder: str) -> int:
+    """Pages in a stage's data files, from the Parquet footers (an empty crawl gives an empty loop)."""
+    total = 0
+    for path in data_files(folder):
+        fs, p = split_url(path)
+        with fs.open(p, "rb") as fh:
+            total += pq.ParquetFile(fh).metadata.num_rows
+    return total
 
 
 def _write_table(table: pa.Table, path: str) -> None:
@@ -150,6 +189,8 @@ class RecallTokenizerStep(_LoopStage):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         cfg = self.config
+        if pool_pages(self.pool) == 0:
+            return
         limit = cfg.tokenizer_pages
         heap: list[tuple[int, int, int, str]] = []  # (-hash, -file, -row, head of text): a max-heap
         for fi, path in enumerate(data_files(self.pool)):
@@ -165,7 +206,7 @@ class RecallTokenizerStep(_LoopStage):
         target = self.files.tokenizer()
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_open(str(target), "w", encoding="utf-8") as f:
-            f.write(splitter.tokenizer.to_str())
+            f.write(splitter.tokenizer.to_str(pretty=True))
         return
         yield
 
@@ -189,7 +230,7 @@ class RecallTrainStep(_LoopStage):
         if world_size != len(cfg.targets):
             raise UserError(f"recall train: runs one task per target ({len(cfg.targets)}, got {world_size})")
         target: TargetConfig = cfg.targets[rank]
-        if not files.active(target.name, it):
+        if not files.active(target.name, it) or pool_pages(self.pool) == 0:
             return
         splitter = loop_splitter(cfg, files)
         positives = fasttext_lines(
@@ -245,7 +286,13 @@ class RecallTrainStep(_LoopStage):
 
 
 class RecallScoreStep(_LoopStage):
-    """Task `rank` scores pool files rank, rank + N, ... with the iteration's models."""
+    """Task `rank` scores pool files rank, rank + N, ... with the iteration's models.
+
+    Iteration 1 reads the pages, splits them and keeps the split lines in `lines/<rank>.parquet`
+    beside its scores; later iterations score those lines and copy the page columns from
+    iteration 1's score file, so a page is read and split once per loop, as in the single task
+    (splitting costs more than scoring with two models).
+    """
 
     name = "recall score"
 
@@ -256,77 +303,86 @@ class RecallScoreStep(_LoopStage):
         pool: str,
         iteration: int,
         scores: str,
+        first: str,
         base: str = ".",
         batch: int = 1024,
     ) -> None:
         super().__init__(config, out, pool, base)
         self.iteration = iteration
         self.scores = scores.rstrip("/")
+        self.first = first.rstrip("/")
         self.batch = batch
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        from classifiers.recall.loop import build_pool
         from classifiers.recall.model import RecallModel
 
         cfg, it, files = self.config, self.iteration, self.files
         active = [t.name for t in cfg.targets if files.active(t.name, it)]
-        if not active:
+        if not active or pool_pages(self.pool) == 0:
             return
-        splitter = loop_splitter(cfg, files)
         models = {}
         for name in active:
             info = json.loads((files.iteration(name, it) / "train.json").read_text())
             models[name] = RecallModel(info["model_path"])
-        cols: dict[str, list] = {c: [] for c in SCORE_COLUMNS} | {score_column(n): [] for n in active}
-        batch: list[tuple[int, int, dict]] = []
+        scored: dict[str, list[float]] = {name: [] for name in models}
 
-        def flush() -> None:
-            metas = [_metadata(rec) for _, _, rec in batch]
-            pool = build_pool(
-                [str(rec["id"]) for _, _, rec in batch],
-                [rec["text"] for _, _, rec in batch],
-                metas,
-                cfg.unit,
-                splitter,
-            )
-            for name, model in models.items():
-                cols[score_column(name)].extend(float(s) for s in model.scores(pool.lines))
-            for j, (fi, row, _) in enumerate(batch):
-                cols["file"].append(fi)
-                cols["row"].append(row)
-                cols["id"].append(pool.ids[j])
-                cols["domain"].append(pool.domains[j])
-                cols["path"].append(pool.paths[j])
-                cols["url"].append(pool.urls[j])
-                cols["url_key"].append(_url_key(cfg.unit, metas[j], pool.ids[j]))
-                cols["tokens"].append(int(pool.tokens[j]))
-            self.stat_update("scored", value=len(batch))
-            batch.clear()
+        def score(lines: list[str]) -> None:
+            with self.track_time("batch"):
+                for name, model in models.items():
+                    scored[name].extend(float(x) for x in model.scores(lines))
+            self.stat_update("documents_in", value=len(lines))
 
-        for fi, path in list(enumerate(data_files(self.pool)))[rank::world_size]:
-            for row, rec in enumerate(_iter_rows(path, ["id", "text", "metadata"])):
-                batch.append((fi, row, rec))
-                if len(batch) >= self.batch:
-                    with self.track_time("batch"):
-                        flush()
-        if batch:
-            flush()
-        schema = pa.schema(
-            [
-                ("file", pa.int32()),
-                ("row", pa.int64()),
-                ("id", pa.string()),
-                ("domain", pa.string()),
-                ("path", pa.string()),
-                ("url", pa.string()),
-                ("url_key", pa.binary()),
-                ("tokens", pa.int64()),
-            ]
-            + [(score_column(n), pa.float32()) for n in active]
-        )
-        _write_table(pa.table(cols, schema=schema), f"{self.scores}/scores/{rank:05d}.parquet")
+        name = f"{rank:05d}.parquet"
+        if it == 1:
+            pages = self._split_pages(rank, world_size, score)
+        else:
+            pages = pq.read_table(f"{self.first}/scores/{name}", columns=SCORE_COLUMNS)
+            fs, p = split_url(f"{self.first}/lines/{name}")
+            with fs.open(p, "rb") as fh:
+                for batch in pq.ParquetFile(fh).iter_batches(batch_size=self.batch, columns=["line"]):
+                    score(batch.column("line").to_pylist())
+        for target, values in scored.items():
+            pages = pages.append_column(score_column(target), pa.array(values, type=pa.float32()))
+        _write_table(pages, f"{self.scores}/scores/{name}")
         return
         yield
+
+    def _split_pages(self, rank: int, world_size: int, score) -> pa.Table:
+        """Read and split the task's pages once; write their lines; return their page columns."""
+        from classifiers.recall.loop import build_pool
+
+        cfg = self.config
+        splitter = loop_splitter(cfg, self.files)
+        cols: dict[str, list] = {c: [] for c in SCORE_COLUMNS}
+        batch: list[tuple[int, int, dict]] = []
+        path = f"{self.scores}/lines/{rank:05d}.parquet"
+        with atomic_open(path, "wb") as f, pq.ParquetWriter(f, LINES_SCHEMA, compression="zstd") as writer:
+
+            def flush() -> None:
+                metas = [_metadata(rec) for _, _, rec in batch]
+                ids = [str(rec["id"]) for _, _, rec in batch]
+                pool = build_pool(ids, [rec["text"] for _, _, rec in batch], metas, cfg.unit, splitter)
+                writer.write_table(pa.table({"line": pool.lines}, schema=LINES_SCHEMA))
+                score(pool.lines)
+                for j, (fi, row, _) in enumerate(batch):
+                    cols["file"].append(fi)
+                    cols["row"].append(row)
+                    cols["id"].append(pool.ids[j])
+                    cols["domain"].append(pool.domains[j])
+                    cols["path"].append(pool.paths[j])
+                    cols["url"].append(pool.urls[j])
+                    cols["url_key"].append(_url_key(cfg.unit, metas[j], pool.ids[j]))
+                    cols["tokens"].append(int(pool.tokens[j]))
+                batch.clear()
+
+            for fi, src in list(enumerate(data_files(self.pool)))[rank::world_size]:
+                for row, rec in enumerate(_iter_rows(src, ["id", "text", "metadata"])):
+                    batch.append((fi, row, rec))
+                    if len(batch) >= self.batch:
+                        flush()
+            if batch:
+                flush()
+        return pa.table(cols, schema=PAGE_SCHEMA)
 
 
 def _url_key(unit: str, metadata: dict, doc_id: str) -> bytes | None:
@@ -358,7 +414,7 @@ class RecallRankStep(_LoopStage):
             )
         cfg, it, files = self.config, self.iteration, self.files
         active = [t for t in cfg.targets if files.active(t.name, it)]
-        if not active:
+        if not active or pool_pages(self.pool) == 0:
             return
         fs, root = split_url(f"{self.scores}/scores")
         parts = sorted(fs.glob(f"{root}/*.parquet"))
@@ -503,16 +559,18 @@ class RecallFilterStep(StoryStep):
 
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
         path = LoopFiles(self.out).decisions(rank)
-        if not path.is_file():
-            raise UserError(f"recall filter: {path} is missing (the last rank stage did not finish)")
-        table = pq.read_table(path)
-        names = [c for c in table.column_names if c.startswith("score:")]
-        ids = table.column("id").to_pylist()
-        dup = table.column("duplicate").to_pylist()
-        groups = table.column("group").to_pylist()
-        scores = {c.split(":", 1)[1]: table.column(c).to_pylist() for c in names}
+        ids: list[str] = []
         i = 0
         for doc in data or ():
+            if i == 0:  # an empty pool has no decisions, and nothing to filter
+                if not path.is_file():
+                    raise UserError(f"recall filter: {path} is missing (the last rank stage did not finish)")
+                table = pq.read_table(path)
+                names = [c for c in table.column_names if c.startswith("score:")]
+                ids = table.column("id").to_pylist()
+                dup = table.column("duplicate").to_pylist()
+                groups = table.column("group").to_pylist()
+                scores = {c.split(":", 1)[1]: table.column(c).to_pylist() for c in names}
             self.stat_update("documents_in")
             if i >= len(ids) or ids[i] != str(doc.id):
                 raise UserError(f"recall filter: {path} does not match the documents of task {rank}")
@@ -534,6 +592,8 @@ class RecallFilterStep(StoryStep):
             else:
                 best = max(page_scores.items(), key=lambda kv: kv[1])
                 self.drop(doc.id, "not_recalled", f"best score {best[0]}={best[1]:.4f}")
+        if i == 0 and path.is_file():
+            ids = pq.read_table(path, columns=["id"]).column("id").to_pylist()
         if i != len(ids):
             raise UserError(f"recall filter: {path} lists {len(ids)} pages, task {rank} read {i}")
 
@@ -563,6 +623,7 @@ def staged_recall_stages(
         )
     for it in range(1, cfg.iterations + 1):
         scores = stage_folder(output, source, f"recall-score-{it}")
+        first = stage_folder(output, source, "recall-score-1")
         stages += [
             Stage(
                 source,
@@ -576,9 +637,9 @@ def staged_recall_stages(
                 source,
                 f"recall-score-{it}",
                 output,
-                [RecallScoreStep(cfg, out, pool, it, scores, base)],
+                [RecallScoreStep(cfg, out, pool, it, scores, first, base)],
                 tasks,
-                f"iteration {it}: score every pool page, ids and numbers only",
+                f"iteration {it}: score every pool page ({'read and split' if it == 1 else 'its split lines'}); ids and numbers out",
             ),
             Stage(
                 source,

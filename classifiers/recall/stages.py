@@ -3,8 +3,13 @@
 Recipe section (`recall:`), one loop per source:
 
     recall:
-      commoncrawl: {targets: [...], discovery: {...}, iterations: 3}
+      commoncrawl: {targets: [...], discovery: {...}, iterations: 3}     # add tasks: 8 to scale out
       github: {unit: github, targets: [{name: code, positives: [...]}], iterations: 2}
+
+With `tasks: N` in a source's section the loop runs as parallel stages planned up front
+(`recall-tokenizer`, then `recall-train-<i>`, `recall-score-<i>` in N tasks and `recall-rank-<i>`
+per iteration, then `recall` in N tasks; see `classifiers.recall.staged`); the iteration files
+under `recall/iterations/` keep the same shape, so `inspect` and the notebooks read either.
 
 The Common Crawl loop keeps only recalled pages (group = the target that recalled them); the
 GitHub loop relabels the files it recalls and keeps the rest, as the paper used it to find more

@@ -5,7 +5,8 @@ runs as a single task: it gathers the documents that flow into it, dedups them b
 across all input files, runs `RecallLoop`, and yields the recalled documents with their group set
 to the target that recalled them and every target's score in `metadata.scores`. Pages that are
 not recalled are recorded as `not_recalled` drops (with their best score) unless `keep_unrecalled`
-is set, as for GitHub, where the loop only re-labels code-related text and drops nothing.
+is set, as for GitHub, where the loop only re-labels code-related text and drops nothing. A
+recipe section with `tasks: N` uses the parallel stages of `classifiers.recall.staged` instead.
 
 `RecallScorer` is the embarrassingly parallel half: it scores documents with trained models in any
 number of tasks and writes Dolma-style attribute files (`attributes/<name>/<rank>.parquet`, id and

@@ -139,6 +139,11 @@ def test_summary_and_filtered_documents(builds: tuple[Path, Path]) -> None:
     # two score tasks, each a file of ids and numbers, no text
     scores = sorted((out / "recall-score-1" / "scores").glob("*.parquet"))
     assert len(scores) == 2 and "text" not in pq.read_schema(scores[0]).names
+    # pages are read and split once: iteration 1 keeps the lines, iteration 2 scores them
+    assert len(list((out / "recall-score-1" / "lines").glob("*.parquet"))) == 2
+    assert not (out / "recall-score-2" / "lines").exists()
+    lines = pq.read_table(out / "recall-score-1" / "lines" / "00000.parquet").num_rows
+    assert pq.read_table(out / "recall-score-2" / "scores" / "00000.parquet").num_rows == lines
     rows = [
         r for f in sorted((out / "recall" / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()
     ]
@@ -160,3 +165,38 @@ def test_killed_in_a_score_stage_then_resumed_equals_a_clean_build(builds: tuple
     assert clean.keys() == resumed.keys()
     assert [k for k in clean if clean[k] != resumed[k]] == []
     assert any(k.endswith("model.bin") for k in clean) and any("/decisions/" in k for k in clean)
+
+
+def test_github_files_are_relabelled_not_dropped(tmp_path: Path) -> None:
+    """The staged loop over GitHub files: repositories are domains, every file is kept."""
+    from datatrove.executor.local import LocalPipelineExecutor
+
+    from classifiers.recall.config import RecallConfig
+    from classifiers.recall.stages import recall_stages
+    from corpus.recipe import load_recipe
+    from corpus.stages import source_document_stages
+    from tests.recall.test_loop import demo_config
+
+    recipe = load_recipe(DEMO_RECIPE, {"output": str(tmp_path / "out")})
+    sources = source_document_stages(recipe, recipe.output, [])
+    gh = next(s for s in sources if s.source == "github")
+    cfg = demo_config().model_dump()
+    cfg.update(
+        iterations=2,
+        tasks=2,
+        targets=[{**cfg["targets"][1], "budget_share": 0.5}],
+        discovery={**cfg["discovery"], "min_domain_pages": 1, "min_prefix_pages": 1},
+    )
+    object.__setattr__(recipe, "recall", {"github": RecallConfig.model_validate(cfg).model_dump()})
+    stages = recall_stages(recipe, recipe.output, sources)
+    assert [s.name for s in stages][-1] == "recall" and stages[-1].tasks == 2
+    for stage in [gh, *stages]:
+        LocalPipelineExecutor(stage.steps, tasks=stage.tasks, workers=1, logging_dir=stage.folder).run()
+    final = Path(stages[-1].folder)
+    before = sum(pq.read_table(f).num_rows for f in Path(gh.folder).glob("data/*.parquet"))
+    after = [r for f in sorted((final / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    assert len(after) == before
+    assert all('"code"' in r["metadata"] for r in after)
+    domains = pq.read_table(final / "iterations" / "code" / "iter_1" / "domains.parquet").column("domain")
+    assert "acme/geometry" in domains.to_pylist()
+    assert {r["group"] for r in after} >= {"code"}
