@@ -58,8 +58,9 @@ def _digests(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A clean build, and one SIGKILLed as soon as the second score stage starts, then resumed."""
+def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A clean build; one SIGKILLed as soon as the second score stage starts, then resumed; and
+    one with three score and filter tasks."""
     tmp = tmp_path_factory.mktemp("staged")
     run_cli("build", str(_recipe(tmp, "clean")), check=True)
     killed = _recipe(tmp, "killed")
@@ -83,7 +84,8 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     assert not (tmp / "killed" / "manifest.json").exists()
     resumed = run_cli("build", str(killed), check=True)
     assert "commoncrawl/recall-score-2" in resumed.stdout
-    return tmp / "clean", tmp / "killed"
+    run_cli("build", str(_recipe(tmp, "three", tasks=3)), check=True)
+    return tmp / "clean", tmp / "killed", tmp / "three"
 
 
 def test_plan_names_the_parallel_stages(tmp_path: Path) -> None:
@@ -93,7 +95,7 @@ def test_plan_names_the_parallel_stages(tmp_path: Path) -> None:
     assert not (tmp_path / "plan").exists() or not any((tmp_path / "plan").rglob("*.parquet"))
 
 
-def test_iteration_two_recalls_what_iteration_one_missed(builds: tuple[Path, Path]) -> None:
+def test_iteration_two_recalls_what_iteration_one_missed(builds: tuple[Path, Path, Path]) -> None:
     stage = builds[0] / "commoncrawl" / "recall"
     for target, qa_site, elsewhere in (
         ("math", "mathqa.example", "graphnotes.example"),
@@ -118,7 +120,7 @@ def test_iteration_two_recalls_what_iteration_one_missed(builds: tuple[Path, Pat
         assert two["domains"].filter(pl.col("domain") == elsewhere).row(0, named=True)["target_domain"]
 
 
-def test_summary_and_filtered_documents(builds: tuple[Path, Path]) -> None:
+def test_summary_and_filtered_documents(builds: tuple[Path, Path, Path]) -> None:
     out = builds[0] / "commoncrawl"
     loop = json.loads((out / "recall" / "iterations" / "loop.json").read_text())
     assert loop["split"] == "bpe" and loop["pool_pages"] > 200 and loop["parallel_tasks"] == 2
@@ -160,7 +162,7 @@ def test_summary_and_filtered_documents(builds: tuple[Path, Path]) -> None:
     assert "recall" in json.loads(inspect.stdout)
 
 
-def test_killed_in_a_score_stage_then_resumed_equals_a_clean_build(builds: tuple[Path, Path]) -> None:
+def test_killed_in_a_score_stage_then_resumed_equals_a_clean_build(builds: tuple[Path, Path, Path]) -> None:
     clean, resumed = _digests(builds[0]), _digests(builds[1])
     assert clean.keys() == resumed.keys()
     assert [k for k in clean if clean[k] != resumed[k]] == []
@@ -200,3 +202,17 @@ def test_github_files_are_relabelled_not_dropped(tmp_path: Path) -> None:
     domains = pq.read_table(final / "iterations" / "code" / "iter_1" / "domains.parquet").column("domain")
     assert "acme/geometry" in domains.to_pylist()
     assert {r["group"] for r in after} >= {"code"}
+
+
+def test_the_number_of_tasks_changes_no_decision(builds: tuple[Path, Path, Path]) -> None:
+    """Pages are ranked in file-then-row order and sampled by hash of their id, so 2 or 3 score
+    tasks train the same models and make the same decisions; the third filter task gets no file."""
+    two, three = _digests(builds[0]), _digests(builds[2])
+    loop = "commoncrawl/recall/iterations/loop.json"
+    kept = [k for k in two if "/iterations/" in k and "/decisions/" not in k and k != loop]
+    assert kept and [k for k in kept if two[k] != three.get(k)] == []
+    assert {**json.loads(two[loop]), "parallel_tasks": 3} == json.loads(three[loop])
+    data = "commoncrawl/recall/data/"
+    assert [k for k in three if k.startswith(data)] == [f"{data}{r:05d}.parquet" for r in range(3)]
+    assert all(two[k] == three[k] for k in two if k.startswith(data))
+    assert pq.read_table(builds[2] / data / "00002.parquet").num_rows == 0
