@@ -17,8 +17,11 @@ Source: https://github.com/github-linguist/linguist (MIT). Taken from it, as dat
 linguist's expressions are Ruby (Onigmo) syntax; the few constructs Python's ``re`` spells
 differently are translated, and any expression that still does not compile is left out and
 printed, so the runtime never meets Ruby syntax. The rules that are computations rather than
-patterns (minified JavaScript/CSS by average line length, source maps) are implemented in
-``corpus.github.linguist`` from their documented definitions.
+patterns (minified JavaScript/CSS by average line length, source maps, and the checks tied to a
+file type and to particular lines: compiled CoffeeScript, Go's ``// Code generated``, HTML from
+documentation tools, PostScript from known programs, ...) are implemented in
+``corpus.github.linguist`` from their definitions; a data refresh should be followed by a look at
+generated.rb's method list for checks added since.
 """
 
 from __future__ import annotations
