@@ -733,34 +733,42 @@ def classify(path: str, text: str) -> tuple[str, str] | None:
 # found by `generated_markers` above, so they have no check here.
 
 
+#: the type checks read at most this many characters at the start (and at the end) of a text,
+#: so that a file of very long lines costs no more than a short one; linguist counts lines only
+TYPE_WINDOW = 16384
+
+
 def _lines(chunk: str) -> list[str]:
     """The lines of a part of a text that holds at least one line (an empty part is one)."""
     return [line.removesuffix("\r") for line in chunk.split("\n")]
 
 
 def _head(text: str, n: int) -> list[str]:
-    """The first `n` lines (all of them when there are fewer), without splitting the rest."""
+    """The first `n` lines (all of them when there are fewer, and cut at `TYPE_WINDOW`
+    characters), without splitting the rest."""
     return _lines(text[: _head_end(text, n)]) if text and n else []
 
 
 def _head_end(text: str, n: int) -> int:
-    """Where the first `n` lines end (at their last newline, or the end of the text)."""
-    pos = 0
+    """Where the first `n` lines end (at their last newline, or the end of the text), cut at
+    `TYPE_WINDOW` characters."""
+    pos, window = 0, min(len(text), TYPE_WINDOW)
     for _ in range(n):
-        nl = text.find("\n", pos)
+        nl = text.find("\n", pos, window)
         if nl < 0:
-            return len(text)
+            return window
         pos = nl + 1
     return pos - 1 if n else 0
 
 
 def _tail(text: str, n: int) -> list[str]:
-    """The last `n` lines (all of them when there are fewer), without splitting the rest."""
-    start = len(text)
+    """The last `n` lines (all of them when there are fewer), without splitting the rest; only
+    the last `TYPE_WINDOW` characters are looked at."""
+    start, window = len(text), max(0, len(text) - TYPE_WINDOW)
     for _ in range(n):
-        nl = text.rfind("\n", 0, start)
+        nl = text.rfind("\n", window, start)
         if nl < 0:
-            return _lines(text) if text else []
+            return _lines(text[window:]) if text else []
         start = nl
     return _lines(text[start + 1 :]) if n else []
 

@@ -417,3 +417,7 @@ def test_head_and_tail_lines_count_like_a_split() -> None:
         for n in range(6):
             assert linguist._head(text, n) == lines[:n]
             assert linguist._tail(text, n) == (lines[-n:] if n else [])
+    # a very long line is cut at the window: its end (and anything after it) is not looked at
+    long = "x" * (linguist.TYPE_WINDOW + 10)
+    assert linguist._head(long + "\nb", 2) == ["x" * linguist.TYPE_WINDOW]
+    assert linguist._tail("a\n" + long, 2) == ["x" * linguist.TYPE_WINDOW]
