@@ -234,6 +234,18 @@ class StageResult:
     stats: StageStats
     seconds: float
     ran: bool
+    idle: bool = False
+
+
+def stage_is_idle(stage: Stage) -> bool:
+    """Whether an earlier stage made this one a no-op, so that no executor need start for it.
+
+    A step says so through an `idle()` method: a dedup component round after the components have
+    settled, a recall iteration after every target stopped. Such stages are planned up front
+    (a build's stage list is fixed before it runs) but would otherwise launch every task of every
+    remaining round only for each to find nothing to do.
+    """
+    return any(callable(getattr(step, "idle", None)) and step.idle() for step in stage.steps[:1])
 
 
 def _watch(progress: Progress, task_id: int, stage: Stage, stop: threading.Event) -> None:
@@ -246,6 +258,9 @@ def run_stage(stage: Stage, recipe: Recipe, progress: Progress, verbose: bool) -
     task_id = progress.add_task(stage.label, total=stage.tasks, completed=done_before)
     start = time.perf_counter()
     ran = done_before < stage.tasks
+    if ran and stage_is_idle(stage):
+        progress.update(task_id, description=f"{stage.label} (nothing to do)", completed=stage.tasks)
+        return StageResult(stage, StageStats(), 0.0, False, idle=True)
     if ran:
         remove_stale_temporaries(stage)
         stop = threading.Event()
@@ -309,7 +324,7 @@ def print_summary(results: list[StageResult], wall: float, console: Console, rec
             _bytes(s.bytes_in),
             _bytes(s.bytes_out),
             _human(s.tokens) if s.tokens else "-",
-            f"{r.seconds:.1f}s" if r.ran else "done before",
+            f"{r.seconds:.1f}s" if r.ran else ("nothing to do" if r.idle else "done before"),
         )
     console.print(table)
     console.print(

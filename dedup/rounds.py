@@ -144,6 +144,10 @@ class DedupRound(_DedupStep):
         """Whether a round before this one already reached the stars (this one then does nothing)."""
         return converged_round(self.layout, self.config.cluster_shards, self.round) is not None
 
+    def idle(self) -> bool:
+        """For the build: a round after convergence is skipped without starting its tasks."""
+        return self.converged()
+
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         shards = self.config.cluster_shards
         if world_size != shards:

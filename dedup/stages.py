@@ -185,11 +185,11 @@ def run_stages(
 
     Task logs go to each stage's logs/ folder (the build's quiet executors), not the terminal.
     """
-    from corpus.build import completed_tasks, stage_executor
+    from corpus.build import completed_tasks, stage_executor, stage_is_idle
 
     for stage in stages:
         step = stage.steps[0]
-        if isinstance(step, DedupRound) and step.converged():
+        if stage_is_idle(stage):
             continue  # the components settled in an earlier round: this one would change nothing
         if (
             isinstance(step, DedupLabels)

@@ -181,6 +181,11 @@ class _LoopStage(PipelineStep):
     def _resolve(self, p: str) -> str:
         return p if "://" in p or Path(p).is_absolute() else str(Path(self.base) / p)
 
+    def idle(self) -> bool:
+        """For the build: an iteration's stage after every target stopped is skipped unstarted."""
+        it = getattr(self, "iteration", None)
+        return it is not None and not any(self.files.active(t.name, it) for t in self.config.targets)
+
 
 class RecallTokenizerStep(_LoopStage):
     """Train the loop's BPE on up to `tokenizer_pages` pool pages of smallest seeded hash."""

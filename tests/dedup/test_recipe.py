@@ -65,3 +65,16 @@ def test_no_section_no_stages(tmp_path: Path):
         {"name": "t", "output": str(tmp_path), "sources": {"text": {"paths": ["x.jsonl"]}}}
     )
     assert recipe_dedup_stages(recipe, str(tmp_path)) == []
+
+
+def test_rounds_after_the_components_settle_start_no_task(tmp_path: Path):
+    _inputs(tmp_path)
+    stages = recipe_dedup_stages(_recipe(tmp_path, cluster_shards=2, cluster_rounds=8), str(tmp_path))
+    rounds = [s for s in stages if "-round" in s.name]
+    assert len(rounds) == 8
+    run_stages(stages, workers=1)
+    ran = [s.name for s in rounds if (Path(s.folder) / "completions").exists()]
+    assert 2 <= len(ran) < 8 and ran == [s.name for s in rounds[: len(ran)]]
+    assert drops(tmp_path, "all") == {
+        "text:0": ("exact_duplicate", {"duplicate_of": "cc:copy", "jaccard": 1.0})
+    }

@@ -135,9 +135,12 @@ def test_summary_and_filtered_documents(builds: tuple[Path, Path, Path]) -> None
         last = iteration(out / "recall", target, len(its))["scores"]
         final[target] = set(last.filter(pl.col("recalled"))["id"])
         recalled |= final[target]
-    # converged before the planned third iteration: its stages ran and wrote nothing
+    # converged before the planned third iteration: the build skipped its stages, no task started
     assert len(loop["targets"]["math"]["iterations"]) == 2
     assert not list((out / "recall-score-3").glob("scores/*.parquet"))
+    assert not (out / "recall-score-3" / "completions").exists()
+    manifest = json.loads((builds[0] / "manifest.json").read_text())
+    assert "commoncrawl/recall-rank-3" in {s["stage"] for s in manifest["stages"]}
     # two score tasks, each a file of ids and numbers, no text
     scores = sorted((out / "recall-score-1" / "scores").glob("*.parquet"))
     assert len(scores) == 2 and "text" not in pq.read_schema(scores[0]).names
