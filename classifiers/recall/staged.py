@@ -61,6 +61,7 @@ from loguru import logger
 
 from classifiers.recall.config import RecallConfig, TargetConfig
 from classifiers.recall.split import BpeSplitter, Splitter, WhitespaceSplitter, fasttext_lines, train_bpe
+from classifiers.recall.steps import settle_page
 from corpus.atomic import atomic_open, atomic_write_text, split_url
 from corpus.errors import UserError
 from corpus.parquet_io import data_files
@@ -584,19 +585,10 @@ class RecallFilterStep(StoryStep):
                 i += 1
                 continue
             page_scores = {name: round(float(s[i]), 6) for name, s in scores.items()}
-            prior = doc.metadata.get("scores")
-            doc.metadata["scores"] = {**(prior if isinstance(prior, dict) else {}), **page_scores}
             group = groups[i]
             i += 1
-            if group is not None:
-                doc.metadata["group"] = group
-                self.stat_update(f"recalled:{group}")
+            if settle_page(self, doc, page_scores, group, self.keep_unrecalled):
                 yield doc
-            elif self.keep_unrecalled:
-                yield doc
-            else:
-                best = max(page_scores.items(), key=lambda kv: kv[1])
-                self.drop(doc.id, "not_recalled", f"best score {best[0]}={best[1]:.4f}")
         if i == 0 and path.is_file():
             ids = pq.read_table(path, columns=["id"]).column("id").to_pylist()
         if i != len(ids):

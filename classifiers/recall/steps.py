@@ -95,18 +95,30 @@ class RecallLoopStep(StoryStep):
         groups, scores = assign_groups(results, len(pool))
         for i, doc in enumerate(docs):
             page_scores = {name: round(float(s[i]), 6) for name, s in scores.items()}
-            prior = doc.metadata.get("scores")
-            doc.metadata["scores"] = {**(prior if isinstance(prior, dict) else {}), **page_scores}
-            if groups[i] is not None:
-                doc.metadata["group"] = groups[i]
-                self.stat_update(f"recalled:{groups[i]}")
+            if settle_page(self, doc, page_scores, groups[i], self.keep_unrecalled):
                 yield doc
-            elif self.keep_unrecalled:
-                yield doc
-            else:
-                best = max(page_scores.items(), key=lambda kv: kv[1])
-                self.drop(doc.id, "not_recalled", f"best score {best[0]}={best[1]:.4f}")
         self.stat_update("loop_seconds", value=round(time.perf_counter() - start))
+
+
+def settle_page(
+    step: StoryStep, doc: Document, page_scores: dict[str, float], group: str | None, keep_unrecalled: bool
+) -> bool:
+    """Write the loop's verdict into a page: its scores, and its group when a target recalled it.
+
+    Returns whether the page goes on; an unrecalled page that is not kept is recorded as a drop
+    with its best score, so the one-task loop and the staged filter leave the same records.
+    """
+    prior = doc.metadata.get("scores")
+    doc.metadata["scores"] = {**(prior if isinstance(prior, dict) else {}), **page_scores}
+    if group is not None:
+        doc.metadata["group"] = group
+        step.stat_update(f"recalled:{group}")
+        return True
+    if keep_unrecalled:
+        return True
+    best = max(page_scores.items(), key=lambda kv: kv[1])
+    step.drop(doc.id, "not_recalled", f"best score {best[0]}={best[1]:.4f}")
+    return False
 
 
 class RecallScorer(StoryStep):

@@ -156,6 +156,18 @@ def _literal_filter(p: str) -> tuple[str, bool] | None:
     return (literal, False) if literal else None
 
 
+def _literal_absent(need: tuple[str, bool] | None, path: str, lowered: str) -> bool:
+    """Whether a pattern's required literal (`_literal_filter`) is certainly missing from `path`,
+    so the pattern cannot match. Case-insensitive literals decide only on ASCII paths: the regex
+    engine also folds ſ to s and ı to i, which `str.lower` does not."""
+    if need is None:
+        return False
+    literal, any_case = need
+    if any_case:
+        return path.isascii() and literal not in lowered
+    return literal not in path
+
+
 def _plain_literal(pattern: str) -> str | None:
     """The text a pattern matches when it is nothing but literal characters (`Cargo\\.lock`)."""
     try:
@@ -217,18 +229,11 @@ class PatternSet:
                 )
                 if ends and rx.search(path):
                     return True
-        lowered = None
-        for need, rx in self._rest:
-            if need is not None:
-                literal, any_case = need
-                if any_case:
-                    lowered = path.lower() if lowered is None else lowered
-                    if path.isascii() and literal not in lowered:
-                        continue
-                elif literal not in path:
-                    continue
-            if rx.search(path):
-                return True
+        if self._rest:
+            lowered = path.lower()
+            for need, rx in self._rest:
+                if not _literal_absent(need, path, lowered) and rx.search(path):
+                    return True
         return False
 
     def search(self, path: str) -> re.Match[str] | None:
@@ -604,19 +609,9 @@ class PathRules:
     def _whole(path: str, found: tuple[bool, bool, bool], candidates: _Candidates) -> tuple[bool, bool, bool]:
         """`found` with the whole-path candidates that match added (cheap literal test first)."""
         hits = list(found)
-        lowered = None
+        lowered = path.lower()
         for i, need, rx in candidates:
-            if hits[i]:
-                continue
-            if need is not None:
-                literal, any_case = need
-                if any_case:
-                    lowered = path.lower() if lowered is None else lowered
-                    if path.isascii() and literal not in lowered:
-                        continue
-                elif literal not in path:
-                    continue
-            if rx.search(path):
+            if not hits[i] and not _literal_absent(need, path, lowered) and rx.search(path):
                 hits[i] = True
         v, d, g = hits
         return v, d, g
