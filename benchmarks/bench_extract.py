@@ -316,24 +316,24 @@ def main() -> None:
         "(dim 256, wordNgrams 3), pages/s per core (goal: >= 300):"
     )
     score_bench(pages, results[0]["outs"], args.max_chars, f"{kb:.1f} kB pages")
+    page_sets = []
     if args.crawl_kb:
         crawl = make_pages(args.heavy_pages, seed=2, scale=2, prose=prose, chrome_kb=args.crawl_kb)
-        texts = [ours.extract(h) for h, _, _ in crawl]
-        kept_f = sum(kept(t, f, c)[0] for t, (_, f, c) in zip(texts, crawl, strict=True))
-        total_f = sum(len(f) for _, f, _ in crawl)
-        crawl_kb = sum(len(h) for h, _, _ in crawl) / len(crawl) / 1024
-        text_kb = sum(len(t) for t in texts) / len(texts) / 1024
-        label = f"crawl-like pages, {crawl_kb:.0f} kB HTML / {text_kb:.1f} kB text ({kept_f}/{total_f} formulas kept)"
-        score_bench(crawl, texts, args.max_chars, label)
+        page_sets.append(("crawl-like", crawl))
     if args.heavy_scale:
-        heavy = make_pages(args.heavy_pages, seed=1, scale=args.heavy_scale, prose=prose)
-        texts = [ours.extract(h) for h, _, _ in heavy]
-        kept_f = sum(kept(t, f, c)[0] for t, (_, f, c) in zip(texts, heavy, strict=True))
-        total_f = sum(len(f) for _, f, _ in heavy)
-        heavy_kb = sum(len(h) for h, _, _ in heavy) / len(heavy) / 1024
+        page_sets.append(
+            ("text-heavy", make_pages(args.heavy_pages, seed=1, scale=args.heavy_scale, prose=prose))
+        )
+    for name, some in page_sets:
+        texts = [ours.extract(h) for h, _, _ in some]
+        kept_f = sum(kept(t, f, c)[0] for t, (_, f, c) in zip(texts, some, strict=True))
+        total_f = sum(len(f) for _, f, _ in some)
+        html_kb = sum(len(h) for h, _, _ in some) / len(some) / 1024
         text_kb = sum(len(t) for t in texts) / len(texts) / 1024
-        label = f"text-heavy pages, {heavy_kb:.1f} kB HTML / {text_kb:.1f} kB text ({kept_f}/{total_f} formulas kept)"
-        score_bench(heavy, texts, args.max_chars, label)
+        label = (
+            f"{name} pages, {html_kb:.1f} kB HTML / {text_kb:.1f} kB text ({kept_f}/{total_f} formulas kept)"
+        )
+        score_bench(some, texts, args.max_chars, label)
 
 
 def score_bench(pages, texts: list[str], max_chars: int, label: str) -> None:
