@@ -8,7 +8,7 @@ and cache its ids), the plan, and the shard stage (which writes from that cache)
 without the Parquet twin the notebooks read; the shard stage alone is shown too. Where ours is
 faster with the very same tokenizer it is for three reasons: it asks HF `tokenizers` for ids only
 (`encode_batch_fast`: no offsets), it encodes a tokenizer of its own kind through an equivalent
-one-step pre-tokenizer (corpus.shards.tokenizer.NUMERIC_BEYOND_REGEX), and a worker loads the
+one-step pre-tokenizer (corpus.mix.tokenizer.NUMERIC_BEYOND_REGEX), and a worker loads the
 tokenizer once for all stages.
 Two corpora: whole source files, and the same text cut into short documents (where per-document
 overhead shows). Times are CPU seconds of this process: on a shared machine, wall time mostly
@@ -91,10 +91,10 @@ def main() -> None:
     from datatrove.pipeline.tokens.megatron_tokenizer import MegatronDocumentTokenizer
     from loguru import logger
 
+    from corpus.core.schema import DOCUMENT_SCHEMA
     from corpus.mix.config import MixGroup, MixRecipe, MixSettings, ShardSettings, TokenizerSettings
     from corpus.mix.stages import mix_stages
-    from corpus.schema import DOCUMENT_SCHEMA
-    from corpus.shards.tokenizer import load_tokenizer, train_tokenizer, wrap_trained
+    from corpus.mix.tokenizer import load_tokenizer, train_tokenizer, wrap_trained
 
     logger.remove()
     work = Path(tempfile.mkdtemp(prefix="bench-tokenize-"))

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     model_serializer,
     model_validator,
 )
+
+from corpus.core.strict import StrictModel
 
 KeyName = Literal["most_stars", "fewest_stars", "newest", "oldest", "lowest_id", "longest", "shortest"]
 
@@ -24,11 +24,7 @@ KeyName = Literal["most_stars", "fewest_stars", "newest", "oldest", "lowest_id",
 REPOSITORY_LEVEL_LANGUAGES = ("Python", "Java", "C#", "C", "C++")
 
 
-class DedupConfig(BaseModel):
-    # strict like the rest of the recipe (a typo is an error), defined here rather than imported
-    # from corpus.recipe so that the recipe module can import this one without a cycle
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
+class DedupConfig(StrictModel):
     exact: bool = Field(True, description="drop documents whose whitespace-normalised text is identical")
     near: bool = Field(True, description="MinHash near-duplicate detection")
     threshold: float = Field(0.7, gt=0, lt=1, description="Jaccard similarity of word n-gram sets")
@@ -114,13 +110,3 @@ class DedupConfig(BaseModel):
         if isinstance(data, dict) and not self.cluster_rounds:
             data.pop("cluster_rounds", None)
         return data
-
-    def lsh(self) -> tuple[int, int]:
-        """(bands, rows) in effect."""
-        if self.bands is not None and self.rows is not None:
-            return self.bands, self.rows
-        from dedup.lsh import choose_bands
-
-        # verified candidates cost a comparison each, missed ones are lost: lean towards recall
-        weights = (0.5, 0.5) if self.verify == "none" else (0.05, 0.95)
-        return choose_bands(self.threshold, self.num_perm, *weights)

@@ -12,7 +12,7 @@ import json
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from corpus.schema import make_document
+from corpus.core.schema import make_document
 
 #: record keys carried into document metadata (the keep-policy and the partitioning read them)
 KNOWN_METADATA = ("stars", "created_at", "language", "source")

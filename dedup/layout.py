@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpus.atomic import atomic_open, split_url
+from corpus.core.atomic import atomic_open, split_url
 
 RANK_SHIFT = np.uint64(40)
 INDEX_MASK = np.uint64((1 << 40) - 1)

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from dedup.config import DedupConfig
 from dedup.shingles import mix64
 
 
@@ -81,3 +82,12 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int, salts: np.ndarray) 
         for r in range(rows):
             acc = mix64(acc * np.uint64(0x9E3779B97F4A7C15) + sig[:, :, r])
     return np.ascontiguousarray(acc.T)
+
+
+def bands_rows(config: DedupConfig) -> tuple[int, int]:
+    """(bands, rows) in effect: the config's own, or the best split of its permutations."""
+    if config.bands is not None and config.rows is not None:
+        return config.bands, config.rows
+    # verified candidates cost a comparison each, missed ones are lost: lean towards recall
+    weights = (0.5, 0.5) if config.verify == "none" else (0.05, 0.95)
+    return choose_bands(config.threshold, config.num_perm, *weights)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from corpus.atomic import split_url
-from corpus.errors import UserError
+from corpus.core.atomic import split_url
+from corpus.core.errors import UserError
 from dedup.layout import read_json
 
 

@@ -43,7 +43,7 @@ from dedup.layout import (
     write_json,
 )
 from dedup.shingles import mix64
-from dedup.steps import _DedupStep
+from dedup.step_base import DedupStep
 
 
 def node_shard(refs: np.ndarray, shards: int) -> np.ndarray:
@@ -122,7 +122,7 @@ def large_star(key: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return other[up], low_row[up], changes
 
 
-class DedupRound(_DedupStep):
+class DedupRound(DedupStep):
     """One component round (`cluster_shards` tasks); a no-op once an earlier round converged."""
 
     name = "dedup components"
@@ -188,7 +188,7 @@ class DedupRound(_DedupStep):
         yield
 
 
-class DedupLabels(_DedupStep):
+class DedupLabels(DedupStep):
     """After the rounds: every clustered document and verified pair to the task of its component."""
 
     name = "dedup labels"
@@ -198,6 +198,13 @@ class DedupLabels(_DedupStep):
     ) -> None:
         super().__init__(root, config, signature_tasks, prefix)
         self.bucket_tasks = bucket_tasks
+
+    def blocked(self) -> str | None:
+        """The labels need settled components; a run whose rounds did not settle stops here."""
+        cfg = self.config
+        if converged_round(self.layout, cfg.cluster_shards, cfg.cluster_rounds) is None:
+            return not_converged_message(cfg)
+        return None
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         cfg = self.config

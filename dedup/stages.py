@@ -1,4 +1,4 @@
-"""Dedup as build stages: four `corpus.stages.Stage`s per source (eight when exact dedup runs as a
+"""Dedup as stages: four `corpus.core.stage.Stage`s per source (eight when exact dedup runs as a
 first pass before sharded near-dedup; with `cluster_rounds` = R, R component rounds and a labels
 stage come before the keep-policy stage), and a runner for standalone use.
 
@@ -15,13 +15,14 @@ from functools import partial
 
 from datatrove.pipeline.base import PipelineStep
 
-from corpus.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
-from corpus.stages import Stage, stage_folder
+from corpus.core.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
+from corpus.core.stage import Stage, stage_folder
 from dedup.config import DedupConfig
 from dedup.layout import WorkLayout
-from dedup.lsh import format_curve
-from dedup.rounds import DedupLabels, DedupRound, converged_round, not_converged_message
-from dedup.steps import DedupBuckets, DedupClusters, DedupFilter, DedupSignatures, _plan
+from dedup.lsh import bands_rows, format_curve
+from dedup.rounds import DedupLabels, DedupRound
+from dedup.step_base import dedup_plan
+from dedup.steps import DedupBuckets, DedupClusters, DedupFilter, DedupSignatures
 
 
 def dedup_stages(
@@ -59,12 +60,12 @@ def dedup_stages(
         def reader() -> PipelineStep:
             return ParquetDocumentReader(folder)
 
-    _, _, units = _plan(config)
+    _, _, units = dedup_plan(config)
     bucket_tasks = max(1, min(tasks, units))
     final = [reader(), DedupFilter(root, config, tasks, prefix=name)]
     if write_output:
         final.append(ParquetDocumentWriter(stage_folder(output, source, name)))
-    bands, rows, _ = _plan(config)
+    bands, rows, _ = dedup_plan(config)
     lsh = f"{bands} bands x {rows} rows" if config.near else "exact only"
     return [
         Stage(
@@ -131,36 +132,6 @@ def _round_stages(
     return stages
 
 
-def recipe_dedup_stages(recipe, output: str, previous: list[Stage] | None = None) -> list[Stage]:
-    """Stage builder for `corpus.stages.STAGE_BUILDERS`: the recipe's `dedup` section, if any.
-
-    With `together` (the default) one run covers every enabled source, so an exact copy of a
-    GitHub file on a web page is found; near-duplicates are still compared only within a level
-    and language. Otherwise each source is deduplicated on its own.
-    """
-    config: DedupConfig | None = getattr(recipe, "dedup", None)
-    if config is None:
-        return []
-    tasks = recipe.executor.tasks
-    sources = recipe.sources.enabled()
-    from corpus.stages import latest
-
-    def input_folder(source: str) -> str:
-        if source in config.inputs:
-            return stage_folder(output, source, config.inputs[source])
-        before = latest(previous or [], source)
-        return before.folder if before is not None else stage_folder(output, source, "documents")
-
-    folders = {s: input_folder(s) for s in sources}
-    if config.together:
-        inputs = [folders[s] for s in sources]
-        return dedup_stages(config, "all", output, tasks, reader=partial(ParquetDocumentReader, inputs))
-    stages: list[Stage] = []
-    for s in sources:
-        stages += dedup_stages(config, s, output, tasks, reader=partial(ParquetDocumentReader, folders[s]))
-    return stages
-
-
 def layout_for(stages: list[Stage], name: str = "dedup") -> WorkLayout:
     first = stages[0]
     return WorkLayout(f"{first.output.rstrip('/')}/{first.source}", name)
@@ -170,35 +141,5 @@ def describe(config: DedupConfig) -> str:
     """The LSH plan and its detection curve, for printing before a run."""
     if not config.near:
         return "exact dedup only (whitespace-normalised content)"
-    bands, rows = config.lsh()
+    bands, rows = bands_rows(config)
     return format_curve(bands, rows, config.threshold)
-
-
-def run_stages(
-    stages: list[Stage],
-    executor: str = "local",
-    workers: int = -1,
-    skip_completed: bool = True,
-    verbose: bool = False,
-) -> None:
-    """Run stages in order on datatrove's local or Ray executor; finished tasks are skipped.
-
-    Task logs go to each stage's logs/ folder (the build's quiet executors), not the terminal.
-    """
-    from corpus.build import completed_tasks, stage_executor, stage_is_idle
-
-    for stage in stages:
-        step = stage.steps[0]
-        if stage_is_idle(stage):
-            continue  # the components settled in an earlier round: this one would change nothing
-        if (
-            isinstance(step, DedupLabels)
-            and converged_round(step.layout, step.config.cluster_shards, step.config.cluster_rounds) is None
-        ):
-            raise RuntimeError(not_converged_message(step.config))
-        stage_executor(stage, executor, workers, verbose, skip_completed).run()
-        done = completed_tasks(stage)
-        if done < stage.tasks:
-            raise RuntimeError(
-                f"stage {stage.label}: {stage.tasks - done} of {stage.tasks} tasks failed; see {stage.folder}/logs/"
-            )

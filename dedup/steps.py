@@ -46,9 +46,8 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 from datatrove.data import Document, DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
 
-from corpus.story import StoryStep
+from corpus.core.story import StoryStep
 from dedup.components import connected_components
 from dedup.config import DedupConfig
 from dedup.documents import exact_digests, keep_order, partition_of, partition_salt, priority_fields
@@ -72,31 +71,15 @@ from dedup.layout import (
 )
 from dedup.lsh import band_keys, detection_curve
 from dedup.minhash import MinHasher
+from dedup.rounds import node_shard, routed_components
 from dedup.shingles import mix64, per_document_sets, shingle_hashes
+from dedup.step_base import DedupStep
 from dedup.verify import Similarity
 
 HIST_BINS = 20
 
 
-def _plan(config: DedupConfig) -> tuple[int, int, int]:
-    """(bands, rows, band units): units are near-dup bands x shards, then the exact band's shards."""
-    bands, rows = config.lsh() if config.near else (0, 0)
-    units = (bands + (1 if config.exact else 0)) * config.key_shards
-    return bands, rows, units
-
-
-class _DedupStep(PipelineStep):
-    type = "🫂 - DEDUP"
-
-    def __init__(self, root: str, config: DedupConfig, signature_tasks: int, prefix: str = "dedup") -> None:
-        super().__init__()
-        self.config = config
-        self.layout = WorkLayout(root, prefix)
-        self.signature_tasks = signature_tasks
-        self.bands, self.rows, self.units = _plan(config)
-
-
-class DedupSignatures(_DedupStep):
+class DedupSignatures(DedupStep):
     """Stage 1: per-task signatures and LSH keys; consumes its documents (yields nothing)."""
 
     name = "dedup signatures"
@@ -215,7 +198,7 @@ class DedupSignatures(_DedupStep):
             ref_parts[band * shards + s].append(refs[sel])
 
 
-class DedupBuckets(_DedupStep):
+class DedupBuckets(DedupStep):
     """Stage 2: candidate pairs from equal band keys, verified; band units spread over the tasks."""
 
     name = "dedup buckets"
@@ -297,8 +280,6 @@ class DedupBuckets(_DedupStep):
         if cfg.cluster_rounds:
             # component rounds: each pair goes to the task that holds its larger end (round 0 is a
             # small-star step, which looks at every edge from there)
-            from dedup.rounds import node_shard
-
             shard = node_shard(np.maximum(edges["a"], edges["b"]), shards)
             for c in range(shards):
                 write_array(self.layout.edges(rank, c), edges[shard == c])
@@ -341,7 +322,7 @@ def _size_bucket(n: int) -> str:
     return str(lo) if lo == 2 else f"{lo}-{lo * 2 - 1}"
 
 
-class DedupClusters(_DedupStep):
+class DedupClusters(DedupStep):
     """Stage 3: components, keep-policy, per-document assignment and the cluster report.
 
     It holds only the verified pairs (two uint64 and a similarity each) and the keep fields of
@@ -368,8 +349,6 @@ class DedupClusters(_DedupStep):
         if cfg.cluster_rounds:
             # the component rounds and the labels stage did the graph work: this task gets whole
             # components, those whose smallest ref hashes to it, with their verified pairs
-            from dedup.rounds import routed_components
-
             edges, nodes, root = routed_components(self.layout, cfg.cluster_shards, shard)
         else:
             parts = [

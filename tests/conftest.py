@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DEMO_RECIPE = REPO / "recipes" / "demo.yaml"
-CODERFORGE = [sys.executable, "-m", "corpus.cli"]
+CODERFORGE = [sys.executable, "-m", "corpus.app.cli"]
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch.distributed as dist
 
-from corpus.atomic import atomic_write_text
+from corpus.core.atomic import atomic_write_text
 
 # Keys that do not depend on how parameters are split into optimizers (dense vs expert) or ranks, so
 # a checkpoint saved with one expert/data-parallel layout loads into another.

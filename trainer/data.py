@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 from trainer.recipe import DataConfig
 
 

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 
 
 @dataclass
@@ -65,7 +65,7 @@ def run_in_process(req: LaunchRequest, progress: bool = True) -> dict[str, Any]:
     resolve_blend(recipe.stage(req.stage).data)  # data mistakes surface before megatron is imported
     result = result_to_json(train(recipe, req.stage, resume=req.resume, steps=req.steps, progress=progress))
     if req.result_path and int(os.environ.get("RANK", "0")) == 0:
-        from corpus.atomic import atomic_write_text
+        from corpus.core.atomic import atomic_write_text
 
         atomic_write_text(req.result_path, json.dumps(result, indent=1))
     return result
@@ -177,7 +177,7 @@ def run_ray(
         ray.kill(a)
     result = results[0]
     if req.result_path:
-        from corpus.atomic import atomic_write_text
+        from corpus.core.atomic import atomic_write_text
 
         atomic_write_text(req.result_path, json.dumps(result, indent=1))
     return result

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 
 
 class _Strict(BaseModel):

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 from trainer import checkpoint as ckpt
 from trainer.cpu_compat import te_available
 from trainer.data import BatchIterator, build_datasets, resolve_blend

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         if os.environ.get("RANK", "0") == "0":  # every rank reads the same recipe: say it once
             if args.result:
-                from corpus.atomic import atomic_write_text
+                from corpus.core.atomic import atomic_write_text
 
                 atomic_write_text(args.result + ".error", str(e))  # the launcher re-raises it
             else:

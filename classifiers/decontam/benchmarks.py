@@ -10,36 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from classifiers.decontam.config import BUILTIN, BenchmarkSet, DecontamConfig
 from classifiers.decontam.ngrams import Item, words
 from classifiers.recall.seeds import iter_records
-from corpus.errors import UserError
-
-BUILTIN = ("humaneval",)
-
-
-class BenchmarkSet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    paths: list[str] = Field(min_length=1, description="JSONL(.gz/.zst) or Parquet files")
-    fields: list[str] = Field(min_length=1, description="record keys holding test text, joined per record")
-    id_key: str | None = None
-
-
-class DecontamConfig(BaseModel):
-    """The recipe's `decontam:` section."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    builtin: list[str] = Field(default_factory=lambda: ["humaneval"], description=f"any of {list(BUILTIN)}")
-    sets: list[BenchmarkSet] = Field(default_factory=list)
-    n: int = Field(10, ge=2, description="shared n-gram length that marks contamination (the paper: 10)")
-    short_min: int = Field(3, ge=1, description="test strings of short_min..n-1 tokens are matched exactly")
-    min_distinct: int = Field(4, ge=1, description="benchmark n-grams with fewer distinct tokens are ignored")
-    min_short_chars: int = Field(20, ge=0, description="shorter exact-match strings are too generic to use")
-    humaneval_fields: list[str] = Field(default_factory=lambda: ["prompt", "canonical_solution"])
+from corpus.core.errors import UserError
 
 
 def humaneval_items(fields: list[str] | None = None, n: int = 10) -> Iterator[Item]:

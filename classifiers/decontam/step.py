@@ -13,7 +13,7 @@ from datatrove.data import Document, DocumentsPipeline
 
 from classifiers.decontam.benchmarks import DecontamConfig, all_items
 from classifiers.decontam.ngrams import NgramIndex
-from corpus.story import StoryStep
+from corpus.core.story import StoryStep
 
 
 def build_index(cfg: DecontamConfig) -> NgramIndex:
@@ -45,30 +45,3 @@ class Decontaminator(StoryStep):
             self.drop(
                 doc.id, "contamination", f"{match.benchmark} {match.item_id} {match.rule}: {match.ngram}"
             )
-
-
-def decontam_stages(recipe, output: str, previous: list) -> list:
-    """One `decontam` stage per source, reading that source's latest stage (needs `recipe.decontam`)."""
-    from corpus.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
-    from corpus.stages import Stage, current, stage_folder
-
-    cfg = getattr(recipe, "decontam", None)
-    if cfg is None:
-        return []
-    if not isinstance(cfg, DecontamConfig):
-        cfg = DecontamConfig.model_validate(cfg if isinstance(cfg, dict) else cfg.model_dump())
-    stages = []
-    for prev in current(previous):
-        source = prev.source
-        folder = stage_folder(output, source, "decontam")
-        stages.append(
-            Stage(
-                source,
-                "decontam",
-                output,
-                [ParquetDocumentReader(prev.folder), Decontaminator(cfg), ParquetDocumentWriter(folder)],
-                recipe.executor.tasks,
-                f"drop documents sharing a {cfg.n}-gram with {len(cfg.builtin) + len(cfg.sets)} benchmark sets",
-            )
-        )
-    return stages

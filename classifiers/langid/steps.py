@@ -12,8 +12,13 @@ from collections.abc import Iterator
 
 from datatrove.data import Document, DocumentsPipeline
 
-from corpus.errors import UserError
-from corpus.story import StoryStep
+from classifiers.langid.config import LangidConfig
+from classifiers.langid.identify import detect
+from classifiers.langid.model import load_model
+from classifiers.langid.rules import load_table
+from classifiers.langid.sniff import HEAD_BYTES
+from corpus.core.errors import UserError
+from corpus.core.story import StoryStep
 
 
 class LanguageTagger(StoryStep):
@@ -37,9 +42,6 @@ class LanguageTagger(StoryStep):
         self.retag = retag
 
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
-        from classifiers.langid.identify import detect
-        from classifiers.langid.model import load_model
-        from classifiers.langid.sniff import HEAD_BYTES
 
         model = load_model(self.model_path) if self.use_model else None
         if self.use_model and self.model_path and model is None:
@@ -82,7 +84,6 @@ class LanguageFilter(StoryStep):
         code-related text a GitHub source also yields (READMEs, docs) passes untouched."""
         super().__init__()
         self.groups = set(groups) if groups is not None else None
-        from classifiers.langid.rules import load_table
 
         table = load_table()
         names = table.names
@@ -128,3 +129,10 @@ class LanguageFilter(StoryStep):
                 self.drop(doc.id, "unknown-language", detail)
             else:
                 self.drop(doc.id, "language-not-listed", lang)
+
+
+def langid_steps(cfg: LangidConfig) -> list[StoryStep]:
+    return [
+        LanguageTagger(path_key=cfg.path_key, model_path=cfg.model, use_model=cfg.use_model, retag=cfg.retag),
+        LanguageFilter(cfg.languages, keep_unknown=cfg.keep_unknown, groups=cfg.groups),
+    ]

@@ -19,12 +19,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from classifiers.fresh_process import in_fresh_process
 from classifiers.langid.identify import detect
 from classifiers.langid.model import label_token
 from classifiers.langid.rules import LanguageTable, load_table
 from classifiers.langid.sniff import decode, is_binary
 from classifiers.langid.tokens import MODEL_BYTES, model_line
+from corpus.core.fresh_process import in_fresh_process
 
 RULE_DECIDED = {"filename", "extension", "heuristic", "shebang", "modeline"}
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__"}
@@ -230,7 +230,7 @@ def _train_and_save(train_file: str, out_file: str, cfg: TrainConfig) -> float:
 def train_model(lines: list[str], out_path: str | Path, cfg: TrainConfig) -> Path:
     """Train (and quantize) a fastText model on `lines`; the file is written atomically.
 
-    Training runs in a fresh interpreter (`classifiers.fresh_process`), so the same corpus and
+    Training runs in a fresh interpreter (`corpus.core.fresh_process`), so the same corpus and
     seed always give a byte-identical model.
     """
     out_path = Path(out_path)

@@ -5,22 +5,34 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     model_serializer,
     model_validator,
 )
 
-from classifiers.recall.model import FastTextParams
+from corpus.core.strict import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FastTextParams(StrictModel):
+    """fastText's training settings (the paper's by default)."""
+
+    dim: int = Field(256, ge=1)
+    lr: float = Field(0.1, gt=0)
+    word_ngrams: int = Field(3, ge=1)
+    min_count: int = Field(3, ge=1)
+    epoch: int = Field(3, ge=1)
+    bucket: int = Field(200_000, ge=0)
+    quantize: bool = False
+    quantize_cutoff: int = Field(
+        100_000, ge=0, description="keep the rows of the largest norm (0 = all; all is ~4x slower)"
+    )
+    quantize_dsub: int = Field(2, ge=1, description="product-quantisation sub-vector size")
+    seed: int = 0
+    threads: int = Field(1, ge=1, description="more than 1 makes training non-deterministic")
 
 
-class TargetConfig(_Strict):
+class TargetConfig(StrictModel):
     """One recall target (the paper ran code and math separately)."""
 
     name: str = Field(description="target name, e.g. code or math; also the mix group of its pages")
@@ -34,7 +46,7 @@ class TargetConfig(_Strict):
     min_score: float = Field(0.5, ge=0, le=1, description="never recall a page scored below this")
 
 
-class DiscoveryConfig(_Strict):
+class DiscoveryConfig(StrictModel):
     """How domains and URL path prefixes are promoted (the paper annotated prefixes by hand).
 
     A domain is a target domain when more than `domain_threshold` of its pages were recalled and it
@@ -54,7 +66,7 @@ class DiscoveryConfig(_Strict):
     max_seed_additions: int | None = Field(None, ge=0)
 
 
-class RecallConfig(_Strict):
+class RecallConfig(StrictModel):
     """The iterative recall loop over one source's documents (web pages or GitHub files)."""
 
     unit: Literal["web", "github"] = Field(
@@ -106,3 +118,10 @@ class RecallConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"targets: names must be unique (got {names})")
         return self
+
+
+class RecallSection(StrictModel):
+    """The recipe's `recall:` section: one loop per source."""
+
+    commoncrawl: RecallConfig | None = None
+    github: RecallConfig | None = None

@@ -40,8 +40,8 @@ from classifiers.recall.config import RecallConfig, TargetConfig
 from classifiers.recall.model import RecallModel, train_model
 from classifiers.recall.seeds import read_texts
 from classifiers.recall.split import Splitter, fasttext_lines
-from corpus.atomic import atomic_write_text
 from corpus.commoncrawl.urls import domain_of, path_prefixes
+from corpus.core.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 

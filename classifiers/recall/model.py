@@ -20,33 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from classifiers.fresh_process import in_fresh_process
-from corpus.errors import UserError
+from classifiers.recall.config import FastTextParams
+from corpus.core.errors import UserError
+from corpus.core.fresh_process import in_fresh_process
 
 log = logging.getLogger(__name__)
 
 POS = "__label__pos"
 NEG = "__label__neg"
-
-
-class FastTextParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    dim: int = Field(256, ge=1)
-    lr: float = Field(0.1, gt=0)
-    word_ngrams: int = Field(3, ge=1)
-    min_count: int = Field(3, ge=1)
-    epoch: int = Field(3, ge=1)
-    bucket: int = Field(200_000, ge=0)
-    quantize: bool = False
-    quantize_cutoff: int = Field(
-        100_000, ge=0, description="keep the rows of the largest norm (0 = all; all is ~4x slower)"
-    )
-    quantize_dsub: int = Field(2, ge=1, description="product-quantisation sub-vector size")
-    seed: int = 0
-    threads: int = Field(1, ge=1, description="more than 1 makes training non-deterministic")
 
 
 def _silence_fasttext() -> None:
@@ -90,7 +72,7 @@ def train_model(
 
 
 def _train_and_save(train_file: str, model_file: str, params: dict, n_rows: int) -> None:
-    """Runs in a fresh interpreter (see `classifiers.fresh_process`)."""
+    """Runs in a fresh interpreter (see `corpus.core.fresh_process`)."""
     import fasttext
 
     _silence_fasttext()

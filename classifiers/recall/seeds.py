@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 
 
 def _open_text(path: str) -> IO[str]:

@@ -27,7 +27,7 @@ from typing import Protocol
 
 import regex
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 
 #: pages are truncated before splitting; the head of a page decides its class, the tail adds cost
 DEFAULT_MAX_CHARS = 20_000

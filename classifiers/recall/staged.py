@@ -56,16 +56,27 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.data import Document, DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
 from classifiers.recall.config import RecallConfig, TargetConfig
+from classifiers.recall.loop import (
+    Pool,
+    TargetResult,
+    assign_groups,
+    build_pool,
+    iteration_line,
+    rank_iteration,
+)
+from classifiers.recall.model import RecallModel, train_model
+from classifiers.recall.seeds import read_texts
 from classifiers.recall.split import BpeSplitter, Splitter, WhitespaceSplitter, fasttext_lines, train_bpe
 from classifiers.recall.steps import settle_page
-from corpus.atomic import atomic_open, atomic_write_text, split_url
-from corpus.errors import UserError
-from corpus.parquet_io import data_files
-from corpus.story import StoryStep
+from corpus.commoncrawl.urls import url_key
+from corpus.core.atomic import atomic_open, atomic_write_text, split_url
+from corpus.core.errors import UserError
+from corpus.core.parquet_io import data_files
+from corpus.core.stage import Stage, StageStep, document_stage, stage_folder
+from corpus.core.story import StoryStep
 
 #: score files: one row per pool page of the task's files, in file-then-row order, then one
 #: float32 column per target scored in that iteration
@@ -163,7 +174,7 @@ def loop_splitter(cfg: RecallConfig, files: LoopFiles) -> Splitter:
     return BpeSplitter.load(cfg.tokenizer or files.tokenizer(), cfg.max_chars)
 
 
-class _LoopStage(PipelineStep):
+class _LoopStage(StageStep):
     """Shared configuration of the staged loop's steps."""
 
     type = "🔢 - RECALL"
@@ -229,8 +240,6 @@ class RecallTrainStep(_LoopStage):
         self.iteration = iteration
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        from classifiers.recall.model import train_model
-        from classifiers.recall.seeds import read_texts
 
         cfg, it, files = self.config, self.iteration, self.files
         if world_size != len(cfg.targets):
@@ -320,7 +329,6 @@ class RecallScoreStep(_LoopStage):
         self.batch = batch
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        from classifiers.recall.model import RecallModel
 
         cfg, it, files = self.config, self.iteration, self.files
         active = [t.name for t in cfg.targets if files.active(t.name, it)]
@@ -355,7 +363,6 @@ class RecallScoreStep(_LoopStage):
 
     def _split_pages(self, rank: int, world_size: int, score) -> pa.Table:
         """Read and split the task's pages once; write their lines; return their page columns."""
-        from classifiers.recall.loop import build_pool
 
         cfg = self.config
         splitter = loop_splitter(cfg, self.files)
@@ -394,7 +401,6 @@ class RecallScoreStep(_LoopStage):
 def _url_key(unit: str, metadata: dict, doc_id: str) -> bytes | None:
     if unit != "web":
         return None
-    from corpus.commoncrawl.urls import url_key
 
     return url_key(str(metadata.get("url") or doc_id))
 
@@ -412,7 +418,6 @@ class RecallRankStep(_LoopStage):
         self.scores = scores.rstrip("/")
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        from classifiers.recall.loop import Pool, iteration_line, rank_iteration
 
         if world_size != 1:
             raise UserError(
@@ -511,7 +516,6 @@ class RecallRankStep(_LoopStage):
 
     def _write_decisions(self, table: pa.Table, keep: np.ndarray, pool, n_ranks: int) -> None:
         """Per score file (= filter task): each page's group and final scores, in the task's order."""
-        from classifiers.recall.loop import TargetResult, assign_groups
 
         cfg, files = self.config, self.files
         results = {}
@@ -599,9 +603,6 @@ def staged_recall_stages(
     cfg: RecallConfig, source: str, output: str, pool: str, base: str = ".", keep_unrecalled: bool = False
 ) -> list:
     """The planned stages of one source's loop (see the module note); the last one is `recall`."""
-    from corpus.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
-    from corpus.stages import Stage, stage_folder
-
     tasks = cfg.tasks or 1
     final = stage_folder(output, source, "recall")
     out = f"{final}/iterations"
@@ -648,15 +649,12 @@ def staged_recall_stages(
             ),
         ]
     stages.append(
-        Stage(
+        document_stage(
             source,
             "recall",
             output,
-            [
-                ParquetDocumentReader(pool),
-                RecallFilterStep(out, keep_unrecalled),
-                ParquetDocumentWriter(final),
-            ],
+            pool,
+            [RecallFilterStep(out, keep_unrecalled)],
             tasks,
             f"keep the pages recalled as {names} ({tasks} tasks, from the last rank stage's decisions)",
         )

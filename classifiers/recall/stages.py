@@ -22,66 +22,33 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from classifiers.recall.config import RecallConfig
+from classifiers.recall.staged import staged_recall_stages
+from classifiers.recall.steps import RecallLoopStep
+from corpus.core.stage import Stage, document_stage, stage_folder
 
 
-class RecallSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    commoncrawl: RecallConfig | None = None
-    github: RecallConfig | None = None
-
-
-def _section(recipe: Any) -> RecallSection | None:
-    raw = getattr(recipe, "recall", None)
-    if raw is None:
-        return None
-    if isinstance(raw, RecallSection):
-        return raw
-    return RecallSection.model_validate(raw if isinstance(raw, dict) else raw.model_dump())
-
-
-def recall_stages(recipe: Any, output: str, previous: list, base: str = ".") -> list:
-    """One single-task `recall` stage per configured source, reading that source's latest stage; with
-    `tasks: N` in the source's section, the loop's parallel stages instead (`classifiers.recall.staged`),
-    whose last stage is also named `recall`."""
-    from classifiers.recall.steps import RecallLoopStep
-    from corpus.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
-    from corpus.stages import Stage, latest, stage_folder
-
-    section = _section(recipe)
-    if section is None:
-        return []
-    stages = []
-    for source, unit in (("commoncrawl", "web"), ("github", "github")):
-        cfg: RecallConfig | None = getattr(section, source)
-        prev = latest(previous, source)
-        if cfg is None or prev is None:
-            continue
-        cfg = cfg.model_copy(update={"unit": unit})
-        if cfg.tasks is not None:
-            from classifiers.recall.staged import staged_recall_stages
-
-            stages += staged_recall_stages(
-                cfg, source, output, prev.folder, base, keep_unrecalled=source == "github"
-            )
-            continue
-        folder = stage_folder(output, source, "recall")
-        step = RecallLoopStep(cfg, f"{folder}/iterations", base=base, keep_unrecalled=source == "github")
-        targets = ", ".join(t.name for t in cfg.targets)
-        stages.append(
-            Stage(
-                source,
-                "recall",
-                output,
-                [ParquetDocumentReader(prev.folder), step, ParquetDocumentWriter(folder)],
-                1,
-                f"fastText recall of {targets}: up to {cfg.iterations} iterations with domain/prefix discovery",
-            )
+def loop_stages(
+    cfg: RecallConfig, source: str, output: str, pool: str, base: str = ".", keep_unrecalled: bool = False
+) -> list[Stage]:
+    """One source's loop over the documents of the stage folder `pool`: a single-task `recall`
+    stage, or with `tasks: N` the loop's parallel stages, whose last stage is also named `recall`."""
+    if cfg.tasks is not None:
+        return staged_recall_stages(cfg, source, output, pool, base, keep_unrecalled=keep_unrecalled)
+    folder = stage_folder(output, source, "recall")
+    step = RecallLoopStep(cfg, f"{folder}/iterations", base=base, keep_unrecalled=keep_unrecalled)
+    targets = ", ".join(t.name for t in cfg.targets)
+    return [
+        document_stage(
+            source,
+            "recall",
+            output,
+            pool,
+            [step],
+            1,
+            f"fastText recall of {targets}: up to {cfg.iterations} iterations with domain/prefix discovery",
         )
-    return stages
+    ]
 
 
 def loop_summary(folder: str | Path) -> list[dict[str, Any]]:

@@ -26,11 +26,20 @@ from datatrove.data import Document, DocumentsPipeline
 from tqdm import tqdm
 
 from classifiers.recall.config import RecallConfig
-from classifiers.recall.split import BpeSplitter, Splitter, WhitespaceSplitter, fasttext_lines, train_bpe
-from corpus.atomic import atomic_open
+from classifiers.recall.loop import RecallLoop, assign_groups, build_pool
+from classifiers.recall.model import RecallModel
+from classifiers.recall.split import (
+    BpeSplitter,
+    Splitter,
+    WhitespaceSplitter,
+    fasttext_lines,
+    make_splitter,
+    train_bpe,
+)
 from corpus.commoncrawl.urls import url_key
-from corpus.errors import UserError
-from corpus.story import StoryStep
+from corpus.core.atomic import atomic_open
+from corpus.core.errors import UserError
+from corpus.core.story import StoryStep
 
 
 def make_loop_splitter(cfg: RecallConfig, texts: list[str], out: Path) -> Splitter:
@@ -58,7 +67,6 @@ class RecallLoopStep(StoryStep):
         self.keep_unrecalled = keep_unrecalled
 
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
-        from classifiers.recall.loop import RecallLoop, assign_groups, build_pool
 
         if world_size != 1:
             raise UserError(
@@ -146,8 +154,6 @@ class RecallScorer(StoryStep):
         self.batch = batch
 
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
-        from classifiers.recall.model import RecallModel
-        from classifiers.recall.split import make_splitter
 
         splitter = make_splitter(self.split, self.tokenizer, self.max_chars)
         models = {name: RecallModel(path) for name, path in self.models.items()}
@@ -184,7 +190,6 @@ class RecallScorer(StoryStep):
 
 def score_jsonl(model_paths: dict[str, str], splitter: Splitter, src, dst, text_key: str = "text") -> int:
     """`coderforge recall score`: the same records, each with a `scores` object added."""
-    from classifiers.recall.model import RecallModel
 
     models = {name: RecallModel(path) for name, path in model_paths.items()}
     n = 0

@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import IO
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from corpus.commoncrawl.extract import MathCodeExtractor
 from corpus.commoncrawl.records import iter_pages
 from corpus.commoncrawl.sources import expand_inputs, open_binary
 from corpus.commoncrawl.urls import UrlDeduper, domain_of, normalize_url
-from corpus.schema import make_document
-from corpus.story import StoryStep
+from corpus.core.schema import make_document
+from corpus.core.story import StoryStep
 
 
 class WarcDocumentReader(StoryStep):

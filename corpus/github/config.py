@@ -10,14 +10,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from corpus.core.strict import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class SearchConfig(_Strict):
+class SearchConfig(StrictModel):
     """A GitHub search that adds repositories to the build (the paper: created before 2023-11-01)."""
 
     created_before: date = Field(date(2023, 11, 1), description="only repositories created before this day")
@@ -40,7 +38,7 @@ class SearchConfig(_Strict):
         return self
 
 
-class FetchConfig(_Strict):
+class FetchConfig(StrictModel):
     method: Literal["git", "tarball"] = Field(
         "git", description="searched repositories: shallow git clone or the API's tarball endpoint"
     )
@@ -51,14 +49,14 @@ class FetchConfig(_Strict):
     timeout_s: float = Field(600.0, gt=0)
 
 
-class RulesConfig(_Strict):
+class RulesConfig(StrictModel):
     enabled: bool = True
     kinds: list[Literal["code", "text"]] = Field(
         default_factory=lambda: ["code", "text"], description="which documents the file rules check"
     )
 
 
-class SamplesConfig(_Strict):
+class SamplesConfig(StrictModel):
     enabled: bool = True
     languages: list[Literal["Python", "Java", "C#", "C", "C++", "JavaScript", "TypeScript", "Go"]] = Field(
         default_factory=lambda: ["Python", "Java", "C#", "C", "C++"],
@@ -72,7 +70,7 @@ class SamplesConfig(_Strict):
     )
 
 
-class GithubCuration(_Strict):
+class GithubCuration(StrictModel):
     lists: list[str] = Field(
         default_factory=list,
         description="files listing more repositories, one a line: owner/name, a git URL or a JSON object "
@@ -84,3 +82,42 @@ class GithubCuration(_Strict):
     languages: bool = Field(True, description="tag each file with its language (classifiers.langid)")
     rules: RulesConfig = Field(default_factory=RulesConfig)
     samples: SamplesConfig = Field(default_factory=SamplesConfig)
+
+
+class GithubRepo(StrictModel):
+    """One repository: give exactly one of `archive` (a GitHub-style .tar.gz), `path` (a local
+    checkout or plain folder) or `url` (a git clone URL)."""
+
+    name: str = Field(description="owner/name")
+    archive: str | None = None
+    path: str | None = None
+    url: str | None = None
+    commit: str | None = None
+    stars: int = Field(0, ge=0)
+    created_at: date | None = None
+    license: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        parts = v.split("/")
+        if len(parts) != 2 or not all(parts):
+            raise ValueError(f"must look like owner/name (got {v!r})")
+        return v
+
+    @model_validator(mode="after")
+    def _one_location(self) -> GithubRepo:
+        given = [k for k in ("archive", "path", "url") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                f"repository {self.name}: give exactly one of archive, path or url (got {given or 'none'})"
+            )
+        return self
+
+
+class GithubSource(StrictModel):
+    repos: list[GithubRepo] = Field(default_factory=list)
+    max_file_bytes: int = Field(1_000_000, ge=1, description="files larger than this are skipped")
+    group: str = Field("code", description="mix group of source code files")
+    text_group: str = Field("code", description="mix group of code-related text (docs, READMEs)")
+    curation: GithubCuration = Field(default_factory=GithubCuration)

@@ -27,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from corpus.atomic import atomic_write_text, split_url
+from corpus.core.atomic import atomic_write_text, split_url
 
 MARKER = "fetched.json"
 _GIT_PROTOCOLS = "file:git:http:https:ssh"

@@ -31,7 +31,7 @@ from html.parser import HTMLParser
 import numpy as np
 from datatrove.data import Document, DocumentsPipeline
 
-from corpus.story import StoryStep
+from corpus.core.story import StoryStep
 
 MAX_AVG_LINE = 100
 MAX_LINE = 1000

@@ -20,8 +20,8 @@ import re
 import urllib.parse
 from typing import Any
 
-from corpus.atomic import split_url
-from corpus.errors import UserError
+from corpus.core.atomic import split_url
+from corpus.core.errors import UserError
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _LOCATIONS = ("archive", "path", "url")

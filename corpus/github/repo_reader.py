@@ -34,13 +34,14 @@ from typing import Any
 
 from datatrove.data import Document, DocumentsPipeline
 
-from corpus.atomic import split_url
+from classifiers.langid import detect
+from corpus.core.atomic import split_url
+from corpus.core.schema import make_document
+from corpus.core.story import StoryStep
 from corpus.github import linguist
-from corpus.github.config import GithubCuration
+from corpus.github.config import GithubSource
 from corpus.github.fetch import Fetcher, FetchError
 from corpus.github.licenses import LICENSE_FILE, identify_license, is_license_file
-from corpus.schema import make_document
-from corpus.story import StoryStep
 
 #: extensions of code-related text (the paper's "code-related text" next to source files)
 TEXT_EXTENSIONS = {".md", ".markdown", ".rst", ".txt", ".adoc", ".asciidoc", ".org", ".textile"}
@@ -354,12 +355,16 @@ class GithubRepoReader(StoryStep):
 
     @classmethod
     def for_recipe(
-        cls, gh: Any, output: str, repos: list[dict[str, Any]] | None = None, repo_list: str | None = None
+        cls,
+        gh: GithubSource,
+        output: str,
+        repos: list[dict[str, Any]] | None = None,
+        repo_list: str | None = None,
     ) -> GithubRepoReader:
         """A reader that follows a recipe's `sources.github` section: its repositories (unless
         `repos` is given), file-size cap, groups, and `curation` (fetch cache under
         OUTPUT/github/cache, size cap, linguist skipping, language tags)."""
-        cur = getattr(gh, "curation", None) or GithubCuration()
+        cur = gh.curation
         cache = cur.fetch.cache or f"{output.rstrip('/')}/github/cache"
         fetcher = Fetcher(
             cache_dir=f"{cache}/repos",
@@ -479,8 +484,6 @@ class GithubRepoReader(StoryStep):
                 return None
         language, label = None, None
         if self.languages:
-            from classifiers.langid import detect
-
             found = detect(raw.path, data)
             language, label = found.language, found.label
         self.stat_update("documents_in")

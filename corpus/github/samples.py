@@ -22,6 +22,8 @@ from typing import Any
 
 from datatrove.data import Document, DocumentsPipeline
 
+from corpus.core.schema import make_document
+from corpus.core.story import StoryStep
 from corpus.github.dependencies import (
     COMMENT_PREFIX,
     FAMILY,
@@ -31,8 +33,6 @@ from corpus.github.dependencies import (
     order_component,
     sample_language,
 )
-from corpus.schema import make_document
-from corpus.story import StoryStep
 
 #: metadata carried from the first file of a sample onto the sample
 _REPO_KEYS = ("repo", "commit", "license", "stars", "created_at")

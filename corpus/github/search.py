@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from corpus.atomic import atomic_write_text
+from corpus.core.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 

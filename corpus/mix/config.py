@@ -1,6 +1,6 @@
 """Recipe sections for the tokenizer, the mix plan, fill-in-the-middle and the shards.
 
-Same strict style as `corpus.recipe` (unknown keys are errors), so a typo in a share or a FIM rate
+Strict like every config section (unknown keys are errors), so a typo in a share or a FIM rate
 never falls back to a default silently. The defaults are the paper's: 60% code, 10% math, 30%
 natural language by tokens; PSM fill-in-the-middle at rate 0.5 on code only; a byte-level BPE with
 BOS/EOS and FIM sentinels. A group's `match` says which documents it takes, so the same plan works
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from corpus.core.strict import StrictModel
 
 #: Special tokens of the released DeepSeek-Coder tokenizer that the shards rely on.
 DEEPSEEK_BOS = "<｜begin▁of▁sentence｜>"
@@ -19,10 +21,6 @@ DEEPSEEK_EOS = "<｜end▁of▁sentence｜>"
 DEEPSEEK_FIM_HOLE = "<｜fim▁hole｜>"
 DEEPSEEK_FIM_BEGIN = "<｜fim▁begin｜>"
 DEEPSEEK_FIM_END = "<｜fim▁end｜>"
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class SpecialTokens(StrictModel):

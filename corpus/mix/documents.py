@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpus.atomic import atomic_write_text, split_url
-from corpus.errors import UserError
+from corpus.core.atomic import atomic_write_text, split_url
+from corpus.core.errors import UserError
 from corpus.mix.config import MixSettings
 
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 from corpus.mix.config import MixSettings
 from corpus.mix.fim import stable_hash64
 

@@ -18,14 +18,16 @@ import pyarrow.parquet as pq
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from corpus.atomic import atomic_open, atomic_write_text, split_url
-from corpus.errors import UserError
+from corpus.core.atomic import atomic_open, atomic_write_text, split_url
+from corpus.core.errors import UserError
+from corpus.core.story import StoryStep
 from corpus.mix.config import MixSettings, TokenizerSettings
 from corpus.mix.documents import GroupAssigner, freeze_inputs, frozen_inputs, iter_batches
+from corpus.mix.encode import encode_sequences
 from corpus.mix.fim import draw_fim, stable_hash64
 from corpus.mix.plan import mix_order_key, plan_copies, plan_to_json
+from corpus.mix.tokenizer import load_tokenizer, train_tokenizer, wrap_trained
 from corpus.shards.megatron import MegatronShardWriter
-from corpus.story import StoryStep
 
 COUNT_SCHEMA = pa.schema(
     [
@@ -74,7 +76,6 @@ def inputs_file(stage_folder: str) -> str:
 
 
 def load_stage_tokenizer(path: str, settings: TokenizerSettings):
-    from corpus.shards.tokenizer import load_tokenizer
 
     return load_tokenizer(path, settings)
 
@@ -100,7 +101,6 @@ class TrainTokenizerStep(PipelineStep):
         self.seed = seed
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        from corpus.shards.tokenizer import load_tokenizer, train_tokenizer, wrap_trained
 
         out = tokenizer_file(self.folder)
         if rank != 0:
@@ -258,7 +258,6 @@ class CountTokensStep(StoryStep):
         self, tok, ids: list[str], groups: list[str], texts: list[str], cache: MegatronShardWriter
     ) -> tuple[list[int], list[int]]:
         """Plain token counts, and each document's first copy: its length, and its ids into the cache."""
-        from corpus.shards.encode import encode_sequences
 
         splits = [
             draw_fim(text, self.mix.groups[g].fim, self.seed, did, 0)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from corpus.atomic import split_url
-from corpus.errors import UserError
+from corpus.core.atomic import split_url
+from corpus.core.errors import UserError
 from corpus.shards.megatron import MegatronShardReader
 
 

@@ -23,7 +23,7 @@ from itertools import chain
 
 import numpy as np
 
-from corpus.atomic import atomic_open
+from corpus.core.atomic import atomic_open
 
 INDEX_MAGIC = b"MMIDIDX\x00\x00"
 INDEX_VERSION = 1

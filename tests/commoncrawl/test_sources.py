@@ -15,7 +15,7 @@ import pytest
 from corpus.commoncrawl.records import iter_pages
 from corpus.commoncrawl.sources import ResumableHttpReader, crawl_paths, open_binary
 from corpus.commoncrawl.urls import UrlDeduper, domain_of, normalize_url, path_prefixes
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 from tests.commoncrawl.warcs import gz_members, simple
 
 
@@ -171,7 +171,7 @@ def test_crawl_inputs_expand_and_read_over_http(tmp_path: Path) -> None:
 
     from corpus.commoncrawl.sources import expand_inputs
     from corpus.commoncrawl.warc_reader import WarcDocumentReader
-    from corpus.parquet_io import ParquetDocumentWriter
+    from corpus.core.parquet_io import ParquetDocumentWriter
 
     files = {
         f"/crawl-data/CC-MAIN-2024-10/segments/9.{k}/warc/f{k}.warc.gz": gz_members(

@@ -157,7 +157,7 @@ def test_parquet_benchmark_sets_and_config_errors(tmp_path: Path) -> None:
     import pyarrow as pa
 
     from classifiers.decontam.benchmarks import all_items
-    from corpus.errors import UserError
+    from corpus.core.errors import UserError
 
     path = tmp_path / "math.parquet"
     pq.write_table(

@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from datatrove.data import Document
 
-from corpus.parquet_io import ParquetDocumentWriter
-from corpus.schema import make_document
+from corpus.core.parquet_io import ParquetDocumentWriter
+from corpus.core.schema import make_document
 from dedup.config import DedupConfig
 from dedup.stages import dedup_stages, layout_for, run_stages
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.cli import main
+from corpus.app.cli import main
 from dedup.evaluation import plant_variant, real_texts
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corpus.recipe import Recipe
+from corpus.app.recipe import Recipe
 from dedup.config import DedupConfig
 from dedup.evaluation import real_texts
 from dedup.stages import recipe_dedup_stages, run_stages

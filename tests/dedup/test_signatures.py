@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from dedup.components import connected_components
 from dedup.config import DedupConfig
 from dedup.evaluation import components, jaccard, plant_variant, real_texts, shingle_set
-from dedup.lsh import band_keys, choose_bands, detection_probability, format_curve
+from dedup.lsh import band_keys, bands_rows, choose_bands, detection_probability, format_curve
 from dedup.minhash import EMPTY, MinHasher, estimated_jaccard, exact_jaccard
 from dedup.shingles import shingle_hashes, unique_shingles
 
@@ -83,7 +83,7 @@ def test_bands_follow_the_threshold_and_budget():
         assert detection_probability(threshold - 0.3, bands, rows) < 0.3
     curve = format_curve(*choose_bands(0.7, 128), 0.7)
     assert "bands" in curve and "0.70" in curve
-    assert DedupConfig(num_perm=128).lsh()[0] * DedupConfig(num_perm=128).lsh()[1] <= 128
+    assert bands_rows(DedupConfig(num_perm=128))[0] * bands_rows(DedupConfig(num_perm=128))[1] <= 128
 
 
 def test_band_keys_separate_partitions():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from corpus.recipe import Recipe
+from corpus.app.recipe import Recipe
 from tests.conftest import REPO, run_cli
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from corpus.core.schema import make_document
 from corpus.github.file_rules import DeepSeekFileRules, check, line_stats, visible_text
-from corpus.schema import make_document
 
 
 def lines_of(length: int, count: int) -> str:

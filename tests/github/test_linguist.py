@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 from corpus.github import linguist
 from corpus.github.generate_linguist import generated_rules, to_python_regex
 
@@ -92,7 +92,7 @@ def test_generator_translates_ruby_and_extracts_rules() -> None:
 
 
 def test_recipe_section_errors_are_one_line(tmp_path: Path) -> None:
-    from corpus.recipe import load_recipe
+    from corpus.app.recipe import load_recipe
 
     (tmp_path / "r").mkdir()
     cases = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 from corpus.github.repo_lists import load_repo_lists
 
 API = "https://ghe.example/api/v3"
@@ -72,7 +72,7 @@ def test_recipe_lists_resolve_against_the_recipe_folder(
 ) -> None:
     """Like every other input path, a relative list path is the recipe's neighbour, wherever the
     command runs from; a missing one stops loading with one line naming the key."""
-    from corpus.recipe import load_recipe
+    from corpus.app.recipe import load_recipe
 
     here = tmp_path / "recipes"
     (here / "lists").mkdir(parents=True)

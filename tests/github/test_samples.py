@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from corpus.core.schema import make_document
 from corpus.github.dependencies import (
     components,
     dependencies,
@@ -10,7 +11,6 @@ from corpus.github.dependencies import (
     tie_key,
 )
 from corpus.github.samples import RepositorySamples, split_sample
-from corpus.schema import make_document
 
 # a -> b -> c -> a is a cycle; d depends on a; e stands alone; f only imports the standard library
 CYCLE = {

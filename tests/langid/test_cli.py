@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.cli import main
+from corpus.app.cli import main
 
 
 def _write(root: Path, files: dict[str, bytes]) -> None:

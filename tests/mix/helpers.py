@@ -18,8 +18,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corpus.core.schema import DOCUMENT_SCHEMA
 from corpus.mix.config import MixRecipe, ShardSettings, TokenizerSettings
-from corpus.schema import DOCUMENT_SCHEMA
 
 SITE = Path(pq.__file__).resolve().parents[2]
 

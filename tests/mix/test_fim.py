@@ -8,7 +8,7 @@ import pytest
 
 from corpus.mix.config import FimSettings, TokenizerSettings
 from corpus.mix.fim import assemble, draw_fim, reassemble_text
-from corpus.shards.tokenizer import train_tokenizer, wrap_trained
+from corpus.mix.tokenizer import train_tokenizer, wrap_trained
 from tests.mix.helpers import _code_rows, _math_rows, _text_rows
 
 N = 10_000

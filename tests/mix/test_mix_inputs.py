@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
+from corpus.core.schema import DOCUMENT_SCHEMA
 from corpus.mix.stages import mix_stages, run_local
-from corpus.schema import DOCUMENT_SCHEMA
 from tests.mix.helpers import make_inputs, small_settings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")

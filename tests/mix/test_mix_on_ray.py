@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from corpus.mix.manifest import merge_manifest
 from corpus.mix.stages import mix_stages
-from corpus.shards.manifest import merge_manifest
 from tests.mix.helpers import built_output, make_inputs, small_settings
 
 

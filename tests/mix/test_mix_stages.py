@@ -31,7 +31,7 @@ def manifest(out) -> dict:
 @pytest.fixture(scope="module")
 def tok(out):
     from corpus.mix.config import TokenizerSettings
-    from corpus.shards.tokenizer import load_tokenizer
+    from corpus.mix.tokenizer import load_tokenizer
 
     return load_tokenizer(str(out / "mix/tokenizer/tokenizer.json"), TokenizerSettings())
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 from corpus.mix.config import MixGroup, MixSettings
 from corpus.mix.plan import plan_copies
 

@@ -17,7 +17,7 @@ from classifiers.recall.config import RecallConfig
 from classifiers.recall.loop import Pool, discover_prefixes, domain_table, recall_by_budget
 from classifiers.recall.steps import RecallLoopStep
 from corpus.commoncrawl.warc_reader import WarcDocumentReader
-from corpus.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
+from corpus.core.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
 from tests.conftest import REPO, run_cli
 
 DEMO = REPO / "recipes" / "demo-data"

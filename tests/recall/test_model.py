@@ -10,7 +10,7 @@ import pytest
 
 from classifiers.recall.model import FastTextParams, RecallModel, evaluate, train_model
 from classifiers.recall.split import BpeSplitter, WhitespaceSplitter, fasttext_lines, train_bpe
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 from tests.conftest import REPO, run_cli
 
 SEEDS = REPO / "recipes" / "demo-data" / "recall"

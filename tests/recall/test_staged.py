@@ -178,8 +178,8 @@ def test_github_files_are_relabelled_not_dropped(tmp_path: Path) -> None:
 
     from classifiers.recall.config import RecallConfig
     from classifiers.recall.stages import recall_stages
-    from corpus.recipe import load_recipe
-    from corpus.stages import source_document_stages
+    from corpus.app.plan import source_document_stages
+    from corpus.app.recipe import load_recipe
     from tests.recall.test_loop import demo_config
 
     recipe = load_recipe(DEMO_RECIPE, {"output": str(tmp_path / "out")})

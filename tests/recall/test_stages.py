@@ -9,8 +9,8 @@ from datatrove.executor.local import LocalPipelineExecutor
 
 from classifiers.decontam.step import decontam_stages
 from classifiers.recall.stages import loop_summary, recall_stages
-from corpus.recipe import load_recipe
-from corpus.stages import source_document_stages
+from corpus.app.plan import source_document_stages
+from corpus.app.recipe import load_recipe
 from tests.conftest import DEMO_RECIPE, REPO, run_cli
 from tests.recall.test_loop import demo_config
 
@@ -77,7 +77,7 @@ def test_loop_step_refuses_several_tasks_and_config_mistakes() -> None:
 
     from classifiers.recall.config import RecallConfig
     from classifiers.recall.steps import RecallLoopStep
-    from corpus.errors import UserError
+    from corpus.core.errors import UserError
 
     step = RecallLoopStep(demo_config(), "unused")
     with pytest.raises(UserError, match="runs as 1 task"):

@@ -8,7 +8,7 @@ import json
 import pytest
 from rich.console import Console
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 from corpus.shards.inspect import inspect_shards, is_shard_folder, summarise_shards
 from tests.mix.helpers import built_output
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 from corpus.mix.config import DEEPSEEK_BOS, DEEPSEEK_EOS, DEEPSEEK_FIM_BEGIN, TokenizerSettings
-from corpus.shards.tokenizer import load_tokenizer, train_tokenizer, wrap_trained
+from corpus.mix.tokenizer import load_tokenizer, train_tokenizer, wrap_trained
 from tests.mix.helpers import _code_rows, _math_rows, _text_rows
 
 SETTINGS = TokenizerSettings(vocab_size=1500)

@@ -1,6 +1,6 @@
 """The one-step pre-tokenizer the shard path encodes with must cut text exactly as the trained one.
 
-`corpus.shards.tokenizer` swaps a three-step pre-tokenizer (split, digits, byte map) for a two-step
+`corpus.mix.tokenizer` swaps a three-step pre-tokenizer (split, digits, byte map) for a two-step
 equivalent when it loads a tokenizer of ours. The swap is exact when the regex's numeric class
 (onig's `\\p{N}` plus the listed extras) holds exactly the characters the digit splitter isolates
 (Rust's `char::is_numeric`): both come from Unicode tables that differ by library version, so the
@@ -18,7 +18,7 @@ import tokenizers
 from tokenizers import Regex, pre_tokenizers
 
 from corpus.mix.config import TokenizerSettings
-from corpus.shards.tokenizer import (
+from corpus.mix.tokenizer import (
     NUMERIC_BEYOND_REGEX,
     canonical_pre_tokenizer,
     fast_pre_tokenizer,

@@ -100,7 +100,7 @@ def save_recipe(path: Path, recipe: dict[str, Any]) -> Path:
 def run_cli(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     return subprocess.run(
-        [sys.executable, "-m", "corpus.cli", *args],
+        [sys.executable, "-m", "corpus.app.cli", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 from tests.trainer.conftest import EOS, VOCAB, write_shards
 from trainer.data import check_shard, resolve_blend
 from trainer.recipe import DataConfig

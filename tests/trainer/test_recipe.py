@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.errors import UserError
+from corpus.core.errors import UserError
 from tests.trainer.conftest import run_cli, save_recipe, tiny_recipe
 from trainer.recipe import load_recipe
 

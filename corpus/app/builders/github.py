@@ -1,0 +1,92 @@
+"""The GitHub stages after `github/documents`:
+
+- `github/repos`    (with `curation.search` or `curation.lists`) one task writing `repos.jsonl`:
+                    the repositories of the list files and of the GitHub search;
+- `github/fetched`  those repositories, fetched and walked;
+- `github/files`    the DeepSeek-Coder file rules over every GitHub document;
+- `github/samples`  repository-level samples (Python, Java, C#, C, C++) and single files.
+"""
+
+from __future__ import annotations
+
+from corpus.app.recipe import Recipe
+from corpus.core.parquet_io import ParquetDocumentWriter
+from corpus.core.stage import Stage, document_stage, latest, stage_folder
+from corpus.github.file_rules import DeepSeekFileRules
+from corpus.github.repo_lists import load_repo_lists
+from corpus.github.repo_reader import GithubRepoReader
+from corpus.github.samples import RepositorySamples
+from corpus.github.stages import RepoListStep, curation_manifest
+
+
+def github_stages(recipe: Recipe, output: str, previous: list[Stage]) -> list[Stage]:
+    gh = recipe.sources.github
+    if gh is None:
+        return []
+    cur = gh.curation
+    tasks = recipe.executor.tasks
+    cache = cur.fetch.cache or f"{output.rstrip('/')}/github/cache"
+    inputs: list[str] = []
+    base = latest(previous, "github")
+    if base is not None:
+        inputs.append(base.folder)
+    stages: list[Stage] = []
+    api_url = cur.search.api_url if cur.search else "https://api.github.com"
+    listed = load_repo_lists(cur.lists, cur.fetch.method, api_url) if cur.lists else []
+    if cur.search is not None or listed:
+        repo_file = f"{stage_folder(output, 'github', 'repos')}/repos.jsonl"
+        what = []
+        if listed:
+            what.append(f"{len(listed)} repositories from {len(cur.lists)} list files")
+        if cur.search is not None:
+            what.append(
+                f"GitHub search: created before {cur.search.created_before}, stars >= {cur.search.min_stars}"
+            )
+        step = RepoListStep(
+            cur.search, listed, repo_file, f"{cache}/api", cur.fetch.method, [r.name for r in gh.repos]
+        )
+        stages.append(Stage("github", "repos", output, [step], 1, "; ".join(what)))
+        fetched = stage_folder(output, "github", "fetched")
+        reader = GithubRepoReader.for_recipe(gh, output, repos=[], repo_list=repo_file)
+        stages.append(
+            Stage(
+                "github",
+                "fetched",
+                output,
+                [reader, ParquetDocumentWriter(fetched)],
+                tasks,
+                f"listed and searched repositories -> one document per file ({cur.fetch.method})",
+            )
+        )
+        inputs.append(fetched)
+    if not inputs:
+        return stages
+    current = inputs
+    if cur.rules.enabled:
+        stages.append(
+            document_stage(
+                "github",
+                "files",
+                output,
+                current,
+                [DeepSeekFileRules(tuple(cur.rules.kinds))],
+                tasks,
+                "DeepSeek-Coder file rules (line lengths, alphabetic share, XML, HTML, JSON/YAML size)",
+            )
+        )
+        current = [stages[-1].folder]
+    if cur.samples.enabled:
+        seed = recipe.seed if cur.samples.seed is None else cur.samples.seed
+        stages.append(
+            document_stage(
+                "github",
+                "samples",
+                output,
+                current,
+                [RepositorySamples(seed, tuple(cur.samples.languages), cur.samples.max_sample_chars)],
+                tasks,
+                f"repository-level samples for {', '.join(cur.samples.languages)} (seed {seed})",
+                manifest=curation_manifest(cur, seed),
+            )
+        )
+    return stages

@@ -1,0 +1,137 @@
+"""`coderforge langid PATH...` and `coderforge langid train FOLDER...`.
+
+``langid`` is a group whose default command identifies files, so the common case needs no
+sub-command word; ``train`` is the one named sub-command.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from classifiers.langid.identify import detect
+from classifiers.langid.model import load_model
+from classifiers.langid.training import CorpusStats, TrainConfig, labelled_files, train_model, training_lines
+from corpus.core.errors import UserError
+
+
+class _DefaultToIdentify(TyperGroup):
+    """Arguments that are not a sub-command name go to `identify`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["identify", *args]
+        return super().parse_args(ctx, args)
+
+
+langid_app = typer.Typer(
+    cls=_DefaultToIdentify,
+    help="Identify the 338 languages: `coderforge langid PATH...`, or retrain with `langid train`.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _iter_paths(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames[:] = sorted(d for d in dirnames if d != ".git")
+                out.extend(Path(dirpath) / f for f in sorted(filenames))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise UserError(f"{p}: no such file or folder")
+    return out
+
+
+@langid_app.command("identify")
+def identify_command(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders (walked recursively)")],
+    model: Annotated[Path | None, typer.Option(help="a fastText model other than the shipped one")] = None,
+    no_model: Annotated[bool, typer.Option("--no-model", help="rules only, no content model")] = False,
+) -> None:
+    """Print `path<TAB>language<TAB>how` per file; language is `-` when unknown, and `how` says why."""
+
+    chosen = None
+    if not no_model:
+        if model is not None and not model.is_file():
+            raise UserError(f"--model {model}: no such model file")
+        chosen = load_model(str(model) if model else None)
+    out = sys.stdout
+    for path in _iter_paths(paths):
+        try:
+            with open(path, "rb") as f:
+                content = f.read()
+        except OSError as e:
+            out.write(f"{path}\t-\tunknown (unreadable: {e.strerror})\n")
+            continue
+        d = detect(str(path), content, model=chosen)
+        out.write(f"{path}\t{d.language or '-'}\t{d.describe()}\n")
+
+
+@langid_app.command("train")
+def train_command(
+    folders: Annotated[
+        list[Path] | None, typer.Argument(help="folders whose file names give the labels")
+    ] = None,  # type: ignore[assignment]
+    labelled: Annotated[
+        list[Path] | None,
+        typer.Option("--labelled", help="a folder laid out as LABEL/files (repeatable)"),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="where to write the model")] = Path("langid.ftz"),
+    epoch: Annotated[int, typer.Option(help="training epochs")] = 20,
+    dim: Annotated[int, typer.Option(help="embedding size")] = 64,
+    max_files_per_label: Annotated[int, typer.Option(help="cap per language")] = 300,
+    seed: Annotated[int, typer.Option(help="random seed (same corpus + seed = same model)")] = 0,
+    no_quantize: Annotated[bool, typer.Option("--no-quantize", help="keep the full-size model")] = False,
+) -> None:
+    """Train the content model on FOLDERS (labels from file names) and --labelled folders (from folder names).
+
+    To replace the shipped model, pass --out classifiers/langid/data/langid.ftz.
+    """
+    from rich.console import Console
+
+    folders = list(folders or [])
+    labelled = list(labelled or [])
+    for p in [*folders, *labelled]:
+        if not p.is_dir():
+            raise UserError(f"{p}: not a folder")
+    if not folders and not labelled:
+        raise UserError("langid train: give at least one FOLDER or --labelled FOLDER")
+    cfg = TrainConfig(
+        epoch=epoch, dim=dim, max_files_per_label=max_files_per_label, seed=seed, quantize=not no_quantize
+    )
+    console = Console(stderr=True)
+    stats = CorpusStats()
+    by_label: dict = {}
+    with console.status("collecting labelled files") as status:
+        for roots, folder_labels in ((labelled, True), (folders, False)):
+            for root in roots:
+                status.update(f"collecting labelled files under {root}")
+                part = labelled_files([root], folder_labels, cfg, stats)
+                for label, files in part.items():
+                    room = cfg.max_files_per_label - len(by_label.setdefault(label, []))
+                    by_label[label].extend(files[: max(room, 0)])
+    by_label = {k: v for k, v in by_label.items() if v}
+    if not by_label:
+        raise UserError("langid train: no file under the given folders has a name that decides its language")
+    lines = training_lines(by_label, cfg, stats)
+    with console.status(f"training on {len(lines):,} examples of {len(by_label)} labels"):
+        path = train_model(lines, out, cfg)
+    skipped = ", ".join(f"{k}: {v:,}" for k, v in stats.skipped.most_common())
+    console.print(
+        f"[green]model[/] {path} ({path.stat().st_size / 1e6:.1f} MB): {len(by_label)} labels, "
+        f"{stats.labelled:,} files of {stats.files_seen:,} seen, {len(lines):,} examples; skipped {skipped or 'none'}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(langid_app, name="langid")

@@ -1,0 +1,277 @@
+"""`coderforge recall train|score|loop`, `coderforge decontam` and (from the Common Crawl package)
+`coderforge extract`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from classifiers.decontam.benchmarks import BenchmarkSet, DecontamConfig
+from classifiers.decontam.step import build_index
+from classifiers.recall.config import RecallConfig
+from classifiers.recall.loop import RecallLoop, build_pool
+from classifiers.recall.model import FastTextParams, train_model
+from classifiers.recall.seeds import iter_records, read_texts
+from classifiers.recall.split import BpeSplitter, fasttext_lines, make_splitter, train_bpe
+from classifiers.recall.stages import loop_summary
+from classifiers.recall.steps import make_loop_splitter, score_jsonl
+from corpus.core.atomic import atomic_open
+from corpus.core.errors import UserError
+from corpus.core.strict import load_yaml, validate
+
+recall_app = typer.Typer(help="fastText recall of code/math pages: train, score, run the iterative loop.")
+
+
+def _tokenizer_beside(model: Path) -> Path:
+    return model.with_name(model.stem + ".tokenizer.json")
+
+
+@recall_app.command("train")
+def train_command(
+    positives: Annotated[list[str], typer.Option(help="seed pages (JSONL/Parquet with text); repeatable")],
+    negatives: Annotated[
+        list[str], typer.Option(help="negative pages (JSONL/Parquet with text); repeatable")
+    ],
+    out: Annotated[Path, typer.Option(help="model path (.ftz when quantised, .bin otherwise)")],
+    tokenizer: Annotated[
+        Path | None, typer.Option(help="tokenizer.json for the BPE split; default: train one on the inputs")
+    ] = None,
+    split: Annotated[str, typer.Option(help="bpe or whitespace")] = "bpe",
+    vocab_size: Annotated[int, typer.Option(help="vocabulary of a BPE trained here")] = 32_000,
+    text_key: Annotated[str, typer.Option(help="record key holding the text")] = "text",
+    dim: int = 256,
+    lr: float = 0.1,
+    word_ngrams: int = 3,
+    min_count: int = 3,
+    epoch: int = 3,
+    bucket: int = 200_000,
+    quantize: Annotated[bool, typer.Option("--quantize/--no-quantize")] = False,
+    seed: int = 0,
+) -> None:
+    """Train one binary recall model (paper defaults: dim 256, lr 0.1, wordNgrams 3, minCount 3, epoch 3)."""
+
+    start = time.perf_counter()
+    pos = read_texts(positives, text_key)
+    neg = read_texts(negatives, text_key)
+    if split == "bpe" and tokenizer is None:
+        splitter = train_bpe(pos + neg, vocab_size)
+    else:
+        splitter = make_splitter(split, str(tokenizer) if tokenizer else None)
+    params = FastTextParams(
+        dim=dim,
+        lr=lr,
+        word_ngrams=word_ngrams,
+        min_count=min_count,
+        epoch=epoch,
+        bucket=bucket,
+        quantize=quantize,
+        seed=seed,
+    )
+    if quantize:
+        typer.echo("training, then quantising (at dim 256 about two minutes on one core)", err=True)
+    path = train_model(fasttext_lines(splitter, pos), fasttext_lines(splitter, neg), out, params)
+    if isinstance(splitter, BpeSplitter):
+        splitter.save(_tokenizer_beside(path))
+    meta = {
+        "split": split,
+        "tokenizer": str(_tokenizer_beside(path)) if split == "bpe" else None,
+        **params.model_dump(),
+    }
+    path.with_name(path.stem + ".json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    typer.echo(
+        f"trained on {len(pos)} positives / {len(neg)} negatives ({split} split) in "
+        f"{time.perf_counter() - start:.1f}s -> {path}",
+        err=True,
+    )
+
+
+@recall_app.command("score")
+def score_command(
+    model: Annotated[list[Path], typer.Option(help="model file; repeat as NAME=PATH for several targets")],
+    src: Annotated[Path, typer.Argument(help="JSONL with a text field ('-' for stdin)")],
+    dst: Annotated[Path, typer.Argument(help="JSONL out: the same records with `scores` ('-' for stdout)")],
+    tokenizer: Annotated[
+        Path | None, typer.Option(help="default: the tokenizer saved beside the model")
+    ] = None,
+    text_key: str = "text",
+) -> None:
+    """Score every record of SRC with one or more recall models."""
+
+    models: dict[str, str] = {}
+    for spec in model:
+        name, sep, path = str(spec).partition("=")
+        if not sep:
+            name, path = Path(name).stem, name
+        models[name] = path
+    first = Path(next(iter(models.values())))
+    meta_path = first.with_name(first.stem + ".json")
+    split = json.loads(meta_path.read_text()).get("split", "bpe") if meta_path.is_file() else "bpe"
+    tok = tokenizer or (_tokenizer_beside(first) if split == "bpe" else None)
+    if split == "bpe" and (tok is None or not Path(tok).is_file()):
+        raise UserError(f"{first}: BPE-split model needs its tokenizer; pass --tokenizer")
+    splitter = make_splitter(split, str(tok) if tok else None)
+    start = time.perf_counter()
+    fin = sys.stdin if str(src) == "-" else None
+    if fin is None and not src.is_file():
+        raise UserError(f"{src}: input JSONL not found")
+    with fin or open(src, encoding="utf-8") as f_in:
+        if str(dst) == "-":
+            n = score_jsonl(models, splitter, f_in, sys.stdout, text_key)
+        else:
+            with atomic_open(str(dst), "w", encoding="utf-8") as f_out:
+                n = score_jsonl(models, splitter, f_in, f_out, text_key)
+    seconds = time.perf_counter() - start
+    typer.echo(f"scored {n} records in {seconds:.1f}s ({n / max(seconds, 1e-9):.0f}/s)", err=True)
+
+
+@recall_app.command("loop")
+def loop_command(
+    config: Annotated[Path, typer.Option(help="YAML with the recall section (targets, discovery, ...)")],
+    pages: Annotated[list[str], typer.Option(help="JSONL from `coderforge extract`, or a stage folder")],
+    out: Annotated[Path, typer.Option(help="folder for every iteration's model, tables and scores")],
+) -> None:
+    """Run the iterative recall loop over PAGES; print each iteration's domains and prefixes."""
+    raw = load_yaml(config, "recall config") or {}
+    raw = raw.get("recall", raw) if isinstance(raw, dict) else raw
+    cfg = validate(RecallConfig, raw, str(config))
+    ids, texts, metas = [], [], []
+    for src in pages:
+        files = sorted(str(p) for p in Path(src).glob("data/*.parquet")) if Path(src).is_dir() else [src]
+        if not files:
+            raise UserError(f"{src}: folder has no data/*.parquet")
+        for path in files:
+            for where, rec in iter_records(path):
+                meta = json.loads(rec["metadata"]) if isinstance(rec.get("metadata"), str) else rec
+                if not isinstance(rec.get("text"), str):
+                    raise UserError(f"{where}: record has no text")
+                ids.append(str(rec.get("id") or where))
+                texts.append(rec["text"])
+                metas.append(meta)
+    start = time.perf_counter()
+    splitter = make_loop_splitter(cfg, texts, out)
+    pool = build_pool(ids, texts, metas, cfg.unit, splitter)
+    results = RecallLoop(
+        cfg, splitter, out, base=config.parent, report=lambda m: typer.echo(m, err=True)
+    ).run(pool)
+    for name, r in results.items():
+        typer.echo(
+            f"{name}: {int(r.recalled.sum())} of {len(pool)} pages recalled after {len(r.iterations)} iterations"
+        )
+    typer.echo(f"loop finished in {time.perf_counter() - start:.1f}s -> {out}/loop.json", err=True)
+
+
+@recall_app.command("show")
+def show_command(
+    folder: Annotated[Path, typer.Argument(help="a loop's --out folder, or a recall stage folder")],
+    target: Annotated[str | None, typer.Option(help="also print this target's domain table")] = None,
+    iteration: Annotated[int, typer.Option(help="which iteration's domain table")] = 1,
+    top: Annotated[int, typer.Option(help="domain table rows")] = 10,
+) -> None:
+    """Print every iteration's counts, cutoffs and discovered prefixes (and one domain table)."""
+    import polars as pl
+    from rich.console import Console
+    from rich.table import Table
+
+    try:
+        rows = loop_summary(folder)
+    except FileNotFoundError:
+        raise UserError(f"{folder}: no loop.json (not a recall loop output)") from None
+    console = Console()
+    table = Table(title=f"recall loop: {folder}", title_justify="left")
+    for col in (
+        "target",
+        "iter",
+        "seed",
+        "recalled",
+        "new",
+        "new share",
+        "cutoff",
+        "domains",
+        "prefixes",
+        "+seed",
+        "stop",
+    ):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["target"], str(r["iteration"]), str(r["seed_positives"]), str(r["recalled"]), str(r["new"]),
+            f"{r['new_share']:.0%}", f"{r['score_cutoff']:.3f}", str(r["target_domains"]), r["prefixes"],
+            str(r["seed_additions"]), r["stop_reason"],
+        )  # fmt: skip
+    console.print(table)
+    if target:
+        base = folder if (folder / "loop.json").is_file() else folder / "iterations"
+        path = base / target / f"iter_{iteration}" / "domains.parquet"
+        if not path.is_file():
+            raise UserError(f"{path}: no such iteration or target")
+        with pl.Config(tbl_rows=top, tbl_width_chars=120):
+            console.print(f"domain table, {target} iteration {iteration}:")
+            print(pl.read_parquet(path).head(top))
+
+
+def decontam_command(
+    src: Annotated[Path, typer.Argument(help="JSONL with a text field")],
+    dst: Annotated[Path, typer.Argument(help="JSONL of the records that pass")],
+    drops: Annotated[
+        Path | None, typer.Option(help="JSONL of dropped records' ids, benchmark and n-gram")
+    ] = None,
+    benchmark: Annotated[
+        list[str] | None, typer.Option(help="NAME=PATH:FIELD[,FIELD] of a JSONL/Parquet test set; repeatable")
+    ] = None,
+    no_humaneval: Annotated[
+        bool, typer.Option("--no-humaneval", help="leave out built-in HumanEval")
+    ] = False,
+    text_key: str = "text",
+    n: int = 10,
+) -> None:
+    """Drop records sharing an N-gram (or an exact short string) with benchmark test data."""
+
+    sets = []
+    for spec in benchmark or []:
+        name, _, rest = spec.partition("=")
+        path, _, fields = rest.rpartition(":")
+        if not (name and path and fields):
+            raise UserError(f"--benchmark {spec!r}: expected NAME=PATH:FIELD[,FIELD]")
+        sets.append(BenchmarkSet(name=name, paths=[path], fields=fields.split(",")))
+    cfg = DecontamConfig(builtin=[] if no_humaneval else ["humaneval"], sets=sets, n=n)
+    index = build_index(cfg)
+    if not src.is_file():
+        raise UserError(f"{src}: input JSONL not found")
+    kept = dropped = 0
+    with (
+        open(src, encoding="utf-8") as f_in,
+        atomic_open(str(dst), "w", encoding="utf-8") as f_out,
+        atomic_open(str(drops or dst.with_suffix(".drops.jsonl")), "w", encoding="utf-8") as f_drop,
+    ):
+        for line_no, line in enumerate(f_in, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                text = rec[text_key]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise UserError(
+                    f"{src}:{line_no}: expected a JSON object with a string {text_key!r}"
+                ) from None
+            match = index.find(text)
+            if match is None:
+                f_out.write(line if line.endswith("\n") else line + "\n")
+                kept += 1
+            else:
+                dropped += 1
+                f_drop.write(
+                    json.dumps({"line": line_no, "id": rec.get("id"), **match.__dict__}, ensure_ascii=False)
+                    + "\n"
+                )
+    typer.echo(f"kept {kept}, dropped {dropped} ({len(index)} benchmark n-grams indexed)", err=True)
+
+
+def register(app: typer.Typer) -> None:
+
+    app.add_typer(recall_app, name="recall")
+    app.command("decontam")(decontam_command)

@@ -1,0 +1,126 @@
+"""`OUTPUT/manifest.json`: what a build produced, from what, with what.
+
+Every data and drop file is listed with its document count and sha256, so a consumer (the trainer, a
+notebook, a second machine) can check it has the same corpus; the resolved recipe and the package
+versions say how to make it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from importlib import metadata
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from corpus.app.recipe import Recipe
+from corpus.app.runner import StageResult
+from corpus.core.atomic import atomic_write_text, split_url
+from corpus.core.stage import Stage
+
+PACKAGES = (
+    "coderforge",
+    "datatrove",
+    "pyarrow",
+    "polars",
+    "fastwarc",
+    "resiliparse",
+    "fasttext-numpy2",
+    "tokenizers",
+    "ray",
+    "torch",
+    "megatron-core",
+)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def describe_file(output: str, path: str) -> dict[str, Any]:
+    fs, p = split_url(path)
+    digest = hashlib.sha256()
+    size = 0
+    with fs.open(p, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+        rows = None
+        if p.endswith(".parquet"):
+            f.seek(0)
+            rows = pq.ParquetFile(f).metadata.num_rows
+    _, root = split_url(output)
+    entry: dict[str, Any] = {
+        "path": p[len(root.rstrip("/")) + 1 :],
+        "bytes": size,
+        "sha256": digest.hexdigest(),
+    }
+    if rows is not None:
+        entry["documents"] = rows
+    return entry
+
+
+def stage_files(stage: Stage) -> list[str]:
+    fs, root = split_url(stage.folder)
+    protocol = stage.folder.split("://", 1)[0] + "://" if "://" in stage.folder else ""
+    found = fs.glob(f"{root}/data/**") + fs.glob(f"{root}/drops/**")
+    return sorted(protocol + p for p in found if fs.isfile(p) and not p.rsplit("/", 1)[-1].startswith("."))
+
+
+def write_manifest(recipe: Recipe, stages: list[Stage], results: list[StageResult], wall: float) -> dict:
+    manifest: dict[str, Any] = {
+        "recipe": recipe.model_dump(mode="json"),
+        "versions": package_versions(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "wall_seconds": round(wall, 3),
+        "stages": [],
+        "files": [],
+    }
+    for stage, result in zip(stages, results, strict=True):
+        files = [describe_file(recipe.output, f) for f in stage_files(stage)]
+        manifest["files"].extend(files)
+        manifest["stages"].append(
+            {
+                "stage": stage.label,
+                "tasks": stage.tasks,
+                "documents_in": result.stats.documents_in,
+                "documents_out": result.stats.documents_out,
+                "dropped": result.stats.dropped,
+                "bytes_in": result.stats.bytes_in,
+                "bytes_out": result.stats.bytes_out,
+                "tokens": result.stats.tokens,
+                "seconds_this_run": round(result.seconds, 3),
+            }
+        )
+        if stage.manifest is not None:
+            manifest.update(stage.manifest(stage))
+    atomic_write_text(f"{recipe.output.rstrip('/')}/manifest.json", json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def merge_manifest(output: str, part: dict) -> dict:
+    """Merge `part` into `OUTPUT/manifest.json` (top-level keys replaced), written atomically."""
+    path = f"{output.rstrip('/')}/manifest.json"
+    fs, p = split_url(path)
+    current = json.loads(fs.cat_file(p)) if fs.exists(p) else {}
+    current.update(part)
+    atomic_write_text(path, json.dumps(current, indent=2, sort_keys=True) + "\n")
+    return current
+
+
+def merge_stage_manifests(stages: list[Stage]) -> dict:
+    """Merge the manifest entries of `stages` into OUTPUT/manifest.json, for runs outside `build`."""
+    manifest: dict = {}
+    for stage in stages:
+        if stage.manifest is not None:
+            manifest = merge_manifest(stage.output, stage.manifest(stage))
+    return manifest

@@ -1,0 +1,321 @@
+"""The one stage runner: every list of stages, a whole build or a standalone command's, runs here.
+
+It adds to datatrove's executors what they leave to their users: a stage that says it has nothing
+to do is skipped without starting its tasks, one that cannot start yet stops the run with its
+reason, a live progress bar per stage, stale temporaries of killed tasks cleared before a rerun, a
+stage with failed tasks stops the run with one line, and a Ray instance started for the run is
+shut down after it. Scheduling stays datatrove's and Ray's: stages run one after another, and an
+executor skips the ranks that already have a completion marker, which is what makes a re-run resume.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from datatrove.executor.local import LocalPipelineExecutor
+from datatrove.utils.stats import PipelineStats
+from loguru import logger
+from loguru._better_exceptions import ExceptionFormatter
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from corpus.core.atomic import split_url
+from corpus.core.errors import UserError
+from corpus.core.stage import Stage
+from corpus.core.stats import StageStats, read_stage_stats
+
+
+def _cache_loguru_lib_dirs() -> None:
+    """Compute loguru's library folders once per process instead of on every `logger.add`.
+
+    loguru asks sysconfig for every install scheme's paths each time a sink is added (~4 ms);
+    datatrove adds and removes sinks four times per task, which made logging set-up a tenth of
+    a small stage. The folders only shorten paths in formatted tracebacks. Skipped quietly if a
+    loguru release moves the helper.
+    """
+    helper = ExceptionFormatter.__dict__.get("_get_lib_dirs")
+    if isinstance(helper, staticmethod) and not hasattr(helper.__func__, "cache_info"):
+        ExceptionFormatter._get_lib_dirs = staticmethod(functools.cache(helper.__func__))
+
+
+_cache_loguru_lib_dirs()
+
+
+def quiet_logs(verbose: bool = False) -> None:
+    """datatrove logs every task at INFO on stderr; the runner shows progress bars instead."""
+    logger.remove()
+    logger.add(sys.stderr, level="INFO" if verbose else "WARNING")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How stages run; none of it changes what they write."""
+
+    kind: Literal["local", "ray"] = "local"
+    #: tasks running at once; -1 = one per CPU core (never more than a stage's tasks)
+    workers: int = -1
+    ray_address: str | None = None
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: float = 2.0
+    verbose: bool = False
+
+    def workers_for(self, tasks: int) -> int:
+        workers = self.workers if self.workers != -1 else (os.cpu_count() or 1)
+        return max(1, min(workers, tasks))
+
+
+class _QuietTasks:
+    """Mixin: task logs go to the stage's logs/ folder only (datatrove shows rank>0 at ERROR)."""
+
+    verbose = False
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):  # type: ignore[override]
+        try:
+            return super()._run_for_rank(rank, local_rank if self.verbose else local_rank + 1, node_rank)
+        finally:
+            quiet_logs(self.verbose)
+
+
+class LocalExecutor(_QuietTasks, LocalPipelineExecutor):
+    def run(self):
+        """With one worker, run the ranks in this process as datatrove does, minus its Manager.
+
+        datatrove starts a `multiprocess.Manager` (a forked server process) even when it runs the
+        ranks in a plain loop; for a small stage that start and shutdown cost more wall time than
+        the stage's work. Completion markers, stats and skipping finished ranks are unchanged.
+        """
+        if self.workers != 1 or self.depends:
+            return super().run()
+        self._launched = True
+        ranks = self.get_incomplete_ranks(
+            range(self.local_rank_offset, self.local_rank_offset + self.local_tasks)
+        )
+        if not ranks:
+            logger.info(f"Not doing anything as all {self.local_tasks} tasks have already been completed.")
+            return None
+        self.save_executor_as_json()
+        pipeline = self.pipeline
+        stats = []
+        try:
+            for rank in ranks:
+                self.pipeline = deepcopy(pipeline)
+                stats.append(self._run_for_rank(rank, 0))
+        finally:
+            self.pipeline = pipeline
+        total = sum(stats, start=PipelineStats())
+        with self.logging_dir.open("stats.json", "wt") as statsfile:
+            total.save_to_disk(statsfile)
+        logger.success(total.get_repr(f"All {self.local_tasks} tasks"))
+        return total
+
+
+@functools.cache
+def _ray_executor_class() -> type:
+    from datatrove.executor.ray import RayPipelineExecutor  # optional extra; imports ray (~0.5 s)
+
+    class RayExecutor(_QuietTasks, RayPipelineExecutor):
+        pass
+
+    return RayExecutor
+
+
+def stage_executor(stage: Stage, settings: RunSettings) -> Any:
+    """The quiet datatrove executor (local or Ray) that runs `stage` in its folder."""
+    common: dict[str, Any] = dict(
+        pipeline=stage.steps,
+        tasks=stage.tasks,
+        workers=settings.workers_for(stage.tasks),
+        logging_dir=stage.folder,
+        skip_completed=True,
+    )
+    executor: Any
+    if settings.kind == "ray":
+        executor = _ray_executor_class()(
+            **common, cpus_per_task=settings.cpus_per_task, mem_per_cpu_gb=settings.mem_per_cpu_gb
+        )
+    else:
+        executor = LocalExecutor(**common, start_method="forkserver")
+    executor.verbose = settings.verbose
+    return executor
+
+
+def _probe_ray(address: str) -> None:
+    """Fail in seconds on an address nobody listens at (ray.init would retry for minutes)."""
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"executor.ray_address: {address!r} is not host:port, ray://host:port or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise UserError(
+            f"executor.ray_address: cannot connect to Ray at {address}: {e.strerror or e}"
+        ) from None
+
+
+@contextmanager
+def ray_session(settings: RunSettings, cpus: int) -> Iterator[None]:
+    """Connect to the settings' Ray cluster, or start a local one with `cpus` CPUs, for the block;
+    a Ray instance this block started is shut down when it ends, one it found is left running."""
+    if settings.kind != "ray":
+        yield
+        return
+    import ray  # optional extra (~0.5 s to import): only runs on Ray pay for it
+
+    if ray.is_initialized():
+        yield
+        return
+    address = settings.ray_address
+    if address and address != "auto":
+        _probe_ray(address)
+    kwargs: dict[str, Any] = dict(log_to_driver=False, ignore_reinit_error=True, logging_level="warning")
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=cpus, include_dashboard=False, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise UserError(f"executor.ray_address: cannot connect to Ray at {address}: {e}") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def completed_tasks(stage: Stage) -> int:
+    fs, p = split_url(f"{stage.folder}/completions")
+    try:
+        return len(fs.ls(p, detail=False)) if fs.exists(p) else 0
+    except FileNotFoundError:
+        return 0
+
+
+def remove_stale_temporaries(stage: Stage) -> None:
+    """Temporary files of tasks killed mid-write; their tasks have no completion marker and rerun."""
+    fs, root = split_url(stage.folder)
+    if fs.exists(root):
+        for path in fs.glob(f"{root}/**/.*.tmp-*"):
+            fs.rm(path)
+
+
+@dataclass
+class StageResult:
+    stage: Stage
+    stats: StageStats
+    seconds: float
+    ran: bool
+    idle: bool = False
+
+
+def _watch(progress: Progress, task_id: Any, stage: Stage, stop: threading.Event) -> None:
+    while not stop.wait(0.3):
+        progress.update(task_id, completed=completed_tasks(stage))
+
+
+def run_stage(stage: Stage, settings: RunSettings, progress: Progress) -> StageResult:
+    done_before = completed_tasks(stage)
+    task_id = progress.add_task(stage.label, total=stage.tasks, completed=done_before)
+    start = time.perf_counter()
+    ran = done_before < stage.tasks
+    if ran and stage.idle():
+        progress.update(task_id, description=f"{stage.label} (nothing to do)", completed=stage.tasks)
+        return StageResult(stage, StageStats(), 0.0, False, idle=True)
+    if ran:
+        reason = stage.blocked()
+        if reason is not None:
+            raise RuntimeError(f"stage {stage.label}: {reason}")
+        remove_stale_temporaries(stage)
+        stop = threading.Event()
+        watcher = threading.Thread(target=_watch, args=(progress, task_id, stage, stop), daemon=True)
+        watcher.start()
+        try:
+            stage_executor(stage, settings).run()
+        finally:
+            stop.set()
+            watcher.join()
+            quiet_logs(settings.verbose)
+        missing = stage.tasks - completed_tasks(stage)
+        if missing:
+            raise RuntimeError(
+                f"stage {stage.label}: {missing} of {stage.tasks} tasks failed; see {stage.folder}/logs/"
+            )
+    progress.update(task_id, completed=stage.tasks)
+    return StageResult(stage, read_stage_stats(stage.folder), time.perf_counter() - start, ran)
+
+
+def console_for(stderr: bool) -> Console:
+    """Rich guesses 80 columns when output is not a terminal; tables need more."""
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=130)
+
+
+def run_stages(
+    stages: Sequence[Stage], settings: RunSettings | None = None, console: Console | None = None
+) -> list[StageResult]:
+    """Run `stages` in order; finished tasks are skipped, so a re-run resumes a killed one."""
+    settings = settings or RunSettings()
+    console = console or console_for(stderr=True)
+    quiet_logs(settings.verbose)
+    most_tasks = max((s.tasks for s in stages), default=1)
+    results: list[StageResult] = []
+    with (
+        ray_session(settings, settings.workers_for(most_tasks)),
+        Progress(
+            TextColumn("{task.description:<28}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("tasks"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress,
+    ):
+        for stage in stages:
+            results.append(run_stage(stage, settings, progress))
+    return results
+
+
+def _human(n: float) -> str:
+    for unit in ("", "k", "M", "G", "T"):
+        if abs(n) < 1000:
+            return f"{n:.0f}{unit}" if unit == "" else f"{n:.1f}{unit}"
+        n /= 1000
+    return f"{n:.1f}P"
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def summary_table(results: Sequence[StageResult], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in ("stage", "docs in", "docs out", "dropped", "bytes in", "bytes out", "tokens", "time"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for r in results:
+        s = r.stats
+        table.add_row(
+            r.stage.label,
+            _human(s.documents_in),
+            _human(s.documents_out),
+            _human(s.dropped),
+            _bytes(s.bytes_in),
+            _bytes(s.bytes_out),
+            _human(s.tokens) if s.tokens else "-",
+            f"{r.seconds:.1f}s" if r.ran else ("nothing to do" if r.idle else "done before"),
+        )
+    return table
