@@ -31,6 +31,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from corpus.app.runner import RunSettings, run_stages
 from dedup.config import DedupConfig
 from dedup.evaluation import (
     components,
@@ -42,7 +43,7 @@ from dedup.evaluation import (
     words,
 )
 from dedup.layout import read_table
-from dedup.stages import dedup_stages, layout_for, run_stages
+from dedup.stages import dedup_stages, layout_for
 
 NUM_PERM, NGRAM, THRESHOLD = 256, 5, 0.7
 TARGETS = (0.97, 0.92, 0.88, 0.85, 0.8, 0.75, 0.72, 0.68, 0.65, 0.6, 0.5)
@@ -74,7 +75,7 @@ def run_ours(corpus: str, ids: list[str], verify: str) -> tuple[tuple[float, flo
         stages = dedup_stages(
             config, "bench", tmp, 1, reader=lambda: JsonlRecords(corpus), write_output=False
         )
-        run_stages(stages, workers=1)
+        run_stages(stages, RunSettings(workers=1))
         elapsed = t0.read()
         pos = {d: i for i, d in enumerate(ids)}
         label = list(range(len(ids)))

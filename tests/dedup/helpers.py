@@ -8,10 +8,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from datatrove.data import Document
 
+from corpus.app.runner import RunSettings, run_stages
 from corpus.core.parquet_io import ParquetDocumentWriter
 from corpus.core.schema import make_document
 from dedup.config import DedupConfig
-from dedup.stages import dedup_stages, layout_for, run_stages
+from dedup.stages import dedup_stages, layout_for
 
 
 def doc(doc_id: str, text: str, source: str = "text", language: str | None = None, **meta) -> Document:
@@ -30,7 +31,7 @@ def write_input(output: Path, docs: list[Document], files: int = 2, source: str 
 def run_dedup(output: Path, config: DedupConfig | None = None, tasks: int = 2, source: str = "text", **kw):
     config = config or DedupConfig()
     stages = dedup_stages(config, source, str(output), tasks)
-    run_stages(stages, workers=1, **kw)
+    run_stages(stages, RunSettings(workers=1, **kw))
     return stages, layout_for(stages)
 
 

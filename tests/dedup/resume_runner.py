@@ -12,8 +12,9 @@ import sys
 
 from datatrove.pipeline.base import PipelineStep
 
+from corpus.app.runner import RunSettings, run_stages
 from dedup.config import DedupConfig
-from dedup.stages import dedup_stages, run_stages
+from dedup.stages import dedup_stages
 
 
 class KillSwitch(PipelineStep):
@@ -47,7 +48,7 @@ def main(output: str, stage_index: int, config: str = "default", tasks: int = 2)
         stage.steps.insert(1, KillSwitch(last, 3))
     else:  # after the step: killed once its files are written, before the completion marker
         stage.steps.append(KillSwitch(last, 0))
-    run_stages(stages[: stage_index + 1], workers=1)
+    run_stages(stages[: stage_index + 1], RunSettings(workers=1))
     sys.exit("the kill switch did not fire")
 
 

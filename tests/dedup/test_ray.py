@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from corpus.app.runner import RunSettings, run_stages
 from dedup.config import DedupConfig
 from dedup.evaluation import plant_variant, real_texts
-from dedup.stages import dedup_stages, run_stages
+from dedup.stages import dedup_stages
 from tests.dedup.helpers import doc, drops, kept_ids, run_dedup, write_input
 
 ray = pytest.importorskip("ray")
@@ -34,7 +35,7 @@ def test_ray_matches_local(tmp_path: Path, ray_instance):
         write_input(tmp_path / name, docs)
     run_dedup(tmp_path / "local")
     stages = dedup_stages(DedupConfig(), "text", str(tmp_path / "ray"), 2)
-    run_stages(stages, executor="ray", workers=2)
+    run_stages(stages, RunSettings(kind="ray", workers=2))
     assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
     assert drops(tmp_path / "ray") == drops(tmp_path / "local")
     assert len(drops(tmp_path / "ray")) == 9
@@ -52,6 +53,6 @@ def test_ray_component_rounds_match_local(tmp_path: Path, ray_instance):
         write_input(tmp_path / name, docs)
     run_dedup(tmp_path / "local")
     config = DedupConfig(cluster_rounds=20, cluster_shards=2)
-    run_stages(dedup_stages(config, "text", str(tmp_path / "ray"), 2), executor="ray", workers=2)
+    run_stages(dedup_stages(config, "text", str(tmp_path / "ray"), 2), RunSettings(kind="ray", workers=2))
     assert drops(tmp_path / "ray") == drops(tmp_path / "local")
     assert len(drops(tmp_path / "ray")) == 6

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from classifiers.langid.stages import LangidConfig, langid_steps
 from datatrove.executor.local import LocalPipelineExecutor
 
-from classifiers.langid.steps import LanguageFilter, LanguageTagger
+from classifiers.langid.config import LangidConfig
+from classifiers.langid.steps import LanguageFilter, LanguageTagger, langid_steps
 from corpus.core.errors import UserError
 from corpus.core.parquet_io import ParquetDocumentReader, ParquetDocumentWriter
 from corpus.core.schema import make_document
@@ -98,9 +98,8 @@ def test_tagger_keeps_a_language_set_by_the_reader():
 
 
 def test_langid_stage_follows_the_github_documents_stage(tmp_path):
-    from classifiers.langid.stages import langid_stages
-
-    from corpus.app.plan import source_document_stages
+    from corpus.app.builders.langid import langid_stages
+    from corpus.app.builders.sources import source_document_stages
     from corpus.app.recipe import load_recipe
 
     recipe = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml")

@@ -18,8 +18,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corpus.app.manifest import merge_stage_manifests
+from corpus.app.runner import RunSettings, run_stages
 from corpus.core.schema import DOCUMENT_SCHEMA
+from corpus.core.stage import Stage
 from corpus.mix.config import MixRecipe, ShardSettings, TokenizerSettings
+from corpus.mix.stages import mix_stages
 
 SITE = Path(pq.__file__).resolve().parents[2]
 
@@ -131,8 +135,6 @@ def small_settings(**shards) -> MixRecipe:
 
 
 def build_mix(output: Path, inputs: list[str], seed: int = 7, tasks: int = 2) -> dict:
-    from corpus.mix.stages import mix_stages, run_local
-
     return run_local(mix_stages(inputs, str(output), small_settings(), seed=seed, tasks=tasks))
 
 
@@ -149,3 +151,9 @@ def built_output() -> Path:
 if __name__ == "__main__":  # build one by hand: python -m tests.mix.helpers OUT
     out = Path(sys.argv[1])
     print(json.dumps(build_mix(out, make_inputs(out))["mix"]["realised"], indent=2))
+
+
+def run_local(stages: list[Stage], workers: int = 1) -> dict:
+    """Run mix stages on this machine through the build's runner and merge their manifest entries."""
+    run_stages(stages, RunSettings(workers=workers))
+    return merge_stage_manifests(stages)

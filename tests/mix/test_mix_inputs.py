@@ -13,8 +13,8 @@ import pytest
 
 from corpus.core.errors import UserError
 from corpus.core.schema import DOCUMENT_SCHEMA
-from corpus.mix.stages import mix_stages, run_local
-from tests.mix.helpers import make_inputs, small_settings
+from corpus.mix.stages import mix_stages
+from tests.mix.helpers import make_inputs, run_local, small_settings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 

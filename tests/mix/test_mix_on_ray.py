@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from corpus.mix.manifest import merge_manifest
+from corpus.app.manifest import merge_stage_manifests
+from corpus.app.runner import RunSettings, run_stages
 from corpus.mix.stages import mix_stages
 from tests.mix.helpers import built_output, make_inputs, small_settings
 
@@ -24,22 +25,12 @@ def _digests(root: Path) -> dict[str, str]:
 @pytest.mark.ray
 @pytest.mark.slow
 def test_ray_executor_gives_the_local_bytes(tmp_path):
-    ray = pytest.importorskip("ray")
-    from datatrove.executor.ray import RayPipelineExecutor
-
+    pytest.importorskip("ray")
     local = built_output()  # tasks=2, seed 7, local executor
     out = tmp_path / "ray"
     stages = mix_stages(make_inputs(out), str(out), small_settings(), seed=7, tasks=2)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
-    try:
-        for stage in stages:
-            RayPipelineExecutor(
-                pipeline=stage.steps, tasks=stage.tasks, workers=2, logging_dir=stage.folder, mem_per_cpu_gb=1
-            ).run()
-            if stage.manifest is not None:
-                merge_manifest(stage.output, stage.manifest(stage))
-    finally:
-        ray.shutdown()
+    run_stages(stages, RunSettings(kind="ray", workers=2, mem_per_cpu_gb=1))
+    merge_stage_manifests(stages)
     assert _digests(out) == _digests(local)
     m_ray = json.loads((out / "manifest.json").read_text())
     m_local = json.loads((local / "manifest.json").read_text())

@@ -128,8 +128,8 @@ def test_same_seed_gives_identical_bytes(tmp_path, out):
 
 
 def test_a_budget_beyond_the_data_repeats_epochs(tmp_path):
-    from corpus.mix.stages import mix_stages, run_local
-    from tests.mix.helpers import small_settings
+    from corpus.mix.stages import mix_stages
+    from tests.mix.helpers import run_local, small_settings
 
     inputs = make_inputs(tmp_path, code=40, text=15, math=60)
     settings = small_settings()

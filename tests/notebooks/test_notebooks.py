@@ -53,7 +53,8 @@ def test_pipeline_report_shows_duplicate_clusters(tmp_path, monkeypatch):
     """A build whose code went through MinHash dedup (25 forks of real files) before the mix."""
     dedup_config = pytest.importorskip("dedup.config")
     dedup_stages = pytest.importorskip("dedup.stages")
-    from corpus.mix.stages import mix_stages, run_local
+    from corpus.mix.stages import mix_stages
+    from tests.mix.helpers import run_local
     from tests.mix.helpers import _code_rows, make_inputs, small_settings, write_stage
 
     inputs = make_inputs(tmp_path)

@@ -174,12 +174,11 @@ def test_killed_in_a_score_stage_then_resumed_equals_a_clean_build(builds: tuple
 
 def test_github_files_are_relabelled_not_dropped(tmp_path: Path) -> None:
     """The staged loop over GitHub files: repositories are domains, every file is kept."""
-    from datatrove.executor.local import LocalPipelineExecutor
-
     from classifiers.recall.config import RecallConfig
-    from classifiers.recall.stages import recall_stages
-    from corpus.app.plan import source_document_stages
+    from corpus.app.builders.recall import recall_stages
+    from corpus.app.builders.sources import source_document_stages
     from corpus.app.recipe import load_recipe
+    from corpus.app.runner import RunSettings, run_stages
     from tests.recall.test_loop import demo_config
 
     recipe = load_recipe(DEMO_RECIPE, {"output": str(tmp_path / "out")})
@@ -192,11 +191,10 @@ def test_github_files_are_relabelled_not_dropped(tmp_path: Path) -> None:
         targets=[{**cfg["targets"][1], "budget_share": 0.5}],
         discovery={**cfg["discovery"], "min_domain_pages": 1, "min_prefix_pages": 1},
     )
-    object.__setattr__(recipe, "recall", {"github": RecallConfig.model_validate(cfg).model_dump()})
+    recipe.recall = {"github": RecallConfig.model_validate(cfg).model_dump()}
     stages = recall_stages(recipe, recipe.output, sources)
     assert [s.name for s in stages][-1] == "recall" and stages[-1].tasks == 2
-    for stage in [gh, *stages]:
-        LocalPipelineExecutor(stage.steps, tasks=stage.tasks, workers=1, logging_dir=stage.folder).run()
+    run_stages([gh, *stages], RunSettings(workers=1))
     final = Path(stages[-1].folder)
     before = sum(pq.read_table(f).num_rows for f in Path(gh.folder).glob("data/*.parquet"))
     after = [r for f in sorted((final / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]

@@ -5,18 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from datatrove.executor.local import LocalPipelineExecutor
 
-from classifiers.decontam.step import decontam_stages
-from classifiers.recall.stages import loop_summary, recall_stages
-from corpus.app.plan import source_document_stages
+from classifiers.recall.stages import loop_summary
+from corpus.app.builders.decontam import decontam_stages
+from corpus.app.builders.recall import recall_stages
+from corpus.app.builders.sources import source_document_stages
 from corpus.app.recipe import load_recipe
+from corpus.app.runner import RunSettings, run_stages
 from tests.conftest import DEMO_RECIPE, REPO, run_cli
 from tests.recall.test_loop import demo_config
 
 
 def run(stage) -> None:
-    LocalPipelineExecutor(stage.steps, tasks=stage.tasks, workers=1, logging_dir=stage.folder).run()
+    run_stages([stage], RunSettings(workers=1))
 
 
 def test_recall_and_decontam_stages_plan_and_run(tmp_path: Path) -> None:
@@ -25,9 +26,9 @@ def test_recall_and_decontam_stages_plan_and_run(tmp_path: Path) -> None:
     sources = source_document_stages(recipe, out, [])
     web = next(s for s in sources if s.source == "commoncrawl")
     run(web)
-    # the recipe schema has no recall/decontam keys yet; the builders read them off the recipe
-    object.__setattr__(recipe, "recall", {"commoncrawl": demo_config().model_dump()})
-    object.__setattr__(recipe, "decontam", {"builtin": ["humaneval"]})
+    # the sections are validated on assignment, as when loaded from the file
+    recipe.recall = {"commoncrawl": demo_config().model_dump()}
+    recipe.decontam = {"builtin": ["humaneval"]}
     (recall,) = recall_stages(recipe, out, sources)
     assert (recall.source, recall.name, recall.tasks) == ("commoncrawl", "recall", 1)
     run(recall)
@@ -58,7 +59,7 @@ def test_the_same_loop_over_github_files(tmp_path: Path) -> None:
         targets=[{**cfg["targets"][1], "budget_share": 0.5}],
         discovery={**cfg["discovery"], "min_domain_pages": 1, "min_prefix_pages": 1},
     )
-    object.__setattr__(recipe, "recall", {"github": RecallConfig.model_validate(cfg).model_dump()})
+    recipe.recall = {"github": RecallConfig.model_validate(cfg).model_dump()}
     (stage,) = recall_stages(recipe, recipe.output, sources)
     run(stage)
     before = sum(pq.read_table(f).num_rows for f in Path(gh.folder).glob("data/*.parquet"))
