@@ -377,6 +377,7 @@ def bench_moe_layer(torch, shapes: Shapes, device, timer, table: Table) -> None:
     from megatron.core.transformer.spec_utils import ModuleSpec, build_module
 
     from trainer.kernels.spec import apply_fused_kernels
+    from trainer.model.router import DeepSeekV2Router, RouterSettings
 
     s = shapes
     linears = MLPSubmodules(linear_fc1=ColumnParallelLinear, linear_fc2=RowParallelLinear)
@@ -397,23 +398,16 @@ def bench_moe_layer(torch, shapes: Shapes, device, timer, table: Table) -> None:
         ),
     )
     fused_spec = apply_fused_kernels(spec)
-    router_note = "megatron TopKRouter in both"
-    try:
-        from trainer.model.router import DeepSeekV2Router, RouterSettings
-
-        fused_spec.submodules.router = DeepSeekV2Router.builder(
-            RouterSettings(
-                topk=s.topk,
-                num_groups=s.groups,
-                group_topk=s.group_topk,
-                scaling_factor=s.scaling,
-                expert_coeff=0.001,
-                fused=True,
-            )
+    fused_spec.submodules.router = DeepSeekV2Router.builder(
+        RouterSettings(
+            topk=s.topk,
+            num_groups=s.groups,
+            group_topk=s.group_topk,
+            scaling_factor=s.scaling,
+            expert_coeff=0.001,
+            fused=True,
         )
-        router_note = "ours: DeepSeek-V2 router with the fused gating kernel"
-    except ImportError:
-        pass
+    )
     unfused = build_module(spec, config=config).to(device)
     fused = build_module(fused_spec, config=config).to(device)
     unfused.train()
@@ -431,7 +425,7 @@ def bench_moe_layer(torch, shapes: Shapes, device, timer, table: Table) -> None:
         timer(lambda: run(fused)),
         None,
         timer(lambda: run(unfused)),
-        router_note,
+        "ours: DeepSeek-V2 router with the fused gating kernel",
     )
 
 

@@ -5,7 +5,7 @@ their balance loss; the step is forward + backward through probabilities and los
   anchor   megatron-core: `topk_routing_with_score_function` (pre-softmax, group-limited routing with
            V3-style top-2-sum group scores) + `compute_routing_scores_for_aux_loss` +
            `switch_load_balancing_loss_func` (one sequence-level loss)
-  ours     `trainer.model.gating.v2_gating` (max-scored groups, no renormalisation) + all THREE
+  ours     `trainer.kernels.topk_gating(fused=False)` (max-scored groups, no renormalisation) + all THREE
            DeepSeek-V2 balance losses (expert, device, communication); on a GPU also the fused
            Triton gating kernel from trainer.kernels (`--fused`)
 
@@ -59,7 +59,8 @@ def main() -> None:
         topk_routing_with_score_function,
     )
 
-    from trainer.model.gating import balance_losses, v2_gating
+    from trainer.kernels import topk_gating
+    from trainer.model.gating import balance_losses
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     on_gpu = torch.cuda.is_available()
@@ -83,12 +84,9 @@ def main() -> None:
 
     def ours(fused: bool = False) -> Callable[[], None]:
         def step() -> None:
-            if fused:
-                from trainer.kernels import topk_gating
-
-                out = topk_gating(logits, K, num_groups=G, group_topk=M, scaling_factor=16.0, num_sequences=S)
-            else:
-                out = v2_gating(logits, K, num_groups=G, group_topk=M, scaling_factor=16.0, num_sequences=S)
+            out = topk_gating(
+                logits, K, num_groups=G, group_topk=M, scaling_factor=16.0, num_sequences=S, fused=fused
+            )
             losses = balance_losses(out, K, G, M, T // S)
             (
                 out.probs.sum() + 0.003 * losses.expert + 0.05 * losses.device + 0.02 * losses.communication

@@ -9,6 +9,8 @@ scipy's linear-time graph search over a sparse adjacency matrix.
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components as scipy_components
 
 
 def connected_components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -17,9 +19,6 @@ def connected_components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.n
     Returns `(nodes, root)`: the sorted distinct node ids and, for each, the smallest node id of
     its component.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components as scipy_components
-
     if a.size == 0:
         return np.zeros(0, dtype=a.dtype), np.zeros(0, dtype=a.dtype)
     both = np.concatenate([a, b])
@@ -39,14 +38,3 @@ def connected_components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.n
     first = np.full(labels.max() + 1, n, dtype=np.int64)
     np.minimum.at(first, labels, np.arange(n))
     return nodes, nodes[first[labels]]
-
-
-def spanning_edges(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An edge set with the same components, one edge per non-root node (node -> its root).
-
-    Bucket tasks reduce their verified pairs this way before writing them, so the clustering step
-    reads at most one edge per duplicated document per task, however many bands found the pair.
-    """
-    nodes, root = connected_components(a, b)
-    keep = nodes != root
-    return nodes[keep], root[keep]

@@ -110,12 +110,6 @@ def exact_digests(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return hi, lo
 
 
-def exact_digest(text: str) -> tuple[int, int]:
-    """`exact_digests` of one text."""
-    hi, lo = exact_digests([text])
-    return int(hi[0]), int(lo[0])
-
-
 def _days(value: Any) -> int:
     """Days since 1970 of a date, datetime, ISO string or epoch number; missing sorts as oldest."""
     if value is None or value == "":

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import random
 import re
+import sysconfig
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 _WORD = re.compile(r"[a-z0-9_\u0080-\U0010ffff]+")
 
@@ -124,9 +126,6 @@ def precision_recall_f1(predicted: set, truth: set) -> tuple[float, float, float
 
 def real_texts(limit: int, min_chars: int = 1_500, max_chars: int = 20_000, seed: int = 0) -> list[str]:
     """Real text from this machine: Python standard-library sources, a deterministic sample."""
-    import sysconfig
-    from pathlib import Path
-
     root = Path(sysconfig.get_paths()["stdlib"])
     files = sorted(p for p in root.rglob("*.py") if "site-packages" not in p.parts)
     rng = random.Random(seed)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import rensa
 
 EMPTY = np.uint32(0xFFFFFFFF)
 
@@ -42,8 +43,6 @@ class MinHasher:
         self.scheme = scheme
         rng = np.random.default_rng(seed)
         if scheme == "classic":
-            import rensa  # imported here: only the classic scheme needs it
-
             self._rensa = rensa.RMinHash
         else:
             # probe sequences for densification: bin j's t-th probe looks at bin probes[t, j]

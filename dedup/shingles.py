@@ -177,11 +177,6 @@ def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.nda
     return out, offsets
 
 
-def unique_shingles(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """Like `shingle_hashes`, but each document's hashes sorted and deduplicated (its shingle set)."""
-    return per_document_sets(*shingle_hashes(texts, ngram))
-
-
 def per_document_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sort and deduplicate each document's slice of a batch of hashes (its shingle set).
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -53,3 +59,50 @@ def demo_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "out"
     run_cli("build", str(DEMO_RECIPE), "--output", str(out), check=True)
     return out
+
+
+@dataclass
+class KilledRun:
+    returncode: int
+    #: the last lines the process printed (stdout and stderr), for assertion messages
+    output: str
+
+
+def kill_mid_run(
+    cmd: list[str],
+    until: Callable[[], bool] | None = None,
+    timeout: float = 300.0,
+    poll: float = 0.002,
+    env: dict[str, str] | None = None,
+) -> KilledRun:
+    """Start `cmd` in a session of its own and SIGKILL its whole process group once `until()`
+    holds, or, with no `until`, wait for the process to kill itself (a kill switch inside a
+    pipeline). The group dies whatever happens, so no task process outlives the test."""
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            if until is None:
+                proc.wait(timeout=timeout)
+            else:
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline and proc.poll() is None and not until():
+                    time.sleep(poll)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.seek(0)
+        return KilledRun(proc.returncode, log.read().decode(errors="replace")[-3000:])
+
+
+@pytest.fixture(scope="session")
+def killer() -> Callable[..., KilledRun]:
+    """`killer(cmd, until=...)`: the one way the resume tests kill a run (see `kill_mid_run`)."""
+    return kill_mid_run

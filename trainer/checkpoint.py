@@ -14,6 +14,9 @@ import shutil
 from typing import Any
 
 import torch.distributed as dist
+from megatron.core import dist_checkpointing
+from megatron.core import parallel_state as ps
+from megatron.core.optimizer.optimizer import FP32Optimizer
 
 from corpus.core.atomic import atomic_write_text
 
@@ -63,8 +66,6 @@ def _sharded_state(model, optimizer, scheduler, step, consumed, is_loading: bool
 
 def save(folder: str, step: int, consumed_samples: int, model, optimizer, scheduler) -> str:
     """Save a checkpoint collectively (every rank calls this) and return its path."""
-    from megatron.core import dist_checkpointing
-
     final = os.path.join(folder, step_name(step))
     tmp = final + ".partial"
     rank = dist.get_rank()
@@ -90,8 +91,6 @@ def _sub_optimizers(optimizer) -> list[Any]:
 
 def _reshardable(optimizer) -> bool:
     """Plain (fp32, non-distributed) megatron optimizers: their moments are keyed per parameter."""
-    from megatron.core.optimizer.optimizer import FP32Optimizer
-
     return all(isinstance(o, FP32Optimizer) for o in _sub_optimizers(optimizer))
 
 
@@ -124,8 +123,6 @@ def _load_optimizer_across_layouts(optimizer, loaded: Any) -> None:
 
 
 def current_layout() -> dict[str, int]:
-    from megatron.core import parallel_state as ps
-
     return {
         "world": dist.get_world_size(),
         "tensor": ps.get_tensor_model_parallel_world_size(),
@@ -144,8 +141,6 @@ def load(path: str, model, optimizer, scheduler, *, with_optimizer: bool = True)
     moments; for the others (bf16, distributed) the weights, LR schedule and counters are restored
     and Adam's moments start afresh (`optimizer_restored` says which happened).
     """
-    from megatron.core import dist_checkpointing
-
     common = dist_checkpointing.load_common_state_dict(path)
     saved_layout = common.get("layout")
     same_layout = saved_layout == current_layout()

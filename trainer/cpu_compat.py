@@ -84,6 +84,7 @@ _MEGATRON_MODULES = (
 def te_available() -> bool:
     """Whether TransformerEngine really imports (megatron's own probe can be fooled)."""
     try:
+        # transformer_engine: optional (neither extra installs it); importing it is the probe
         import transformer_engine.pytorch  # noqa: F401
     except Exception:
         return False

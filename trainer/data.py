@@ -144,6 +144,7 @@ def build_datasets(
     data: DataConfig, blend: Blend, seed: int, train_samples: int, eval_samples: int
 ) -> tuple[Any, Any]:
     """megatron-core blended train and validation datasets of at least the requested sizes."""
+    # megatron: the launcher imports this module for resolve_blend (preflight) and never loads megatron
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
     from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
 
@@ -177,6 +178,7 @@ def _check_splits_not_empty(
 ) -> None:
     """megatron-core loops forever counting epochs of a split that holds no document (a tiny
     prefix whose 2% validation share rounds to zero documents); refuse such a blend in one line."""
+    # megatron: the launcher imports this module for resolve_blend (preflight) and never loads megatron
     from megatron.core.datasets.indexed_dataset import IndexedDataset
 
     for prefix in prefixes:

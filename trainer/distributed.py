@@ -63,6 +63,7 @@ def init_distributed(timeout_s: int = 600) -> DistInfo:
 
 def init_model_parallel(tensor: int = 1, expert: int = 1, seed: int = 1234) -> None:
     """megatron-core's parallel state and its model-parallel RNG streams."""
+    # megatron: the launcher imports this module (free_port, shutdown) and never loads megatron itself
     from megatron.core import parallel_state
     from megatron.core.tensor_parallel.random import model_parallel_cuda_manual_seed
 
@@ -81,6 +82,8 @@ def init_model_parallel(tensor: int = 1, expert: int = 1, seed: int = 1234) -> N
 
 
 def shutdown() -> None:
+    """Tear down megatron's parallel state and the default process group, whichever exist."""
+    # megatron: the launcher imports this module (free_port, shutdown) and never loads megatron itself
     from megatron.core import parallel_state
 
     if parallel_state.model_parallel_is_initialized():
@@ -91,7 +94,7 @@ def shutdown() -> None:
 
 @contextmanager
 def single_process_state(seed: int = 1234) -> Iterator[DistInfo]:
-    """A world of one with megatron's parallel state, for meta-device counting and tools."""
+    """A world of one with megatron's parallel state, for tests and tools (meta-device builds)."""
     started = not dist.is_initialized()
     saved = {k: os.environ.get(k) for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
     if started:

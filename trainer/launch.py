@@ -7,6 +7,7 @@ readable at the same paths on every node (a shared filesystem or an fsspec URL).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,7 +16,12 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from corpus.core.atomic import atomic_write_text
 from corpus.core.errors import UserError
+from trainer.cpu_compat import te_available
+from trainer.data import resolve_blend
+from trainer.distributed import free_port, shutdown
+from trainer.recipe import TrainRecipe, load_recipe, parse_override
 
 
 @dataclass
@@ -38,13 +44,8 @@ class LaunchRequest:
         return args
 
 
-def preflight(recipe: Any) -> None:
+def preflight(recipe: TrainRecipe) -> None:
     """Mistakes that every rank would hit, found before any rank (or Ray actor) starts."""
-    import importlib.util
-
-    from trainer.cpu_compat import te_available
-    from trainer.data import resolve_blend
-
     resolve_blend(recipe.data)
     if recipe.parallel.tensor > 1 and not (te_available() or importlib.util.find_spec("apex") is not None):
         raise UserError(
@@ -55,18 +56,14 @@ def preflight(recipe: Any) -> None:
 
 def run_in_process(req: LaunchRequest, progress: bool = True) -> dict[str, Any]:
     """Train here (a world of one unless the environment already describes a bigger one)."""
-    from trainer.recipe import load_recipe, parse_override
-    from trainer.train import result_to_json, train
-
     overrides = dict(parse_override(o) for o in req.overrides)
     recipe = load_recipe(req.recipe, overrides)
-    from trainer.data import resolve_blend
-
     resolve_blend(recipe.stage(req.stage).data)  # data mistakes surface before megatron is imported
+    # megatron (through trainer.train): loaded only by a process that trains, never by the launcher
+    from trainer.train import result_to_json, train
+
     result = result_to_json(train(recipe, req.stage, resume=req.resume, steps=req.steps, progress=progress))
     if req.result_path and int(os.environ.get("RANK", "0")) == 0:
-        from corpus.core.atomic import atomic_write_text
-
         atomic_write_text(req.result_path, json.dumps(result, indent=1))
     return result
 
@@ -109,8 +106,6 @@ def _ray_rank_main(req: LaunchRequest, env: dict[str, str]) -> dict[str, Any] | 
     os.environ.update(env)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     result = run_in_process(req, progress=env["RANK"] == "0")
-    from trainer.distributed import shutdown
-
     shutdown()
     return result if env["RANK"] == "0" else None
 
@@ -124,6 +119,7 @@ def run_ray(
     private single-node Ray instance for this run.
     """
     try:
+        # ray: the ray extra, needed only for --ray-address
         import ray
     except ImportError:
         raise UserError("--ray-address needs Ray: pip install 'coderforge[ray]'") from None
@@ -144,8 +140,6 @@ def run_ray(
     @ray.remote(num_cpus=1, num_gpus=gpus_per_rank)
     class Rank:
         def node(self) -> tuple[str, int]:
-            from trainer.distributed import free_port
-
             return ray.util.get_node_ip_address(), free_port()
 
         def node_id(self) -> str:
@@ -177,7 +171,5 @@ def run_ray(
         ray.kill(a)
     result = results[0]
     if req.result_path:
-        from corpus.core.atomic import atomic_write_text
-
         atomic_write_text(req.result_path, json.dumps(result, indent=1))
     return result

@@ -4,7 +4,9 @@ The schema is strict (unknown keys are errors) so that a misspelt key never sile
 model. Defaults follow the DeepSeek-V2 report where it publishes a number (AdamW 0.9/0.95, weight decay
 0.1, clip 1.0, 2000 warm-up steps, cosine to 10% of peak); where it does not (batch ramp increments,
 long-context learning rate), the field is a parameter and its description says so. Relative paths
-resolve against the recipe's own folder, so a recipe can be launched from anywhere.
+resolve against the recipe's own folder, so a recipe can be launched from anywhere. Loading, validation
+errors and `--set` overrides go through `corpus.core.strict`, so a mistake in a training recipe reads
+like one in a corpus recipe: one line naming the file and the dotted key.
 """
 
 from __future__ import annotations
@@ -14,16 +16,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from corpus.core.errors import UserError
+from corpus.core.strict import StrictModel, load_yaml_mapping, set_dotted, validate
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class BalanceLosses(_Strict):
+class BalanceLosses(StrictModel):
     """DeepSeek-V2's three balance losses; each is computed per sequence and averaged over the batch."""
 
     expert: float = Field(0.0, ge=0, description="alpha_1, expert-level balance factor")
@@ -31,7 +30,7 @@ class BalanceLosses(_Strict):
     communication: float = Field(0.0, ge=0, description="alpha_3, communication balance factor")
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     """A DeepSeek-V2 shape: MLA attention, one or more dense layers, then DeepSeekMoE layers."""
 
     num_layers: int = Field(ge=1)
@@ -95,14 +94,14 @@ class ModelConfig(_Strict):
         return self.num_layers - self.first_dense_layers
 
 
-class ParallelConfig(_Strict):
+class ParallelConfig(StrictModel):
     tensor: int = Field(1, ge=1, description="tensor_model_parallel_size")
     expert: int = Field(1, ge=1, description="expert_model_parallel_size")
     dispatcher: Literal["alltoall", "allgather"] = "alltoall"
     distributed_optimizer: bool = Field(False, description="shard optimizer state over data-parallel ranks")
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictModel):
     """Either a shard manifest (`manifest.json` with a "megatron" section) or an explicit blend."""
 
     manifest: str | None = Field(None, description="path to manifest.json or to its folder")
@@ -134,7 +133,7 @@ class DataConfig(_Strict):
         return v
 
 
-class OptimizerConfig(_Strict):
+class OptimizerConfig(StrictModel):
     lr: float = Field(gt=0, description="peak learning rate")
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="cosine decays to this share of the peak")
     warmup_steps: int = Field(2000, ge=0)
@@ -146,7 +145,7 @@ class OptimizerConfig(_Strict):
     clip_grad: float = Field(1.0, ge=0)
 
 
-class BatchConfig(_Strict):
+class BatchConfig(StrictModel):
     global_batch_size: int = Field(ge=1, description="sequences per optimizer step")
     micro_batch_size: int = Field(1, ge=1, description="sequences per forward pass on one rank")
     rampup: list[int] | None = Field(
@@ -163,7 +162,7 @@ class BatchConfig(_Strict):
         return v
 
 
-class TrainingConfig(_Strict):
+class TrainingConfig(StrictModel):
     steps: int = Field(ge=1, description="optimizer steps")
     seed: int = 1234
     precision: Literal["bf16", "fp32"] = "bf16"
@@ -177,7 +176,7 @@ class TrainingConfig(_Strict):
     )
 
 
-class YarnConfig(_Strict):
+class YarnConfig(StrictModel):
     scaling_factor: float = Field(40.0, gt=1)
     beta_fast: float = 32.0
     beta_slow: float = 1.0
@@ -186,7 +185,7 @@ class YarnConfig(_Strict):
     mscale_all_dim: float = 0.707
 
 
-class LongContextStage(_Strict):
+class LongContextStage(StrictModel):
     name: str
     seq_length: int = Field(ge=8)
     steps: int = Field(ge=1)
@@ -194,12 +193,12 @@ class LongContextStage(_Strict):
     lr: float | None = Field(None, gt=0, description="constant LR (not published; null: 10% of peak)")
 
 
-class LongContextConfig(_Strict):
+class LongContextConfig(StrictModel):
     yarn: YarnConfig = Field(default_factory=YarnConfig)
     stages: list[LongContextStage] = Field(default_factory=list)
 
 
-class TrainRecipe(_Strict):
+class TrainRecipe(StrictModel):
     name: str
     model: ModelConfig
     parallel: ParallelConfig = Field(default_factory=ParallelConfig)
@@ -256,15 +255,7 @@ def _resolve(base: Path, path: str | None) -> str | None:
 
 def parse_recipe(raw: Any, base_dir: Path | str = ".", source: str = "<recipe>") -> TrainRecipe:
     """Validate a loaded recipe; relative data paths resolve against `base_dir`."""
-    if not isinstance(raw, dict):
-        raise UserError(f"{source}: a training recipe must be a YAML mapping")
-    try:
-        recipe = TrainRecipe.model_validate(raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-        raise UserError(f"{source}: {loc}: {err['msg']}{more}") from None
+    recipe = validate(TrainRecipe, raw, source)
     base = Path(base_dir)
     recipe.data.manifest = _resolve(base, recipe.data.manifest)
     recipe.data.cache_dir = _resolve(base, recipe.data.cache_dir)
@@ -277,29 +268,15 @@ def parse_recipe(raw: Any, base_dir: Path | str = ".", source: str = "<recipe>")
 
 
 def load_recipe(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> TrainRecipe:
-    """Read and validate a training recipe; `overrides` maps dotted keys to values (CLI `--set`)."""
+    """Read and validate a training recipe; `overrides` maps dotted keys to values (CLI `--set`).
+
+    An override of null is applied too (`--set model.vocab_size=null` takes the manifest's size).
+    """
     p = Path(path)
-    if not p.is_file():
-        raise UserError(f"training recipe not found: {p}")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise UserError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+    raw = load_yaml_mapping(p, "training recipe")
     for key, value in (overrides or {}).items():
-        _set_dotted(raw, key, value, str(p))
+        set_dotted(raw, key, value, str(p))
     return parse_recipe(raw, p.parent, str(p))
-
-
-def _set_dotted(raw: Any, key: str, value: Any, source: str) -> None:
-    parts = key.split(".")
-    node = raw
-    for part in parts[:-1]:
-        if not isinstance(node, dict):
-            raise UserError(f"{source}: cannot set {key}: {part!r} is not a section")
-        node = node.setdefault(part, {})
-    if not isinstance(node, dict):
-        raise UserError(f"{source}: cannot set {key}")
-    node[parts[-1]] = value
 
 
 def parse_override(text: str) -> tuple[str, Any]:

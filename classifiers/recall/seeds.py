@@ -12,11 +12,14 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
+import fsspec
+import pyarrow.parquet as pq
+import zstandard
+
 from corpus.core.errors import UserError
 
 
 def _open_text(path: str) -> IO[str]:
-    import fsspec
 
     try:
         raw = fsspec.open(path, "rb").open()
@@ -27,8 +30,6 @@ def _open_text(path: str) -> IO[str]:
     if head[:2] == b"\x1f\x8b":
         raw = gzip.GzipFile(fileobj=raw)
     elif head == b"\x28\xb5\x2f\xfd":
-        import zstandard
-
         raw = zstandard.ZstdDecompressor().stream_reader(raw)
     return io.TextIOWrapper(raw, encoding="utf-8")
 
@@ -36,8 +37,6 @@ def _open_text(path: str) -> IO[str]:
 def iter_records(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """(`file:line`, record) for every record of a JSONL or Parquet file."""
     if path.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
         try:
             table = pq.read_table(path)
         except FileNotFoundError:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 import regex
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from corpus.core.errors import UserError
 
@@ -134,7 +135,6 @@ class BpeSplitter:
 
     @classmethod
     def load(cls, path: str | Path, max_chars: int = DEFAULT_MAX_CHARS) -> BpeSplitter:
-        from tokenizers import Tokenizer
 
         path = Path(path)
         if not path.is_file():
@@ -210,7 +210,6 @@ def train_bpe(
     Byte-level pieces never contain raw whitespace (space becomes `Ġ`, newline `Ċ`), so every piece
     is one fastText word; indentation survives as pieces of its own, which is a code signal.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence(

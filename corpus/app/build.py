@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from corpus.app.manifest import write_manifest
-from corpus.app.plan import plan
+from corpus.app.plan import StageBuilder, plan
 from corpus.app.recipe import Recipe
 from corpus.app.runner import RunSettings, StageResult, console_for, run_stages, summary_table
 from corpus.core.atomic import atomic_write_text, split_url
@@ -74,11 +74,20 @@ def print_plan(stages: list[Stage], recipe: Recipe, console: Console) -> None:
 
 
 def build(
-    recipe: Recipe, *, dry_run: bool = False, verbose: bool = False, console: Console | None = None
+    recipe: Recipe,
+    *,
+    dry_run: bool = False,
+    verbose: bool = False,
+    console: Console | None = None,
+    builders: list[StageBuilder] | None = None,
 ) -> list[StageResult]:
-    """Run every stage of `recipe`; progress goes to stderr, the plan and summary to stdout."""
+    """Run every stage of `recipe`; progress goes to stderr, the plan and summary to stdout.
+
+    `builders` replaces the build's own list (`corpus.app.plan.STAGE_BUILDERS`) when a project
+    adds stages of its own.
+    """
     out = console or console_for(stderr=False)
-    stages = plan(recipe)
+    stages = plan(recipe, builders)
     if dry_run:
         print_plan(stages, recipe, out)
         return []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+import click
 import typer
 
 from corpus.core.errors import UserError
@@ -53,8 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # typer's own exits (--help, usage errors)
         return int(e.code or 0)
     except Exception as e:  # click usage errors arrive here with standalone_mode=False
-        import click
-
         if isinstance(e, click.exceptions.ClickException):
             e.show()
             return 2

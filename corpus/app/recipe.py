@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -83,6 +83,9 @@ class Recipe(StrictModel):
         if not self.sources.enabled():
             raise ValueError("sources: give at least one of github, commoncrawl, text")
         return self
+
+
+R = TypeVar("R", bound=Recipe)
 
 
 def _resolve(base: Path, path: str) -> str:
@@ -176,15 +179,18 @@ def check_output_writable(output: str) -> None:
         raise UserError(f"output: {output} cannot be written ({probe} is not a writable folder)")
 
 
-def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
-    """Read, validate and resolve a recipe. Raises UserError with a one-line message."""
+def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None, schema: type[R] = Recipe) -> R:
+    """Read, validate and resolve a recipe. Raises UserError with a one-line message.
+
+    `schema` is a `Recipe` subclass when a project adds sections of its own (a new stage's config).
+    """
     path = Path(path)
     source = str(path)
     raw = load_yaml_mapping(path, "recipe")
     for dotted, value in (overrides or {}).items():
         if value is not None:
             set_dotted(raw, dotted, value, source)
-    recipe = validate(Recipe, raw, source)
+    recipe = validate(schema, raw, source)
     _resolve_inputs(recipe, path.parent.resolve(), source)
     if not is_url(recipe.output):
         recipe.output = str(Path(recipe.output).resolve())

@@ -25,7 +25,7 @@ import html as html_lib
 import re
 
 from resiliparse.extract.html2text import extract_plain_text
-from resiliparse.parse.html import DOMNode, HTMLTree
+from resiliparse.parse.html import HTMLTree
 
 from corpus.commoncrawl.mathml import mathml_to_latex, parse_math, unwrap_displaystyle
 
@@ -53,12 +53,6 @@ _TEX_ANNOTATION = re.compile(
 )
 _KATEX_HTML = re.compile(r"<span\b[^>]*\bclass\s*=\s*[\"'][^\"']*\bkatex-html\b[^>]*>", re.I)
 _SPAN_TAG = re.compile(r"<(/?)span\b[^>]*>", re.I)
-
-
-def _replace(tree: HTMLTree, node: DOMNode, text: str) -> None:
-    parent = node.parent
-    if parent is not None:
-        parent.replace_child(tree.create_text_node(text), node)
 
 
 def _wrap(tex: str, display: bool) -> str:
@@ -237,8 +231,3 @@ def _mjx_to_text(match: re.Match[str]) -> str:
     display = _attrs(match.group(1)).get("display", "") == "true"
     node = parse_math(inner.group(0))
     return _tex_text(mathml_to_latex(node), display)
-
-
-def extract_text(html: str, main_content: bool = True) -> str:
-    """One-shot helper; build a `MathCodeExtractor` once when converting many pages."""
-    return MathCodeExtractor(main_content=main_content).extract(html)

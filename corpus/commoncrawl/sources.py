@@ -17,8 +17,10 @@ import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import IO
+from urllib.parse import parse_qs, urlsplit
+
+import fsspec
 
 from corpus.core.errors import UserError
 
@@ -146,8 +148,6 @@ def open_binary(path: str, *, retries: int = 5) -> IO[bytes]:
     if path.startswith(("http://", "https://")):
         return io.BufferedReader(ResumableHttpReader(path, retries=retries), buffer_size=1 << 20)
     if "://" in path:
-        import fsspec
-
         try:
             return fsspec.open(path, "rb").open()
         except (ImportError, ValueError) as err:
@@ -206,8 +206,6 @@ def expand_inputs(paths: list[str]) -> list[str]:
 
     Every task expands the same way from the same paths file, so ranks agree on the file list.
     """
-    from urllib.parse import parse_qs, urlsplit
-
     out: list[str] = []
     for path in paths:
         if not path.startswith("cc://"):
@@ -243,8 +241,3 @@ def expand_inputs(paths: list[str]) -> list[str]:
 def _segment_of(path: str) -> str:
     parts = path.split("/")
     return parts[parts.index("segments") + 1] if "segments" in parts[:-1] else ""
-
-
-def iter_chunks(stream: IO[bytes], size: int = 1 << 20) -> Iterator[bytes]:
-    while chunk := stream.read(size):
-        yield chunk

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from rich.console import Console
+from rich.table import Table
 
 from corpus.core.atomic import split_url
 from corpus.core.errors import UserError
@@ -119,9 +121,6 @@ def summarise_shards(path: str) -> dict[str, Any]:
 
 
 def print_shard_summary(summary: dict[str, Any], console=None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     console = console or Console()
     ln = summary["length"]
     console.print(

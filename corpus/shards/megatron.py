@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack, suppress
 from itertools import chain
 
+import fsspec
 import numpy as np
 
 from corpus.core.atomic import atomic_open
@@ -71,15 +72,6 @@ class MegatronShardWriter:
         self.documents += len(docs)
         self.tokens += int(lengths.sum())
 
-    def add_array(self, flat: np.ndarray, lengths: np.ndarray) -> None:
-        """Append documents given as one flat id array plus their lengths (the fast path)."""
-        if lengths.size == 0:
-            return
-        self._bin.write(np.ascontiguousarray(flat, dtype=self.dtype).tobytes(order="C"))
-        self._lengths.append(lengths.astype(np.int64, copy=False))
-        self.documents += int(lengths.size)
-        self.tokens += int(lengths.sum())
-
     def close(self, allow_empty: bool = False) -> bool:
         """Finish the shard; an empty one is not written (megatron-core cannot map an empty .bin)
         unless `allow_empty` (for our own intermediate files, read by `MegatronShardReader`)."""
@@ -114,8 +106,6 @@ class MegatronShardReader:
     """Read a shard without torch (for `coderforge inspect` and the notebooks)."""
 
     def __init__(self, prefix: str) -> None:
-        import fsspec
-
         with fsspec.open(prefix + ".idx", "rb") as f:
             raw = f.read()
         if raw[:9] != INDEX_MAGIC:
@@ -145,8 +135,6 @@ class MegatronShardReader:
     def _data(self) -> np.ndarray:
         if self._bin is None:
             if "://" in self.prefix:  # object stores cannot be memory-mapped: read the shard once
-                import fsspec
-
                 with fsspec.open(self.prefix + ".bin", "rb") as f:
                     self._bin = np.frombuffer(f.read(), dtype=self.dtype)
             elif self.tokens == 0:

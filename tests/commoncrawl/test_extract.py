@@ -5,8 +5,9 @@ from __future__ import annotations
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
-from corpus.commoncrawl.extract import MathCodeExtractor, extract_text
+from corpus.commoncrawl.extract import MathCodeExtractor, tidy_lines
 from corpus.commoncrawl.mathml import mathml_to_latex
+from tests.commoncrawl.helpers import extract_text
 
 
 def wrap(body: str) -> str:
@@ -139,8 +140,6 @@ def test_min_chars_and_empty_documents() -> None:
 
 
 def test_tidy_lines_strips_line_ends_and_collapses_blank_runs() -> None:
-    from corpus.commoncrawl.extract import tidy_lines
-
     assert tidy_lines("a  \n\n\n  \n b \t\n\n") == "a\n\n b"
     assert tidy_lines("\n\n\nx\n \n\t\ny  ") == "x\n\ny"
     assert tidy_lines("  a\r\n\r\n\r\n\nb") == "a\r\n\r\n\r\n\nb"  # only spaces and tabs end a line

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -186,7 +183,7 @@ def _files(out: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
-def test_resume_after_kill_in_a_round(tmp_path: Path, texts):
+def test_resume_after_kill_in_a_round(tmp_path: Path, texts, killer):
     rng = random.Random(9)
     chain = [texts[4]]
     for _ in range(12):
@@ -198,24 +195,12 @@ def test_resume_after_kill_in_a_round(tmp_path: Path, texts):
     run_dedup(tmp_path / "ref", ROUNDS)
     out = tmp_path / "killed"
     write_input(out, docs)
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    log = tmp_path / "killed-run.log"
     stage = 3  # signatures, buckets, round000, round001: killed in a large-star round
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.dedup.resume_runner", str(out), str(stage), "rounds"],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            returncode = proc.wait(timeout=300)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-    assert returncode == -signal.SIGKILL, log.read_text(errors="replace")[-2000:]
+    run = killer(
+        [sys.executable, "-m", "tests.dedup.resume_runner", str(out), str(stage), "rounds"],
+        env={"OMP_NUM_THREADS": "1"},
+    )
+    assert run.returncode == -signal.SIGKILL, run.output
     completions = out / "text" / "dedup-round001" / "completions"
     done_before = sorted(p.name for p in completions.glob("*"))
     assert done_before == ["00000", "00001"]  # the last of three tasks was killed

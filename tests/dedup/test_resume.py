@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -48,27 +45,14 @@ def _files(out: Path) -> dict[str, bytes]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", [0, 1, 2, 3], ids=["signatures", "buckets", "clusters", "filter"])
-def test_resume_after_kill(tmp_path: Path, reference, stage):
+def test_resume_after_kill(tmp_path: Path, reference, stage, killer):
     docs, ref_out = reference
     write_input(tmp_path, docs)
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    log = tmp_path / "killed-run.log"
-    with log.open("wb") as sink:
-        # own session: any helper process the executor starts (a pool with workers > 1) ends with it
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.dedup.resume_runner", str(tmp_path), str(stage)],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            returncode = proc.wait(timeout=300)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-    assert returncode == -signal.SIGKILL, log.read_text(errors="replace")[-2000:]
+    run = killer(
+        [sys.executable, "-m", "tests.dedup.resume_runner", str(tmp_path), str(stage)],
+        env={"OMP_NUM_THREADS": "1"},
+    )
+    assert run.returncode == -signal.SIGKILL, run.output
     stage_names = ["dedup-signatures", "dedup-buckets", "dedup-clusters", "dedup"]
     completions = tmp_path / "text" / stage_names[stage] / "completions"
     done_before = sorted(p.name for p in completions.glob("*")) if completions.exists() else []

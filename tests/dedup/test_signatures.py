@@ -13,7 +13,13 @@ from dedup.config import DedupConfig
 from dedup.evaluation import components, jaccard, plant_variant, real_texts, shingle_set
 from dedup.lsh import band_keys, bands_rows, choose_bands, detection_probability, format_curve
 from dedup.minhash import EMPTY, MinHasher, estimated_jaccard, exact_jaccard
-from dedup.shingles import shingle_hashes, unique_shingles
+from dedup.shingles import per_document_sets, shingle_hashes
+
+
+def unique_shingles(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's shingle set (hashes sorted and deduplicated), as the signature stage stores
+    it for exact verification."""
+    return per_document_sets(*shingle_hashes(texts, ngram))
 
 
 @pytest.fixture(scope="module")

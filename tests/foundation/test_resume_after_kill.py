@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import polars as pl
 
-from tests.conftest import CODERFORGE, REPO, output_digests, run_cli
+from tests.conftest import CODERFORGE, output_digests, run_cli
 
 FILES, RECORDS = 4, 40_000
 
@@ -34,25 +31,16 @@ def _recipe(tmp_path: Path, name: str) -> Path:
     return recipe
 
 
-def test_sigkill_then_resume_equals_clean_run(tmp_path: Path) -> None:
+def test_sigkill_then_resume_equals_clean_run(tmp_path: Path, killer) -> None:
     _inputs(tmp_path / "in")
     killed = _recipe(tmp_path, "killed")
     completions = tmp_path / "killed" / "text" / "documents" / "completions"
-    proc = subprocess.Popen(
+    killer(
         [*CODERFORGE, "build", str(killed)],
-        cwd=REPO,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ},
+        until=lambda: completions.is_dir() and len(os.listdir(completions)) >= 1,
+        timeout=120,
+        poll=0.01,
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if completions.is_dir() and len(os.listdir(completions)) >= 1:
-            break
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
     done = len(os.listdir(completions)) if completions.is_dir() else 0
     assert 1 <= done < FILES, f"the kill must land mid-stage ({done} of {FILES} tasks done)"
     assert not (tmp_path / "killed" / "manifest.json").exists()

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import polars as pl
@@ -58,25 +55,14 @@ def _digests(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+def builds(tmp_path_factory: pytest.TempPathFactory, killer) -> tuple[Path, Path, Path]:
     """A clean build; one SIGKILLed as soon as the second score stage starts, then resumed; and
     one with three score and filter tasks."""
     tmp = tmp_path_factory.mktemp("staged")
     run_cli("build", str(_recipe(tmp, "clean")), check=True)
     killed = _recipe(tmp, "killed")
     score = tmp / "killed" / "commoncrawl" / "recall-score-2"
-    proc = subprocess.Popen(
-        [*CODERFORGE, "build", str(killed)],
-        cwd=REPO,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and not score.is_dir():
-        time.sleep(0.002)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    killer([*CODERFORGE, "build", str(killed)], until=score.is_dir, timeout=120)
     completions = score / "completions"
     done = len(os.listdir(completions)) if completions.is_dir() else 0
     assert done < 2, f"the kill must land inside the score stage ({done} of 2 tasks done)"

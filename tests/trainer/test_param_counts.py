@@ -3,24 +3,63 @@
 Convention for "active": every parameter a token's forward pass multiplies with except the input
 embedding (a table lookup): attention, norms, the dense first layer, shared experts, the top-6 routed
 experts, routers and the output head. The paper's "2.4B" for Lite is its 2.45B with the decimals cut;
-without the output head the same model is 2.24B (both reported by ParameterCounts).
+without the output head the same model is 2.24B (both reported by `ParameterCounts`).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from trainer.distributed import single_process_state
-from trainer.model.builder import meta_parameter_counts
+from trainer.model.builder import build_gpt_model, transformer_config
 from trainer.model.shapes import shape_counts
-from trainer.recipe import load_recipe
+from trainer.recipe import ModelConfig, load_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+@dataclass(frozen=True)
+class ParameterCounts:
+    """Parameter counts of one built model; `active_no_head` drops the output head from `active`."""
+
+    total: int
+    embedding: int
+    output_head: int
+    routed_expert: int
+    active: int
+
+    @property
+    def active_no_head(self) -> int:
+        return self.active - self.output_head
+
+
+def meta_parameter_counts(model: ModelConfig) -> ParameterCounts:
+    """Build the full-size model on the meta device (no memory for weights) and count its parameters.
+
+    Needs a (single-process) megatron parallel state; `single_process_state` makes one.
+    """
+    config = transformer_config(model, precision="bf16", meta=True)
+    with torch.device("meta"):
+        gpt = build_gpt_model(config, model, max_sequence_length=4096)
+    total = embedding = head = routed = 0
+    for name, p in gpt.named_parameters():
+        n = p.numel()
+        total += n
+        if name.startswith("embedding."):
+            embedding += n
+        elif name.startswith("output_layer."):
+            head += n
+        elif ".mlp.experts." in name:
+            routed += n
+    active = total - embedding - routed + routed * model.topk // model.num_experts
+    return ParameterCounts(total, embedding, head, routed, active)
 
 
 @pytest.mark.parametrize(

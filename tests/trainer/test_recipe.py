@@ -59,6 +59,31 @@ def test_unknown_key_is_a_one_line_error(tmp_path):
         load_recipe(save_recipe(tmp_path / "r.yaml", raw))
 
 
+def test_file_mistakes_are_one_line_errors_naming_the_file(tmp_path):
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(UserError, match=r"missing\.yaml: training recipe not found"):
+        load_recipe(missing)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: tiny\nmodel: [unclosed\n")
+    with pytest.raises(UserError, match=r"broken\.yaml: line \d+: not valid YAML") as e:
+        load_recipe(broken)
+    assert "\n" not in str(e.value)
+    listed = tmp_path / "listed.yaml"
+    listed.write_text("- 1\n- 2\n")
+    with pytest.raises(UserError, match=r"listed\.yaml: a training recipe must be a YAML mapping"):
+        load_recipe(listed)
+
+
+def test_overrides_set_dotted_keys_and_name_the_file(tmp_path):
+    path = save_recipe(tmp_path / "r.yaml", tiny_recipe(tmp_path / "manifest.json"))
+    recipe = load_recipe(path, {"training.steps": 7, "model.vocab_size": None})
+    assert recipe.training.steps == 7 and recipe.model.vocab_size is None
+    with pytest.raises(UserError, match=r"r\.yaml: cannot set name\.x: 'name' is not a section"):
+        load_recipe(path, {"name.x": 1})
+    with pytest.raises(UserError, match=r"r\.yaml: training\.stepz: unknown key"):
+        load_recipe(path, {"training.stepz": 7})
+
+
 def test_cli_reports_bad_recipe_without_traceback(tmp_path):
     raw = tiny_recipe(tmp_path / "manifest.json")
     raw["model"]["topk"] = 99

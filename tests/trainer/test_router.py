@@ -16,8 +16,17 @@ import torch
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from megatron.core.transformer.enums import AttnMaskType
+from megatron.core.transformer.moe.moe_utils import MoEAuxLossAutoScaler, get_default_pg_collection
+from megatron.core.transformer.transformer_config import TransformerConfig
+
 from trainer.distributed import single_process_state
-from trainer.model.gating import device_token_dropping, v2_gating
+from trainer.kernels import topk_gating
+from trainer.model.builder import router_settings, transformer_config
+from trainer.model.gating import balance_losses, device_token_dropping
+from trainer.model.router import DeepSeekV2Router
+from trainer.model.sdpa_attention import SDPACoreAttention
+from trainer.recipe import BalanceLosses, ModelConfig
 
 
 def reference_gating(logits, topk, num_groups, group_topk, scale):
@@ -72,8 +81,14 @@ def test_gating_matches_reference(experts, topk, groups, group_topk, scale):
     torch.manual_seed(0)
     seq, batch = 7, 3
     logits = torch.randn(seq * batch, experts, dtype=torch.float64) * 2
-    out = v2_gating(
-        logits, topk, num_groups=groups, group_topk=group_topk, scaling_factor=scale, num_sequences=batch
+    out = topk_gating(
+        logits,
+        topk,
+        num_groups=groups,
+        group_topk=group_topk,
+        scaling_factor=scale,
+        num_sequences=batch,
+        fused=False,
     )
     _, gates = reference_gating(logits, topk, groups, group_topk, scale)
     torch.testing.assert_close(out.probs.double(), gates, rtol=1e-5, atol=1e-7)
@@ -86,9 +101,9 @@ def test_group_is_scored_by_its_best_expert_not_its_top2_sum():
     # group 0: one strong expert (0.5) and weak ones; group 1: two medium experts (0.3 + 0.3 > 0.5)
     probs = torch.tensor([[0.5, 0.01, 0.01, 0.01, 0.3, 0.3, 0.01, 0.01]])
     logits = probs.log()
-    out = v2_gating(logits, 1, num_groups=2, group_topk=1)
+    out = topk_gating(logits, 1, num_groups=2, group_topk=1, fused=False)
     assert out.routing_map[0, 0]  # max-scoring keeps group 0; a top-2 sum would have kept group 1
-    out2 = v2_gating(logits, 2, num_groups=2, group_topk=1)
+    out2 = topk_gating(logits, 2, num_groups=2, group_topk=1, fused=False)
     assert out2.routing_map[0, :4].sum() == 2 and not out2.routing_map[0, 4:].any()
 
 
@@ -96,7 +111,7 @@ def test_device_token_dropping_respects_capacity_and_keeps_strongest():
     torch.manual_seed(1)
     logits = torch.randn(40, 8)
     logits[:, 0] += 4  # everyone wants expert 0 (group 0)
-    out = v2_gating(logits, 2, num_groups=4, group_topk=4)
+    out = topk_gating(logits, 2, num_groups=4, group_topk=4, fused=False)
     probs, kept = device_token_dropping(out.probs, out.routing_map, 2, 4, 1.0)
     capacity = 40 * 2 // 4
     per_group = kept.view(40, 4, 2).sum(dim=(0, 2))
@@ -110,10 +125,6 @@ def test_device_token_dropping_respects_capacity_and_keeps_strongest():
 
 
 def _router(experts, topk, groups, group_topk, scale, coeffs):
-    from trainer.model.builder import transformer_config
-    from trainer.model.router import DeepSeekV2Router
-    from trainer.recipe import BalanceLosses, ModelConfig
-
     model = ModelConfig(
         num_layers=2,
         hidden_size=32,
@@ -132,19 +143,13 @@ def _router(experts, topk, groups, group_topk, scale, coeffs):
         balance=BalanceLosses(**coeffs),
         vocab_size=64,
     )
-    from trainer.model.builder import router_settings
-
     config = transformer_config(model, precision="fp32")
-    from megatron.core.transformer.moe.moe_utils import get_default_pg_collection
-
     router = DeepSeekV2Router(config, get_default_pg_collection(), settings=router_settings(model))
     router.set_layer_number(2)
     return router
 
 
 def test_router_outputs_and_gradients_match_reference():
-    from megatron.core.transformer.moe.moe_utils import MoEAuxLossAutoScaler
-
     experts, topk, groups, group_topk, scale = 16, 4, 4, 2, 16.0
     coeffs = {"expert": 0.003, "device": 0.05, "communication": 0.02}
     seq, batch, hidden = 6, 2, 32
@@ -177,12 +182,10 @@ def test_router_outputs_and_gradients_match_reference():
 
 
 def test_balance_losses_are_one_at_perfect_balance():
-    from trainer.model.gating import balance_losses
-
     # 8 tokens, 4 experts in 2 groups, top-1, uniform scores, each expert chosen twice
     logits = torch.zeros(8, 4)
     logits[torch.arange(8), torch.arange(8) % 4] = 1e-4
-    out = v2_gating(logits, 1, num_groups=2, group_topk=1)
+    out = topk_gating(logits, 1, num_groups=2, group_topk=1, fused=False)
     values = balance_losses(out, 1, 2, 1, tokens_per_sequence=8)
     for v in values:
         assert abs(float(v) - 1.0) < 1e-3
@@ -190,8 +193,6 @@ def test_balance_losses_are_one_at_perfect_balance():
 
 def test_fused_switch_computes_the_same_routing():
     """`fused: true` routes through trainer.kernels.topk_gating (Triton on GPUs) - same result."""
-    from megatron.core.transformer.moe.moe_utils import MoEAuxLossAutoScaler
-
     coeffs = {"expert": 0.003, "device": 0.05, "communication": 0.02}
     outs = []
     with single_process_state():
@@ -215,11 +216,6 @@ def test_fused_switch_computes_the_same_routing():
 
 def test_sdpa_core_attention_matches_explicit_causal_softmax():
     """The TE-free MLA core attention: different key and value head sizes, MLA's own scale."""
-    from megatron.core.transformer.enums import AttnMaskType
-    from megatron.core.transformer.transformer_config import TransformerConfig
-
-    from trainer.model.sdpa_attention import SDPACoreAttention
-
     config = TransformerConfig(num_layers=1, hidden_size=32, num_attention_heads=2)
     scale = 0.37
     attn = SDPACoreAttention(config, 1, AttnMaskType.causal, "self", softmax_scale=scale).eval()
@@ -238,7 +234,7 @@ def test_protected_tokens_are_never_dropped_first():
     torch.manual_seed(2)
     logits = torch.randn(40, 8)
     logits[:, 0] += 4  # overload group 0
-    out = v2_gating(logits, 2, num_groups=4, group_topk=4)
+    out = topk_gating(logits, 2, num_groups=4, group_topk=4, fused=False)
     protected = torch.zeros(40, dtype=torch.bool)
     protected[::10] = True  # 4 tokens: 8 assignments, well within a group's budget of 20
     _, kept = device_token_dropping(out.probs, out.routing_map, 2, 4, 1.0, protected)

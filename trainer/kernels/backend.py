@@ -19,6 +19,13 @@ from typing import Any
 
 import torch
 
+try:
+    import triton
+    from triton.runtime.jit import JITFunction
+except ImportError:  # the references still work; `fused_kernels_available` reports why
+    triton = None
+    JITFunction = None
+
 log = logging.getLogger("coderforge.trainer.kernels")
 
 _warned: set[str] = set()
@@ -31,11 +38,7 @@ def interpret_mode() -> bool:
 
 
 def _triton_importable() -> bool:
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return triton is not None
 
 
 def fused_kernels_available(device: torch.device | str) -> bool:
@@ -81,8 +84,8 @@ def _interpretable_language() -> Iterator[None]:
     refuse to run in the interpreter. For the duration of an interpreted launch they are swapped
     for interpreted twins, then restored.
     """
+    # triton: only interpreted launches need its interpreter, which a GPU process never loads
     from triton.runtime.interpreter import InterpretedFunction
-    from triton.runtime.jit import JITFunction
 
     swapped: list[tuple[types.ModuleType, str, Any]] = []
     for name, module in list(sys.modules.items()):
@@ -125,8 +128,6 @@ def jit(fn: Callable[..., Any]) -> Any:
     key = (fn, mode)
     kernel = _jitted.get(key)
     if kernel is None:
-        import triton
-
         # triton.jit reads TRITON_INTERPRET now, which is the mode `key` was built from.
         kernel = triton.jit(fn)
         if mode:

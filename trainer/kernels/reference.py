@@ -33,23 +33,6 @@ class PermutePlan(NamedTuple):
     num_out_tokens: int
 
 
-def check_gating_args(logits: torch.Tensor, topk: int, num_groups: int, group_topk: int) -> None:
-    """Reject routing settings that cannot select `topk` experts, before any kernel runs."""
-    if logits.dim() != 2:
-        raise ValueError(f"router logits must be [tokens, experts], got shape {tuple(logits.shape)}")
-    num_experts = logits.shape[1]
-    if not 1 <= topk <= num_experts:
-        raise ValueError(f"topk={topk} must be between 1 and the number of experts ({num_experts})")
-    if num_groups < 1 or num_experts % num_groups:
-        raise ValueError(f"num_groups={num_groups} must divide the number of experts ({num_experts})")
-    if not 1 <= group_topk <= num_groups:
-        raise ValueError(f"group_topk={group_topk} must be between 1 and num_groups ({num_groups})")
-    if group_topk * (num_experts // num_groups) < topk:
-        raise ValueError(
-            f"group_topk={group_topk} groups of {num_experts // num_groups} experts hold fewer than topk={topk}"
-        )
-
-
 def topk_gating_reference(
     logits: torch.Tensor,
     topk: int,
@@ -59,8 +42,10 @@ def topk_gating_reference(
     scaling_factor: float = 1.0,
     num_sequences: int = 1,
 ) -> GatingOutput:
-    """DeepSeek-V2 routing: softmax over all experts, groups scored by their max, no renormalisation."""
-    check_gating_args(logits, topk, num_groups, group_topk)
+    """DeepSeek-V2 routing: softmax over all experts, groups scored by their max, no renormalisation.
+
+    The plain PyTorch path of `topk_gating(fused=False)`, which checks the arguments before it gets here.
+    """
     num_tokens, num_experts = logits.shape
     scores = torch.softmax(logits.float(), dim=-1)
     if num_groups > 1:
@@ -77,7 +62,7 @@ def topk_gating_reference(
     routing_map = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, top_indices, True)
 
     seq = torch.arange(num_tokens, device=logits.device) % num_sequences
-    score_sum = torch.zeros(num_sequences, num_experts, device=logits.device).index_add(0, seq, scores)
+    score_sum = scores.new_zeros(num_sequences, num_experts).index_add(0, seq, scores)
     token_count = torch.zeros(num_sequences, num_experts, dtype=torch.int64, device=logits.device)
     token_count.index_add_(0, seq, routing_map.long())
     group_hit = routing_map.view(num_tokens, num_groups, -1).any(dim=-1).long()

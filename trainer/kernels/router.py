@@ -21,7 +21,7 @@ except ImportError:  # the reference path still works; `use_fused` reports why
     triton = tl = None
 
 from trainer.kernels.backend import jit, next_pow2, use_fused
-from trainer.kernels.reference import GatingOutput, check_gating_args, topk_gating_reference
+from trainer.kernels.reference import GatingOutput, topk_gating_reference
 
 
 def _router_fwd_kernel(
@@ -257,6 +257,23 @@ class _FusedTopKGating(torch.autograd.Function):
         return g_logits.to(logits.dtype), None, None, None, None, None
 
 
+def _check_gating_args(logits: torch.Tensor, topk: int, num_groups: int, group_topk: int) -> None:
+    """Reject routing settings that cannot select `topk` experts, before any kernel runs."""
+    if logits.dim() != 2:
+        raise ValueError(f"router logits must be [tokens, experts], got shape {tuple(logits.shape)}")
+    num_experts = logits.shape[1]
+    if not 1 <= topk <= num_experts:
+        raise ValueError(f"topk={topk} must be between 1 and the number of experts ({num_experts})")
+    if num_groups < 1 or num_experts % num_groups:
+        raise ValueError(f"num_groups={num_groups} must divide the number of experts ({num_experts})")
+    if not 1 <= group_topk <= num_groups:
+        raise ValueError(f"group_topk={group_topk} must be between 1 and num_groups ({num_groups})")
+    if group_topk * (num_experts // num_groups) < topk:
+        raise ValueError(
+            f"group_topk={group_topk} groups of {num_experts // num_groups} experts hold fewer than topk={topk}"
+        )
+
+
 def topk_gating(
     logits: torch.Tensor,
     topk: int,
@@ -267,8 +284,13 @@ def topk_gating(
     num_sequences: int = 1,
     fused: bool = True,
 ) -> GatingOutput:
-    """DeepSeek-V2 routing of `logits` [tokens, experts]; see `trainer.kernels` for the outputs."""
-    check_gating_args(logits, topk, num_groups, group_topk)
+    """DeepSeek-V2 routing of `logits` [tokens, experts]; see `trainer.kernels` for the outputs.
+
+    The one gating function of the trainer: the router calls it with its `fused` switch, and
+    `fused=False` (plain PyTorch, `topk_gating_reference`) is the reference the kernel is tested and
+    benchmarked against.
+    """
+    _check_gating_args(logits, topk, num_groups, group_topk)
     if num_sequences < 1:
         raise ValueError(f"num_sequences={num_sequences} must be at least 1")
     if num_groups == 1:

@@ -7,17 +7,23 @@ every MoE layer, and (when `fused` is on) the fused expert kernels from `trainer
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 import zlib
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from megatron.core import parallel_state
+from megatron.core.models.gpt import GPTModel
+from megatron.core.models.gpt.gpt_layer_specs import get_gpt_decoder_block_spec
+from megatron.core.transformer.moe.moe_layer import MoELayer
+from megatron.core.transformer.transformer_config import MLATransformerConfig
 
 from trainer import cpu_compat
+from trainer.kernels.spec import apply_fused_kernels
+from trainer.model.router import DeepSeekV2Router, RouterSettings
+from trainer.model.sdpa_attention import SDPACoreAttention
 from trainer.recipe import ModelConfig, ParallelConfig, YarnConfig
 
 
@@ -28,14 +34,12 @@ def transformer_config(
     precision: str = "bf16",
     yarn: YarnConfig | None = None,
     meta: bool = False,
-) -> Any:
+) -> MLATransformerConfig:
     """megatron-core's `MLATransformerConfig` for a DeepSeek-V2 shape.
 
     The router's own settings (coefficients, groups, scaling) are deliberately NOT given to megatron:
     its TopKRouter would add its own V3-style group scoring and seq aux loss on top of ours.
     """
-    from megatron.core.transformer.transformer_config import MLATransformerConfig
-
     parallel = parallel or ParallelConfig()
     bf16 = precision == "bf16"
     rope: dict[str, Any] = {"rope_type": "rope", "rotary_base": model.rope_theta}
@@ -108,9 +112,7 @@ def transformer_config(
     )
 
 
-def router_settings(model: ModelConfig) -> Any:
-    from trainer.model.router import RouterSettings
-
+def router_settings(model: ModelConfig) -> RouterSettings:
     return RouterSettings(
         topk=model.topk,
         num_groups=model.num_groups,
@@ -125,30 +127,12 @@ def router_settings(model: ModelConfig) -> Any:
     )
 
 
-def _fused_spec_hook() -> Any:
-    """`trainer.kernels.spec.apply_fused_kernels`, or None while the kernels package lacks it."""
-    if importlib.util.find_spec("trainer.kernels.spec") is None:
-        return None
-    from trainer.kernels.spec import apply_fused_kernels
-
-    return apply_fused_kernels
-
-
-def layer_block_spec(config: Any, model: ModelConfig) -> Any:
+def layer_block_spec(config: MLATransformerConfig, model: ModelConfig) -> Any:
     """megatron's decoder block spec with our attention, router and (optionally) fused experts."""
-    from megatron.core.models.gpt.gpt_layer_specs import get_gpt_decoder_block_spec
-    from megatron.core.transformer.moe.moe_layer import MoELayer
-
-    from trainer.model.router import DeepSeekV2Router
-    from trainer.model.sdpa_attention import SDPACoreAttention
-
     use_te = cpu_compat.te_available() and not cpu_compat.cpu_active()
     cpu_compat.fix_te_less_megatron()
     block = get_gpt_decoder_block_spec(config, use_transformer_engine=use_te)
     router = DeepSeekV2Router.builder(router_settings(model))
-    fuse = _fused_spec_hook() if model.fused else None
-    if model.fused and fuse is None:
-        raise RuntimeError("model.fused is on but trainer.kernels.spec.apply_fused_kernels is not available")
     for layer in block.layer_specs:
         if not use_te:
             layer.submodules.self_attention.submodules.core_attention = SDPACoreAttention
@@ -156,15 +140,13 @@ def layer_block_spec(config: Any, model: ModelConfig) -> Any:
         if isinstance(mlp.module, type) and issubclass(mlp.module, MoELayer):
             if model.router == "deepseek-v2":
                 mlp.submodules.router = router
-            if fuse is not None:
-                layer.submodules.mlp = fuse(mlp, fused=True)
+            if model.fused:
+                layer.submodules.mlp = apply_fused_kernels(mlp, fused=True)
     return block
 
 
-def build_gpt_model(config: Any, model: ModelConfig, max_sequence_length: int) -> Any:
+def build_gpt_model(config: MLATransformerConfig, model: ModelConfig, max_sequence_length: int) -> GPTModel:
     """The GPTModel itself (untied embeddings and output head, as in DeepSeek-V2)."""
-    from megatron.core.models.gpt import GPTModel
-
     return GPTModel(
         config=config,
         transformer_layer_spec=layer_block_spec(config, model),
@@ -173,55 +155,6 @@ def build_gpt_model(config: Any, model: ModelConfig, max_sequence_length: int) -
         share_embeddings_and_output_weights=False,
         position_embedding_type="rope",
     )
-
-
-@dataclass(frozen=True)
-class ParameterCounts:
-    """Parameter counts of one model shape.
-
-    `active` follows the convention of counting every parameter a token touches in a forward pass
-    EXCEPT the input embedding (a lookup, not compute): attention, norms, the dense layer(s), shared
-    experts, top-k routed experts, routers and the output head. `active_no_head` drops the output head
-    too; both are reported so that either convention can be quoted.
-    """
-
-    total: int
-    embedding: int
-    output_head: int
-    routed_expert: int
-    active: int
-
-    @property
-    def active_no_head(self) -> int:
-        return self.active - self.output_head
-
-
-def count_parameters(gpt_model: torch.nn.Module, model: ModelConfig) -> ParameterCounts:
-    """Count from the built module (works on the meta device: only shapes are read)."""
-    total = embedding = head = routed = 0
-    for name, p in gpt_model.named_parameters():
-        n = p.numel()
-        total += n
-        if name.startswith("embedding."):
-            embedding += n
-        elif name.startswith("output_layer."):
-            head += n
-        elif ".mlp.experts." in name:
-            routed += n
-    active_routed = routed * model.topk // model.num_experts
-    active = total - embedding - routed + active_routed
-    return ParameterCounts(total, embedding, head, routed, active)
-
-
-def meta_parameter_counts(model: ModelConfig) -> ParameterCounts:
-    """Build the full-size model on the meta device (no memory for weights) and count it.
-
-    Needs a (single-process) megatron parallel state; `trainer.distributed.single_process_state` makes one.
-    """
-    config = transformer_config(model, precision="bf16", meta=True)
-    with torch.device("meta"):
-        gpt = build_gpt_model(config, model, max_sequence_length=4096)
-    return count_parameters(gpt, model)
 
 
 _LOCAL_EXPERT = re.compile(r"\.local_experts\.(\d+)\.")
@@ -250,8 +183,6 @@ def layout_independent_init(gpt_model: torch.nn.Module, model: ModelConfig, seed
     projections; norms keep their ones. Only for tensor_parallel=1 (TP shards need megatron's own
     sharded init). Returns the number of tensors re-drawn.
     """
-    from megatron.core import parallel_state
-
     if parallel_state.get_tensor_model_parallel_world_size() != 1:
         return 0
     ep_rank = parallel_state.get_expert_model_parallel_rank()

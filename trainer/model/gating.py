@@ -1,8 +1,8 @@
-"""DeepSeek-V2 gating and balance losses in plain PyTorch.
+"""The DeepSeek-V2 router's balance losses and device-level token dropping, in plain PyTorch.
 
-This is the reference semantics of our router; the fused Triton kernel in `trainer.kernels` computes
-the same `GatingOutput` and the router switches between the two. Where DeepSeek-V2 differs from
-megatron-core 0.16.1's TopKRouter:
+The gating itself is `trainer.kernels.topk_gating` (`fused=False` is its plain PyTorch path, the
+semantics the fused kernel reproduces); what is here works on its `GatingOutput`. Where DeepSeek-V2
+differs from megatron-core 0.16.1's TopKRouter:
 
 * a group (device) is scored by the MAX affinity of its experts (megatron sums the top-2, as in V3);
 * the top-k affinities are scaled, never renormalised;
@@ -21,44 +21,7 @@ import torch
 
 from trainer.kernels import GatingOutput
 
-__all__ = ["BalanceLossValues", "GatingOutput", "balance_losses", "device_token_dropping", "v2_gating"]
-
-
-def v2_gating(
-    logits: torch.Tensor,
-    topk: int,
-    *,
-    num_groups: int = 1,
-    group_topk: int = 1,
-    scaling_factor: float = 1.0,
-    num_sequences: int = 1,
-) -> GatingOutput:
-    """Route `logits` [T, E]; token t belongs to sequence t % num_sequences ([seq, batch] flattening)."""
-    num_tokens, num_experts = logits.shape
-    scores = torch.softmax(logits.float(), dim=-1)
-    candidates = scores
-    if num_groups > 1:
-        per_group = num_experts // num_groups
-        group_score = scores.detach().view(num_tokens, num_groups, per_group).max(dim=-1).values
-        keep_groups = torch.topk(group_score, group_topk, dim=-1).indices
-        allowed = torch.zeros(num_tokens, num_groups, dtype=torch.bool, device=logits.device)
-        allowed.scatter_(1, keep_groups, True)
-        allowed = allowed.unsqueeze(-1).expand(-1, -1, per_group).reshape(num_tokens, num_experts)
-        candidates = scores.masked_fill(~allowed, float("-inf"))
-    top_vals, top_idx = torch.topk(candidates, topk, dim=-1)
-    topk_probs = top_vals * scaling_factor
-    routing_map = torch.zeros(num_tokens, num_experts, dtype=torch.bool, device=logits.device)
-    routing_map.scatter_(1, top_idx, True)
-    probs = torch.zeros_like(scores).scatter(1, top_idx, topk_probs)
-
-    seq_of_token = torch.arange(num_tokens, device=logits.device) % num_sequences
-    score_sum = scores.new_zeros(num_sequences, num_experts).index_add(0, seq_of_token, scores)
-    token_count = torch.zeros(num_sequences, num_experts, dtype=torch.int64, device=logits.device)
-    token_count.index_add_(0, seq_of_token, routing_map.long())
-    reached = routing_map.view(num_tokens, num_groups, -1).any(dim=-1).long()
-    group_count = torch.zeros(num_sequences, num_groups, dtype=torch.int64, device=logits.device)
-    group_count.index_add_(0, seq_of_token, reached)
-    return GatingOutput(probs, routing_map, topk_probs, top_idx, score_sum, token_count, group_count)
+__all__ = ["BalanceLossValues", "balance_losses", "device_token_dropping"]
 
 
 class BalanceLossValues(NamedTuple):

@@ -1,10 +1,11 @@
 """The DeepSeek-V2 router, plugged into megatron-core's MoE layer through `MoESubmodules.router`.
 
 It keeps megatron's gate (weights, fp32 gating GEMM, state-dict handling, layer numbering) by
-subclassing `TopKRouter`, and replaces only the routing: DeepSeek-V2 gating (`trainer.model.gating`, or
-the fused kernel from `trainer.kernels` when `fused` is on), its three balance losses attached to the
-probabilities with megatron's `MoEAuxLossAutoScaler` (so the schedule's loss scaling applies), optional
-device-level token dropping, and a per-expert load counter that the training loop logs.
+subclassing `TopKRouter`, and replaces only the routing: DeepSeek-V2 gating (`trainer.kernels.topk_gating`,
+the fused kernel when `fused` is on and its plain PyTorch path otherwise), its three balance losses
+(`trainer.model.gating`) attached to the probabilities with megatron's `MoEAuxLossAutoScaler` (so the
+schedule's loss scaling applies), optional device-level token dropping, and a per-expert load counter
+that the training loop logs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from megatron.core.transformer.moe.router import TopKRouter
 from megatron.core.transformer.transformer_config import TransformerConfig
 
 from trainer.cpu_compat import default_device
-from trainer.model.gating import balance_losses, device_token_dropping, v2_gating
+from trainer.kernels import GatingOutput, topk_gating
+from trainer.model.gating import balance_losses, device_token_dropping
 
 #: names under which the unweighted balance losses appear in megatron's aux-loss tracker
 LOSS_NAMES = {
@@ -62,19 +64,17 @@ class DeepSeekV2Router(TopKRouter):
         """The callable that `MoESubmodules.router` expects (megatron calls it with config and groups)."""
         return functools.partial(cls, settings=settings)
 
-    def _gate(self, logits: torch.Tensor, num_sequences: int):
+    def _gate(self, logits: torch.Tensor, num_sequences: int) -> GatingOutput:
         s = self.settings
-        kwargs = dict(
+        return topk_gating(
+            logits,
+            s.topk,
             num_groups=s.num_groups,
-            group_topk=s.group_topk if s.num_groups > 1 else 1,
+            group_topk=s.group_topk if s.num_groups > 1 else 1,  # the recipe ignores it without groups
             scaling_factor=s.scaling_factor,
             num_sequences=num_sequences,
+            fused=s.fused,
         )
-        if s.fused:
-            from trainer.kernels import topk_gating
-
-            return topk_gating(logits, s.topk, fused=True, **kwargs)
-        return v2_gating(logits, s.topk, **kwargs)
 
     def routing(self, logits: torch.Tensor, padding_mask: torch.Tensor | None = None):
         seq_length, bsz = logits.shape[:2]
@@ -112,7 +112,9 @@ class DeepSeekV2Router(TopKRouter):
         # token t of the flattened [seq, batch] input belongs to sequence t % bsz
         return exempt.repeat(seq_length).to(self.weight.device)
 
-    def _attach_balance_losses(self, probs: torch.Tensor, out, tokens_per_sequence: int) -> torch.Tensor:
+    def _attach_balance_losses(
+        self, probs: torch.Tensor, out: GatingOutput, tokens_per_sequence: int
+    ) -> torch.Tensor:
         s = self.settings
         coeffs = {"expert": s.expert_coeff, "device": s.device_coeff, "communication": s.comm_coeff}
         if not any(coeffs.values()):

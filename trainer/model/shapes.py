@@ -23,7 +23,7 @@ class ShapeCounts:
     output_head: int
     final_norm: int
     total: int
-    active: int  # without input embedding, with output head (see builder.ParameterCounts)
+    active: int  # without input embedding, with output head
 
 
 def shape_counts(m: ModelConfig) -> ShapeCounts:

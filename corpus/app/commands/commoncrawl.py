@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from tqdm import tqdm
 
 from corpus.commoncrawl.extract import MathCodeExtractor
 from corpus.commoncrawl.records import iter_pages
@@ -30,8 +32,6 @@ def extract_command(
     dedup_urls: Annotated[bool, typer.Option("--dedup-urls/--keep-duplicate-urls")] = True,
 ) -> None:
     """Extract text (formulas and code kept) from WARC/WET files into OUT as JSONL."""
-    from rich.console import Console
-    from tqdm import tqdm
 
     if out.exists() and out.is_dir():
         raise UserError(f"{out}: is a folder; give the JSONL file to write")

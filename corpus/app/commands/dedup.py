@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -85,7 +86,6 @@ def _claim_work(work: Path, input: Path, config, tasks: int) -> None:
 
 
 def _reader(path: Path):
-    from functools import partial
 
     return partial(JsonlRecords, str(path))
 

@@ -10,11 +10,18 @@
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import typer
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
 
 from corpus.core.atomic import atomic_write_text, split_url
 from corpus.core.errors import UserError
@@ -56,8 +63,6 @@ def search_command(
     refresh: Annotated[bool, typer.Option(help="revalidate cached answers with their ETags")] = False,
 ) -> None:
     """Find repositories with the GitHub search API (the paper: created before 2023-11-01)."""
-    from rich.console import Console
-    from tqdm import tqdm
 
     if method not in ("git", "tarball"):
         raise UserError(f"--method: expected git or tarball (got {method!r})")
@@ -95,11 +100,6 @@ def walk_command(
     as_json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON")] = False,
 ) -> None:
     """Walk one repository and show what the walker and the DeepSeek-Coder file rules keep."""
-    import os
-    from collections import Counter
-
-    from rich.console import Console
-    from rich.table import Table
 
     if "://" in source:
         bare = source.split("?")[0]
@@ -161,9 +161,6 @@ def split_command(
     to: Annotated[Path, typer.Option("--to", help="folder to write the files into")] = Path("."),
 ) -> None:
     """Split a repository-level sample back into its files (exactly the bytes that went in)."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-    from rich.console import Console
 
     paths = data_files(stage)
     if not paths:

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import click
 import typer
+from rich.console import Console
 from typer.core import TyperGroup
 
 from classifiers.langid.identify import detect
@@ -97,7 +98,6 @@ def train_command(
 
     To replace the shipped model, pass --out classifiers/langid/data/langid.ftz.
     """
-    from rich.console import Console
 
     folders = list(folders or [])
     labelled = list(labelled or [])

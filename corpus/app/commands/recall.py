@@ -9,7 +9,10 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from classifiers.decontam.benchmarks import BenchmarkSet, DecontamConfig
 from classifiers.decontam.step import build_index
@@ -173,9 +176,6 @@ def show_command(
     top: Annotated[int, typer.Option(help="domain table rows")] = 10,
 ) -> None:
     """Print every iteration's counts, cutoffs and discovered prefixes (and one domain table)."""
-    import polars as pl
-    from rich.console import Console
-    from rich.table import Table
 
     try:
         rows = loop_summary(folder)

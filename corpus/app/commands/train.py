@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from typing import Annotated
 
 import typer
 
 from corpus.core.errors import UserError
+from trainer.model.shapes import shape_counts, train_flops_per_token
+from trainer.recipe import TrainRecipe, load_recipe, parse_override
 
 
 def register(app: typer.Typer) -> None:
@@ -37,19 +40,15 @@ def train_command(
     ] = False,
 ) -> None:
     """Train a DeepSeek-V2 MoE on megatron-core from a training recipe."""
-    import importlib.util
-
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("megatron.core") is None:
         raise UserError("coderforge train needs torch and megatron-core: pip install 'coderforge[train]'")
-    from trainer.launch import LaunchRequest, run_in_process, run_ray, run_torchrun
-    from trainer.recipe import load_recipe, parse_override
-
     ov = list(overrides or [])
     parsed = load_recipe(recipe, dict(parse_override(o) for o in ov)).stage(stage)
     if dry_run:
         _describe(parsed)
         return
-    from trainer.launch import preflight
+    # torch and megatron-core are the `train` extra: the rest of the CLI (and --dry-run) runs without them
+    from trainer.launch import LaunchRequest, preflight, run_in_process, run_ray, run_torchrun
 
     preflight(parsed)
     req = LaunchRequest(recipe, stage, ov, resume, steps, result)
@@ -70,9 +69,7 @@ def train_command(
         typer.echo(f"{parsed.name}/{stage}: nothing to do (already at step {out['final_step']})")
 
 
-def _describe(recipe) -> None:
-    from trainer.model.shapes import shape_counts, train_flops_per_token
-
+def _describe(recipe: TrainRecipe) -> None:
     c = shape_counts(recipe.model)
     info = {
         "name": recipe.name,
