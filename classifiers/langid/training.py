@@ -27,6 +27,7 @@ from classifiers.langid.rules import LanguageTable, load_table
 from classifiers.langid.sniff import decode, is_binary
 from classifiers.langid.tokens import MODEL_BYTES, model_line
 from corpus.core.fresh_process import in_fresh_process
+from corpus.core.user_files import read_head
 
 RULE_DECIDED = {"filename", "extension", "heuristic", "shebang", "modeline"}
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__"}
@@ -77,9 +78,9 @@ def _walk(root: Path) -> Iterator[Path]:
 
 
 def _starts_with_shebang(path: Path) -> bool:
+    """Two bytes of a regular file; a FIFO or device in a training folder is never opened."""
     try:
-        with open(path, "rb") as f:
-            return f.read(2) == b"#!"
+        return read_head(path, 2) == b"#!"
     except OSError:
         return False
 
@@ -121,7 +122,10 @@ def labelled_files(
                 if path.stat().st_size > cfg.max_file_bytes:
                     stats.skipped["too large"] += 1
                     continue
-                content = path.read_bytes()
+                content = read_head(path, cfg.max_file_bytes + 1)  # a file that grew is still capped
+                if len(content) > cfg.max_file_bytes:
+                    stats.skipped["too large"] += 1
+                    continue
             except OSError:
                 stats.skipped["unreadable"] += 1
                 continue

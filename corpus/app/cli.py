@@ -1,19 +1,20 @@
 """The `coderforge` command line.
 
-Each package contributes its own commands through a `register(app)` function listed in
-`_COMMAND_MODULES`, so that the corpus CLI does not import torch or fastText until a command needs
-them. User mistakes surface as one line on stderr and exit code 2 (see `corpus.core.errors.UserError`).
+Each command module under `corpus/app/commands/` adds its commands through `register(app)`; only
+`train` defers torch and megatron-core (the `train` extra) until it runs. User mistakes surface as
+one line on stderr and exit code 2 (`UserError`); a build that cannot finish (a failed task, a full
+disk, an output held by another build) as one line and exit code 1 (`BuildError`, `OSError`).
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import click
 import typer
 
-from corpus.core.errors import UserError
+from corpus.app.commands import build, commoncrawl, dedup, github, langid, recall, shards, train
+from corpus.core.errors import BuildError, UserError
 
 app = typer.Typer(
     name="coderforge",
@@ -23,31 +24,32 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Modules that add commands to `app`; each defines `register(app: typer.Typer) -> None`.
-_COMMAND_MODULES: list[str] = [
-    "corpus.app.commands.build",
-    "corpus.app.commands.github",
-    "corpus.app.commands.commoncrawl",
-    "corpus.app.commands.dedup",
-    "corpus.app.commands.langid",
-    "corpus.app.commands.train",
-    "corpus.app.commands.recall",
-    "corpus.app.commands.shards",
-]
+#: modules that add commands to `app`, each through `register(app: typer.Typer) -> None`
+COMMAND_MODULES = (build, github, commoncrawl, dedup, langid, train, recall, shards)
 
 
 def _register_all() -> None:
-    for name in _COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+    for module in COMMAND_MODULES:
+        module.register(app)
+
+
+def _os_error_line(e: OSError) -> str:
+    """`No space left on device: /out/x.parquet`: what the OS said, and about which path."""
+    what = e.strerror or e.__class__.__name__
+    where = ": ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+    return f"{what}: {where}" if where else what
 
 
 def main(argv: list[str] | None = None) -> int:
     _register_all()
     try:
         rc = app(args=argv, standalone_mode=False)  # typer.Exit(code) comes back as its code
-    except UserError as e:
+    except (UserError, BuildError) as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # disk full, permission denied, name too long: the OS's words and the path
+        print(f"error: {_os_error_line(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted: re-run the same command to resume", file=sys.stderr)
         return 130

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import fsspec
 from pydantic import Field, field_validator, model_validator
 
 from classifiers.decontam.config import DecontamConfig
@@ -26,6 +27,9 @@ from corpus.mix.config import MixSettings, ShardSettings, TokenizerSettings
 from corpus.text.config import TextSource
 from dedup.config import DedupConfig
 
+#: more tasks per stage than any cluster runs at once; a typo beyond it would stall planning
+MAX_TASKS = 100_000
+
 
 def is_url(path: str) -> bool:
     return "://" in path
@@ -36,7 +40,7 @@ class ExecutorConfig(StrictModel):
     `workers` only changes how many tasks run at once and never changes results."""
 
     kind: Literal["local", "ray"] = "local"
-    tasks: int = Field(4, ge=1, description="datatrove tasks per stage (input shards)")
+    tasks: int = Field(4, ge=1, le=MAX_TASKS, description="datatrove tasks per stage (input shards)")
     workers: int = Field(-1, description="tasks running at once; -1 = min(tasks, CPU cores)")
     ray_address: str | None = Field(None, description="Ray address (host:port, ray://..., auto)")
     cpus_per_task: int = Field(1, ge=1)
@@ -62,8 +66,8 @@ class Sources(StrictModel):
 class Recipe(StrictModel):
     name: str
     description: str = ""
-    seed: int = 0
-    output: str = "demo-output"
+    seed: int = Field(0, ge=0, strict=True, description="every seeded choice derives from it")
+    output: str = Field("demo-output", min_length=1, description="a folder or fsspec URL")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     sources: Sources
     langid: LangidConfig | None = Field(
@@ -94,17 +98,27 @@ def _resolve(base: Path, path: str) -> str:
     return str((base / path).resolve())
 
 
-def _expand_local(key: str, source: str, pattern: str) -> list[str]:
-    """Expand a glob or check a single local file exists; URLs are checked when read."""
+def _expand_local(key: str, source: str, pattern: str, want: Literal["file", "folder"] = "file") -> list[str]:
+    """Expand a glob or check a single local file (or folder) exists; URLs are checked when read.
+    A folder where files are read (or the reverse) is an error here, not zero documents later."""
     if is_url(pattern):
         return [pattern]
     if any(c in pattern for c in "*?["):
         hits = sorted(glob.glob(pattern, recursive=True))
         if not hits:
             raise UserError(f"{source}: {key}: no file matches {pattern}")
-        return hits
+        files = [h for h in hits if os.path.isfile(h)] if want == "file" else hits
+        if not files:
+            raise UserError(f"{source}: {key}: {pattern} matches only folders; give files or a glob of files")
+        return files
     if not os.path.exists(pattern):
         raise UserError(f"{source}: {key}: input not found: {pattern}")
+    if want == "file" and os.path.isdir(pattern):
+        raise UserError(
+            f"{source}: {key}: {pattern} is a folder; give files or a glob such as {pattern}/*.jsonl"
+        )
+    if want == "folder" and not os.path.isdir(pattern):
+        raise UserError(f"{source}: {key}: {pattern} is not a folder")
     return [pattern]
 
 
@@ -116,7 +130,12 @@ def _resolve_inputs(recipe: Recipe, base: Path, source: str) -> None:
                 value = getattr(repo, key)
                 if value:
                     resolved = _resolve(base, value)
-                    _expand_local(f"sources.github.repos.{i}.{key}", source, resolved)
+                    _expand_local(
+                        f"sources.github.repos.{i}.{key}",
+                        source,
+                        resolved,
+                        "folder" if key == "path" else "file",
+                    )
                     setattr(repo, key, resolved)
         lists: list[str] = []
         for i, p in enumerate(gh.curation.lists):
@@ -165,10 +184,61 @@ def _resolve_inputs(recipe: Recipe, base: Path, source: str) -> None:
         recipe.tokenizer.path = resolved
 
 
+#: kernel and device file systems: writable to root, never a place for a corpus
+SYSTEM_FOLDERS = ("/proc", "/sys", "/dev")
+
+
+def source_groups(recipe: Recipe) -> set[str]:
+    """The `group` values the recipe's sources can give documents (recall relabels by target)."""
+    groups: set[str] = set()
+    gh, cc, tx = recipe.sources.github, recipe.sources.commoncrawl, recipe.sources.text
+    recall = recipe.recall
+    if gh:
+        groups |= {gh.group, gh.text_group}
+        if recall and recall.github:
+            groups |= {t.name for t in recall.github.targets}
+    if cc:
+        groups |= (
+            {t.name for t in recall.commoncrawl.targets} if recall and recall.commoncrawl else {cc.group}
+        )
+    if tx:
+        groups.add(tx.group)
+    return groups
+
+
+def _check_mix_groups(recipe: Recipe, source: str) -> None:
+    """A mix group that no source can fill is a typo found now, not after every other stage ran."""
+    if recipe.mix is None or recipe.mix.missing_groups != "error":
+        return
+    given = source_groups(recipe)
+    for name, group in recipe.mix.groups.items():
+        wanted = group.matcher(name).groups
+        if wanted and not set(wanted) & given:
+            raise UserError(
+                f"{source}: mix: group {name!r} takes documents of group {', '.join(wanted)}, which no source "
+                f"gives (the sources give {', '.join(sorted(given))}); fix the name, or set "
+                "mix.missing_groups: renormalize"
+            )
+
+
 def check_output_writable(output: str) -> None:
     """Refuse an output we could not write, before anything is written anywhere."""
     if is_url(output):
+        protocol = output.split("://", 1)[0]
+        try:
+            fsspec.get_filesystem_class(protocol)
+        except ValueError:
+            raise UserError(f"output: {output}: unknown file system protocol {protocol}://") from None
+        except ImportError as e:
+            raise UserError(
+                f"output: {output}: {protocol}:// needs a package that is not installed ({e})"
+            ) from None
         return
+    if len(os.fsencode(output)) >= 4096 or any(len(os.fsencode(p)) > 255 for p in Path(output).parts):
+        raise UserError(f"output: the path is longer than the file system allows ({len(output)} characters)")
+    system = next((f for f in SYSTEM_FOLDERS if output == f or output.startswith(f + "/")), None)
+    if system is not None:
+        raise UserError(f"output: {output} is inside {system}, a system folder")
     path = Path(output)
     if path.exists() and not path.is_dir():
         raise UserError(f"output: {output} exists and is not a folder")
@@ -191,6 +261,7 @@ def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None, schem
         if value is not None:
             set_dotted(raw, dotted, value, source)
     recipe = validate(schema, raw, source)
+    _check_mix_groups(recipe, source)
     _resolve_inputs(recipe, path.parent.resolve(), source)
     if not is_url(recipe.output):
         recipe.output = str(Path(recipe.output).resolve())

@@ -10,8 +10,10 @@ executor skips the ranks that already have a completion marker, which is what ma
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
 import socket
 import sys
 import threading
@@ -31,7 +33,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from corpus.core.atomic import split_url
-from corpus.core.errors import UserError
+from corpus.core.errors import BuildError, UserError
 from corpus.core.stage import Stage
 from corpus.core.stats import StageStats, read_stage_stats
 
@@ -81,10 +83,18 @@ class _QuietTasks:
     verbose = False
 
     def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):  # type: ignore[override]
-        try:
-            return super()._run_for_rank(rank, local_rank if self.verbose else local_rank + 1, node_rank)
-        finally:
-            quiet_logs(self.verbose)
+        if self.verbose:
+            try:
+                return super()._run_for_rank(rank, local_rank, node_rank)
+            finally:
+                quiet_logs(self.verbose)
+        # datatrove also copies a failing task's traceback to stderr; the task log keeps it and the
+        # runner reports the failure in one line, so the copy goes nowhere
+        with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
+            try:
+                return super()._run_for_rank(rank, local_rank + 1, node_rank)
+            finally:
+                quiet_logs(self.verbose)
 
 
 class LocalExecutor(_QuietTasks, LocalPipelineExecutor):
@@ -164,6 +174,12 @@ def _probe_ray(address: str) -> None:
         ) from None
 
 
+def check_ray_address(settings: RunSettings) -> None:
+    """An unreachable Ray address fails here, in seconds, before a build writes anything."""
+    if settings.kind == "ray" and settings.ray_address and settings.ray_address != "auto":
+        _probe_ray(settings.ray_address)
+
+
 @contextmanager
 def ray_session(settings: RunSettings, cpus: int) -> Iterator[None]:
     """Connect to the settings' Ray cluster, or start a local one with `cpus` CPUs, for the block;
@@ -177,8 +193,7 @@ def ray_session(settings: RunSettings, cpus: int) -> Iterator[None]:
         yield
         return
     address = settings.ray_address
-    if address and address != "auto":
-        _probe_ray(address)
+    check_ray_address(settings)
     kwargs: dict[str, Any] = dict(log_to_driver=False, ignore_reinit_error=True, logging_level="warning")
     try:
         if address:
@@ -209,6 +224,24 @@ def remove_stale_temporaries(stage: Stage) -> None:
             fs.rm(path)
 
 
+_ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?\w*(?:Error|Exception|Interrupt)\b.*$", re.MULTILINE)
+
+
+def task_error(stage: Stage) -> str | None:
+    """The last exception line of the first task log that has one: what a user needs to see first."""
+    fs, logs = split_url(f"{stage.folder}/logs")
+    try:
+        names = sorted(fs.glob(f"{logs}/task_*.log"))
+    except FileNotFoundError:
+        return None
+    for name in names:
+        with fs.open(name, "r", errors="replace") as f:
+            found = _ERROR_LINE.findall(f.read()[-200_000:])
+        if found:
+            return found[-1].strip()[:300]
+    return None
+
+
 @dataclass
 class StageResult:
     stage: Stage
@@ -234,30 +267,44 @@ def run_stage(stage: Stage, settings: RunSettings, progress: Progress) -> StageR
     if ran:
         reason = stage.blocked()
         if reason is not None:
-            raise RuntimeError(f"stage {stage.label}: {reason}")
+            raise BuildError(f"stage {stage.label}: {reason}")
         remove_stale_temporaries(stage)
         stop = threading.Event()
         watcher = threading.Thread(target=_watch, args=(progress, task_id, stage, stop), daemon=True)
         watcher.start()
         try:
             stage_executor(stage, settings).run()
+        except (UserError, BuildError, KeyboardInterrupt):
+            raise  # already one line for the user
+        except OSError as e:  # a full disk, a permission: the OS's words, and where
+            where = e.filename or stage.folder
+            raise BuildError(f"stage {stage.label}: {e.strerror or e}: {where}") from e
+        except Exception as e:
+            raise BuildError(
+                f"stage {stage.label}: a task failed: {type(e).__name__}: {str(e)[:300]}; see {stage.folder}/logs/"
+            ) from e
         finally:
             stop.set()
             watcher.join()
             quiet_logs(settings.verbose)
         missing = stage.tasks - completed_tasks(stage)
         if missing:
-            raise RuntimeError(
-                f"stage {stage.label}: {missing} of {stage.tasks} tasks failed; see {stage.folder}/logs/"
+            error = task_error(stage)
+            raise BuildError(
+                f"stage {stage.label}: {missing} of {stage.tasks} tasks failed"
+                + (f" ({error})" if error else "")
+                + f"; see {stage.folder}/logs/"
             )
     progress.update(task_id, completed=stage.tasks)
     return StageResult(stage, read_stage_stats(stage.folder), time.perf_counter() - start, ran)
 
 
 def console_for(stderr: bool) -> Console:
-    """Rich guesses 80 columns when output is not a terminal; tables need more."""
-    probe = Console(stderr=stderr)
-    return probe if probe.is_terminal else Console(stderr=stderr, width=130)
+    """Rich guesses 80 columns when output is not a terminal; tables need more. The stream is bound
+    now, so that a task's stderr redirection never swallows the progress display."""
+    stream = sys.stderr if stderr else sys.stdout
+    probe = Console(file=stream)
+    return probe if probe.is_terminal else Console(file=stream, width=130)
 
 
 def run_stages(

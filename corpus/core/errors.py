@@ -14,3 +14,13 @@ class UserError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(message.split()))
+
+
+class BuildError(Exception):
+    """A build that could not finish for a reason outside the recipe (a task failed, the disk is
+    full, another build holds the output); the message is one line and says where to look."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))

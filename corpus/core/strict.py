@@ -42,9 +42,17 @@ def error_line(source: str | None, err: ValidationError, key_prefix: str = "") -
     else:
         what = first["msg"]
         if "input" in first and kind not in ("value_error", "assertion_error"):
-            what += f" (got {first['input']!r})"
+            what += f" (got {_short_repr(first['input'])})"
     more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
     return f"{loc}: {what}{more}" if source is None else f"{source}: {loc}: {what}{more}"
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    """A value as the user wrote it, cut short: a section pasted in the wrong place can be huge."""
+    if isinstance(value, dict | list) and len(value) > 8:
+        return f"a {type(value).__name__} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validate(model: type[M], raw: Any, source: str | None, key_prefix: str = "") -> M:
@@ -55,13 +63,67 @@ def validate(model: type[M], raw: Any, source: str | None, key_prefix: str = "")
         raise UserError(error_line(source, e, key_prefix)) from None
 
 
+#: values a YAML file may expand to through its aliases (a few-hundred-byte "billion laughs"
+#: file expands to 10^9; a real recipe to a few thousand)
+MAX_YAML_VALUES = 1_000_000
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last one
+    silently) and a document whose aliases expand it beyond `MAX_YAML_VALUES` values."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen and key_node.tag != "tag:yaml.org,2002:merge":
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many values `node` stands for once every alias is expanded (shared nodes counted once
+    per use, computed once each)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    memo[id(node)] = 1  # a recursive alias counts once instead of looping
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    else:
+        size = 1
+    memo[id(node)] = min(size, MAX_YAML_VALUES + 1)
+    return memo[id(node)]
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_YAML_VALUES:
+            raise UserError(f"{source}: aliases expand it to more than {MAX_YAML_VALUES:,} values; refusing")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_yaml(path: str | Path, what: str = "recipe") -> Any:
     """The parsed content of a YAML file; a missing, unreadable or malformed file is a `UserError`."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: {what} not found")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return parse_yaml(path.read_text(encoding="utf-8"), str(path))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -7,8 +7,15 @@ ssh transports are allowed (no `ext::` commands), and credentials are never prom
 
 A fetched repository is kept under `cache_dir/<owner>/<name>/` with a `fetched.json` marker written
 last, so a re-run reuses it and a crash mid-fetch leaves nothing that looks finished. Downloads and
-clones stop as soon as they pass `max_repo_bytes` (the partial copy is deleted), and the token for
-the GitHub API is sent only to the API's own host and never written anywhere.
+clones stop as soon as they pass `max_repo_bytes` (the partial copy is deleted).
+
+The token for the GitHub API goes only to the API's own origin (scheme, host and port of
+`api_url`) and is never written anywhere. A tarball request is redirected by GitHub to a download
+host (codeload.github.com); redirects are followed, but the `Authorization` header is dropped as
+soon as a hop leaves the API origin (urllib alone would carry it along). Clones never get the
+token: git is not given it in the URL, a config or a header, so it cannot end up in `.git/config`,
+in git's messages or in a drop record. Error text from a server or from git is scrubbed of the
+token and of credential-looking values before it becomes a `FetchError` message.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -28,10 +36,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corpus.core.atomic import atomic_write_text, split_url
+from corpus.github.search import same_origin, scrub
 
 MARKER = "fetched.json"
 _GIT_PROTOCOLS = "file:git:http:https:ssh"
 _CHUNK = 1 << 20
+_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"]+@")
 
 
 class FetchError(Exception):
@@ -101,10 +111,13 @@ class Fetcher:
         os.makedirs(folder, exist_ok=True)
         return folder, None
 
+    def _token(self) -> str | None:
+        return (os.environ.get(self.token_env) or None) if self.token_env else None
+
     def _auth_headers(self, url: str) -> dict[str, str]:
         headers = {"User-Agent": "coderforge", **self.headers}
-        token = os.environ.get(self.token_env) if self.token_env else None
-        if token and _same_origin(url, self.api_url):
+        token = self._token()
+        if token and same_origin(url, self.api_url):
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
@@ -130,14 +143,15 @@ class Fetcher:
                     raise FetchError(f"HTTP {e.code} for {_redact(url)}") from None
             except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as e:
                 if attempt == self.retries:
-                    raise FetchError(f"download failed: {type(e).__name__}: {e}") from None
+                    detail = scrub(str(e), self._token())
+                    raise FetchError(f"download failed: {type(e).__name__}: {detail}") from None
             time.sleep(self.backoff_s * 2**attempt)
         os.replace(tmp, final)
         return kind, rel, None
 
     def _http_download(self, url: str, dest: str) -> None:
         req = urllib.request.Request(url, headers=self._auth_headers(url))
-        opener = urllib.request.build_opener(_NoCredentialsElsewhere())
+        opener = urllib.request.build_opener(_NoCredentialsElsewhere(self.api_url))
         with opener.open(req, timeout=self.timeout_s) as resp, open(dest, "wb") as out:
             length = resp.headers.get("Content-Length")
             if length and int(length) > self.max_repo_bytes:
@@ -218,18 +232,23 @@ class Fetcher:
             if proc.returncode != 0:
                 err.seek(0)
                 message = err.read().decode("utf-8", "replace").strip().splitlines()
-                raise FetchError(f"git exited {proc.returncode}: {message[-1] if message else ''}")
+                last = _strip_userinfo(message[-1]) if message else ""
+                raise FetchError(f"git exited {proc.returncode}: {scrub(last, self._token())}")
         if _tree_bytes(watch) > self.max_repo_bytes:
             raise FetchError(f"repository passed the cap of {self.max_repo_bytes} bytes")
 
 
 class _NoCredentialsElsewhere(urllib.request.HTTPRedirectHandler):
     """Follow redirects (the tarball endpoint answers 302 to a download host) without carrying
-    the API token to another host."""
+    the API token off the API origin. Checked against `api_url` itself, not the previous hop,
+    and once dropped the header never comes back on a later hop."""
+
+    def __init__(self, api_url: str) -> None:
+        self.api_url = api_url
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and not _same_origin(newurl, req.full_url):
+        if new is not None and not same_origin(newurl, self.api_url):
             new.headers.pop("Authorization", None)
             new.unredirected_hdrs.pop("Authorization", None)
         return new
@@ -244,15 +263,16 @@ def _safe(part: str) -> str:
     return cleaned.lstrip(".") or "_"
 
 
-def _same_origin(url: str, base: str) -> bool:
-    a, b = urllib.parse.urlparse(url), urllib.parse.urlparse(base)
-    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
-
-
 def _redact(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)[-1]
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _strip_userinfo(text: str) -> str:
+    """`scheme://user:secret@host` -> `scheme://host` wherever a URL appears in git's words (a
+    clone URL given with credentials in it; recent git hides them itself, older git may not)."""
+    return _URL_USERINFO.sub(r"\1", text)
 
 
 def _tree_bytes(path: str) -> int:

@@ -10,8 +10,18 @@ window is paged through (`per_page=100`, the `Link: rel="next"` chain).
 Politeness: a 403/429 with `x-ratelimit-remaining: 0` (or a `retry-after`) waits until the reset
 time and asks again; 5xx and dropped connections are retried with exponential backoff. Every
 answer is kept in an on-disk cache keyed by URL (never by token), so a re-run asks nothing twice;
-with `refresh=True` a cached answer is revalidated with its ETag (a 304 costs no rate limit). The
-token is read from the environment, sent only to the API host, and never logged or written.
+with `refresh=True` a cached answer is revalidated with its ETag (a 304 costs no rate limit).
+
+The token: read from the environment, never logged or written, and sent only to the API's own
+origin (the scheme, host and port of `api_url`). A `next` link or any other URL on another origin
+is refused, not fetched: a paginated answer that points elsewhere is not GitHub's answer, and
+following it without the token would only swap a leak for pages from an unknown host. Redirects
+are followed while they stay on the API origin (with the token, as GitHub's own moved-resource
+redirects need) and refused when they leave it; urllib's own redirect handling would carry the
+`Authorization` header to any host. What a server says back in an error (its message or status
+line, which a hostile or misconfigured host may fill with the request's headers) is scrubbed of
+the token and of any `Authorization`/`Bearer` value, put on one line and cut to 300 characters
+before it goes into an exception.
 """
 
 from __future__ import annotations
@@ -38,10 +48,65 @@ log = logging.getLogger(__name__)
 #: GitHub's search API stops at this many results per query
 SEARCH_RESULT_LIMIT = 1000
 _NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
+_REDIRECTS = (301, 302, 303, 307, 308)
+#: how much of a server's error text reaches an exception message
+ERROR_TEXT_LIMIT = 300
+#: how much of an error body is read at all (a hostile server may send a lot)
+_ERROR_BODY_READ = 65536
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# credentials as they appear in echoed headers or text: an Authorization header's value, the
+# value after an auth scheme, and GitHub's own token formats (classic, fine-grained)
+_SECRET_PATTERNS = (
+    (re.compile(r"""(?i)((?:proxy-)?authorization["']?\s*[:=]\s*["']?)[^"'\r\n,;}]+"""), r"\1***"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
+    (re.compile(r"(?i)\b(token)\s+[A-Za-z0-9._~+/=-]{20,}"), r"\1 ***"),
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9_]{16,}|github_pat_[A-Za-z0-9_]{20,})"), "***"),
+)
 
 
 class SearchError(Exception):
-    """The API refused for good (bad query, bad credentials, retries exhausted)."""
+    """The API refused for good (bad query, bad credentials, retries exhausted, a redirect or
+    link to another host)."""
+
+
+def origin(url: str) -> tuple[str, str, int] | None:
+    """A URL's (scheme, host, port), with the scheme's default port filled in and case folded,
+    so `https://API.github.com:443/x` and `https://api.github.com/y` compare equal; None for a
+    URL without a host or with a malformed port (which then matches nothing)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if not parts.hostname or scheme not in _DEFAULT_PORTS:
+        return None
+    return scheme, parts.hostname.lower(), port if port is not None else _DEFAULT_PORTS[scheme]
+
+
+def same_origin(url: str, base: str) -> bool:
+    """Whether `url` is on `base`'s scheme, host and port: the only place a token may go."""
+    mine = origin(url)
+    return mine is not None and mine == origin(base)
+
+
+def origin_text(url: str) -> str:
+    """`scheme://host:port` of a URL for a message: never its path, query or user info."""
+    o = origin(url)
+    return f"{o[0]}://{o[1]}:{o[2]}" if o else "an unsupported URL"
+
+
+def scrub(text: str, *secrets: str | None) -> str:
+    """Server- or tool-supplied text made safe for an exception or a log: every given secret and
+    every credential-looking value replaced by `***`, whitespace folded onto one line, and cut to
+    `ERROR_TEXT_LIMIT` characters (after scrubbing, so a cut never leaves part of a secret)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    text = " ".join(text.split())
+    return text if len(text) <= ERROR_TEXT_LIMIT else text[: ERROR_TEXT_LIMIT - 1] + "…"
 
 
 @dataclass
@@ -88,8 +153,15 @@ class GithubApi:
     blocked_until: float = 0.0
 
     def get_json(self, path_or_url: str, params: dict[str, Any] | None = None) -> tuple[Any, dict[str, str]]:
-        """GET a JSON document (from the cache when it has one), with its response headers."""
+        """GET a JSON document (from the cache when it has one), with its response headers. A URL
+        on another origin than `api_url` (a `next` link pointing away) is refused unasked."""
         url = self._url(path_or_url, params)
+        if not same_origin(url, self.api_url):
+            raise SearchError(
+                f"refusing a GitHub API link to {origin_text(url)}: only {origin_text(self.api_url)} "
+                "(the configured API) is asked, and it alone gets the token"
+            )
+        token = self._token()
         cached = self._cache_read(url)
         if cached is not None and not self.refresh:
             self.cache_hits += 1
@@ -101,10 +173,11 @@ class GithubApi:
                 log.warning("GitHub rate limit used up: waiting %.0f s until it resets", wait)
                 self.sleep(wait)
                 self.blocked_until = 0.0
-            req = urllib.request.Request(url, headers=self._headers(cached))
+            req = urllib.request.Request(url, headers=self._headers(url, token, cached))
+            opener = urllib.request.build_opener(_StayOnApiOrigin(self.api_url))
             self.requests_made += 1
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                with opener.open(req, timeout=self.timeout_s) as resp:
                     body = json.loads(resp.read().decode("utf-8"))
                     headers = {k.lower(): v for k, v in resp.headers.items()}
                 self._note_quota(headers)
@@ -115,6 +188,13 @@ class GithubApi:
                 if e.code == 304 and cached is not None:
                     self.cache_hits += 1
                     return cached["body"], cached["headers"]
+                if e.code in _REDIRECTS:  # refused by _StayOnApiOrigin: it leads off the API origin
+                    target = urllib.parse.urljoin(url, headers.get("location", ""))
+                    raise SearchError(
+                        f"GitHub API answered {e.code} for {_path(url)} with a redirect to "
+                        f"{origin_text(target)}; not followed: only {origin_text(self.api_url)} "
+                        "(the configured API) is asked, and it alone gets the token"
+                    ) from None
                 wait = self._rate_limit_wait(e.code, headers)
                 if wait is not None:
                     log.warning("GitHub rate limit reached: waiting %.0f s until it resets", wait)
@@ -124,14 +204,14 @@ class GithubApi:
                     self.sleep(self.backoff_s * 2**attempt)
                     attempt += 1
                     continue
-                detail = _error_message(e)
+                detail = scrub(_error_message(e), token)
                 raise SearchError(f"GitHub API answered {e.code} for {_path(url)}: {detail}") from None
             except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError, ValueError) as e:
                 if attempt < self.retries:
                     self.sleep(self.backoff_s * 2**attempt)
                     attempt += 1
                     continue
-                raise SearchError(f"GitHub API unreachable at {_path(url)}: {e}") from None
+                raise SearchError(f"GitHub API unreachable at {_path(url)}: {scrub(str(e), token)}") from None
 
     # -- internals ----------------------------------------------------------------------------
     def _url(self, path_or_url: str, params: dict[str, Any] | None) -> str:
@@ -142,14 +222,16 @@ class GithubApi:
             url += ("&" if "?" in url else "?") + urllib.parse.urlencode(sorted(params.items()))
         return url
 
-    def _headers(self, cached: dict[str, Any] | None) -> dict[str, str]:
+    def _token(self) -> str | None:
+        return (os.environ.get(self.token_env) or None) if self.token_env else None
+
+    def _headers(self, url: str, token: str | None, cached: dict[str, Any] | None) -> dict[str, str]:
         headers = {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
             "User-Agent": "coderforge",
         }
-        token = os.environ.get(self.token_env) if self.token_env else None
-        if token:
+        if token and same_origin(url, self.api_url):  # get_json refuses other origins; belt and braces
             headers["Authorization"] = f"Bearer {token}"
         if cached is not None and cached["headers"].get("etag"):
             headers["If-None-Match"] = cached["headers"]["etag"]
@@ -203,9 +285,24 @@ class GithubApi:
         atomic_write_text(path, json.dumps({"url": url, "headers": keep, "body": body}, sort_keys=True))
 
 
+class _StayOnApiOrigin(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only while it stays on the API origin (the token goes along, as GitHub's
+    moved-resource redirects need); one that leaves it is not followed at all, so it comes back as
+    the 3xx answer itself and `get_json` refuses it in words."""
+
+    def __init__(self, api_url: str) -> None:
+        self.api_url = api_url
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        if not same_origin(newurl, self.api_url):
+            return None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _error_message(e: urllib.error.HTTPError) -> str:
+    """The server's own words for an error, raw: the caller scrubs and cuts them."""
     try:
-        return str(json.loads(e.read().decode("utf-8")).get("message", ""))[:200]
+        return str(json.loads(e.read(_ERROR_BODY_READ).decode("utf-8")).get("message", ""))
     except (ValueError, OSError, AttributeError):
         return e.reason if isinstance(e.reason, str) else ""
 

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from tokenizers import Tokenizer
+import tokenizers
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from corpus.core.atomic import atomic_write_text, split_url
 from corpus.core.errors import UserError
@@ -82,8 +83,6 @@ ROUND_TRIP_PROBE = (
 
 def canonical_pre_tokenizer():
     """The pre-tokenizer a trained tokenizer carries: split, digits one by one, bytes mapped."""
-    from tokenizers import Regex, pre_tokenizers
-
     return pre_tokenizers.Sequence(
         [
             pre_tokenizers.Split(Regex(PRE_TOKENIZE_PATTERN), behavior="isolated"),
@@ -96,9 +95,6 @@ def canonical_pre_tokenizer():
 def fast_pre_tokenizer(version: str | None = None):
     """`canonical_pre_tokenizer()` in two steps instead of three (same pieces), or None where the
     installed `tokenizers` release has not been checked."""
-    import tokenizers
-    from tokenizers import Regex, pre_tokenizers
-
     extra = NUMERIC_BEYOND_REGEX.get(version or tokenizers.__version__)
     if extra is None:
         return None
@@ -111,8 +107,6 @@ def fast_pre_tokenizer(version: str | None = None):
 
 
 def build_untrained(settings: TokenizerSettings) -> Tokenizer:
-    from tokenizers import Tokenizer, decoders, models
-
     tok = Tokenizer(models.BPE(byte_fallback=False))
     tok.pre_tokenizer = canonical_pre_tokenizer()
     tok.decoder = decoders.ByteLevel()
@@ -121,8 +115,6 @@ def build_untrained(settings: TokenizerSettings) -> Tokenizer:
 
 def train_tokenizer(texts: Iterable[str], settings: TokenizerSettings) -> Tokenizer:
     """Train the BPE on `texts`; `settings.vocab_size` ordinary tokens, then the special tokens."""
-    from tokenizers import AddedToken, pre_tokenizers, trainers
-
     tok = build_untrained(settings)
     trainer = trainers.BpeTrainer(
         vocab_size=settings.vocab_size,

@@ -36,10 +36,10 @@ def verify_shards(path: str, use_megatron: bool = True) -> dict[str, Any]:
     eos, vocab = mg.get("eos_id"), mg.get("vocab_size")
     indexed = None
     if use_megatron:
-        # imported here: megatron-core is an optional heavy dependency (the train extra)
         try:
             with warnings.catch_warnings():  # megatron-core warns about absent TransformerEngine/apex
                 warnings.simplefilter("ignore")
+                # imported here: megatron-core is an optional heavy dependency (the train extra)
                 from megatron.core.datasets import indexed_dataset as indexed
         except ImportError:
             indexed = None

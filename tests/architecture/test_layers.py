@@ -135,6 +135,16 @@ def _function_imports(path: Path) -> list[tuple[int, str]]:
     return found
 
 
+def _has_reason(lines: list[str], lineno: int) -> bool:
+    """A comment on the import's line, or on the line above the block of imports it belongs to."""
+    if "#" in lines[lineno - 1]:
+        return True
+    i = lineno - 2
+    while i >= 0 and lines[i].strip().startswith(("from ", "import ")):
+        i -= 1
+    return i >= 0 and lines[i].strip().startswith("#")
+
+
 def test_imports_inside_functions_are_optional_heavy_dependencies_with_a_reason() -> None:
     wrong = []
     for pkg in PACKAGES:
@@ -142,7 +152,7 @@ def test_imports_inside_functions_are_optional_heavy_dependencies_with_a_reason(
             lines = path.read_text(encoding="utf-8").splitlines()
             for lineno, module in _function_imports(path):
                 allowed = any(module == m or module.startswith(m + ".") for m in LAZY_ALLOWED)
-                reason = "#" in lines[lineno - 1] or lines[lineno - 2].strip().startswith("#")
+                reason = _has_reason(lines, lineno)
                 if not (allowed and reason):
                     wrong.append(f"{path.relative_to(REPO)}:{lineno}: {module}")
     assert wrong == []

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from corpus.core.errors import BuildError
 from dedup.components import connected_components
 from dedup.config import DedupConfig
 from dedup.evaluation import plant_variant, real_texts
@@ -105,7 +106,7 @@ def test_chain_needs_several_rounds(tmp_path: Path, texts):
     assert len(drops(tmp_path / "one")) >= 20
     assert _rounds_run(tmp_path / "rounds") >= 4
     write_input(tmp_path / "few", docs)
-    with pytest.raises(RuntimeError, match="did not settle in cluster_rounds = 2 rounds"):
+    with pytest.raises(BuildError, match="did not settle in cluster_rounds = 2 rounds"):
         run_dedup(tmp_path / "few", DedupConfig(cluster_rounds=2, cluster_shards=3), tasks=3)
 
 

@@ -27,6 +27,9 @@ def build_command(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan, write nothing")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show datatrove's task logs")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="inputs changed since the output was built: build it again")
+    ] = False,
 ) -> None:
     """Build a corpus from RECIPE; re-running the same command resumes an interrupted build."""
 
@@ -38,7 +41,7 @@ def build_command(
         "executor.workers": workers,
         "output": output,
     }
-    build(load_recipe(recipe, overrides), dry_run=dry_run, verbose=verbose)
+    build(load_recipe(recipe, overrides), dry_run=dry_run, verbose=verbose, rebuild=rebuild)
 
 
 def inspect_command(

@@ -18,6 +18,7 @@ from corpus.commoncrawl.sources import open_binary
 from corpus.commoncrawl.urls import UrlDeduper, domain_of, normalize_url
 from corpus.core.atomic import atomic_open
 from corpus.core.errors import UserError
+from corpus.core.user_files import check_input_file
 
 
 def extract_command(
@@ -33,6 +34,9 @@ def extract_command(
 ) -> None:
     """Extract text (formulas and code kept) from WARC/WET files into OUT as JSONL."""
 
+    for path in warc:
+        if "://" not in path:
+            check_input_file(path)
     if out.exists() and out.is_dir():
         raise UserError(f"{out}: is a folder; give the JSONL file to write")
     extractor = MathCodeExtractor(main_content=main_content)

@@ -25,6 +25,7 @@ from corpus.app.runner import RunSettings, run_stages
 from corpus.core.atomic import atomic_write_text
 from corpus.core.errors import UserError
 from corpus.core.strict import validate
+from corpus.core.user_files import check_input_file
 from dedup.config import DedupConfig
 from dedup.jsonl import JsonlRecords
 from dedup.layout import read_json, read_table
@@ -109,6 +110,7 @@ def dedup_command(
     ] = False,
 ) -> None:
     """Deduplicate IN.jsonl (exact + MinHash) and write OUT.jsonl with cluster ids."""
+    check_input_file(input)
     if executor not in ("local", "ray"):
         raise UserError(f"--executor: use local or ray (got {executor!r})")
     config = validate(

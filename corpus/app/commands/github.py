@@ -27,6 +27,7 @@ from corpus.core.atomic import atomic_write_text, split_url
 from corpus.core.errors import UserError
 from corpus.core.parquet_io import data_files
 from corpus.core.schema import row_to_document
+from corpus.core.user_files import check_input_file
 from corpus.github.file_rules import DeepSeekFileRules
 from corpus.github.repo_reader import GithubRepoReader, safe_member_path
 from corpus.github.samples import split_sample
@@ -105,7 +106,7 @@ def walk_command(
         bare = source.split("?")[0]
         archive = bare.endswith((".tar.gz", ".tgz", ".zip")) or "/tarball/" in bare or "/zipball/" in bare
         key = "archive" if archive else "url"
-    elif os.path.isdir(source):
+    elif os.path.isdir(check_input_file(source)):
         key = "path"
     elif os.path.isfile(source):
         key = "archive"

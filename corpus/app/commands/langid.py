@@ -6,8 +6,8 @@ sub-command word; ``train`` is the one named sub-command.
 
 from __future__ import annotations
 
-import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -18,8 +18,10 @@ from typer.core import TyperGroup
 
 from classifiers.langid.identify import detect
 from classifiers.langid.model import load_model
+from classifiers.langid.sniff import HEAD_BYTES
 from classifiers.langid.training import CorpusStats, TrainConfig, labelled_files, train_model, training_lines
 from corpus.core.errors import UserError
+from corpus.core.user_files import read_head, walk_user_paths
 
 
 class _DefaultToIdentify(TyperGroup):
@@ -39,43 +41,57 @@ langid_app = typer.Typer(
 )
 
 
-def _iter_paths(paths: list[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            for dirpath, dirnames, filenames in os.walk(p):
-                dirnames[:] = sorted(d for d in dirnames if d != ".git")
-                out.extend(Path(dirpath) / f for f in sorted(filenames))
-        elif p.exists():
-            out.append(p)
-        else:
-            raise UserError(f"{p}: no such file or folder")
-    return out
-
-
 @langid_app.command("identify")
 def identify_command(
     paths: Annotated[list[Path], typer.Argument(help="files or folders (walked recursively)")],
     model: Annotated[Path | None, typer.Option(help="a fastText model other than the shipped one")] = None,
     no_model: Annotated[bool, typer.Option("--no-model", help="rules only, no content model")] = False,
+    max_bytes: Annotated[
+        int,
+        typer.Option(
+            help=f"read at most this many bytes of each file (the identifier looks at its first {HEAD_BYTES:,})",
+        ),
+    ] = HEAD_BYTES,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="list each skipped entry on stderr, not just the count")
+    ] = False,
 ) -> None:
-    """Print `path<TAB>language<TAB>how` per file; language is `-` when unknown, and `how` says why."""
+    """Print `path<TAB>language<TAB>how` per file; language is `-` when unknown, and `how` says why.
 
+    Only regular files are read, and only their first --max-bytes. In a folder, FIFOs, devices,
+    sockets and symlinks that lead out of the folder are skipped and counted on stderr; named
+    directly, a FIFO, device or socket (or a missing path) is an error before anything is read.
+    """
+
+    if max_bytes < 1:
+        raise UserError(f"--max-bytes: must be at least 1 (got {max_bytes})")
+    files = walk_user_paths(paths)  # checks every given path now, before the model loads
     chosen = None
     if not no_model:
         if model is not None and not model.is_file():
             raise UserError(f"--model {model}: no such model file")
         chosen = load_model(str(model) if model else None)
     out = sys.stdout
-    for path in _iter_paths(paths):
+    skipped: Counter[str] = Counter()
+    for found in files:
+        if found.skipped is not None:
+            skipped[found.skipped.reason] += 1
+            if verbose:
+                print(f"skipped {found.path}: {found.skipped.detail}", file=sys.stderr)
+            continue
+        path = found.path
         try:
-            with open(path, "rb") as f:
-                content = f.read()
+            content = read_head(path, max_bytes)
         except OSError as e:
             out.write(f"{path}\t-\tunknown (unreadable: {e.strerror})\n")
             continue
         d = detect(str(path), content, model=chosen)
         out.write(f"{path}\t{d.language or '-'}\t{d.describe()}\n")
+    if skipped:
+        out.flush()
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items()))
+        hint = "" if verbose else "; --verbose lists them"
+        print(f"skipped {sum(skipped.values())} entries, not read ({reasons}){hint}", file=sys.stderr)
 
 
 @langid_app.command("train")

@@ -26,6 +26,7 @@ from classifiers.recall.steps import make_loop_splitter, score_jsonl
 from corpus.core.atomic import atomic_open
 from corpus.core.errors import UserError
 from corpus.core.strict import load_yaml, validate
+from corpus.core.user_files import check_input_file
 
 recall_app = typer.Typer(help="fastText recall of code/math pages: train, score, run the iterative loop.")
 
@@ -57,6 +58,9 @@ def train_command(
     seed: int = 0,
 ) -> None:
     """Train one binary recall model (paper defaults: dim 256, lr 0.1, wordNgrams 3, minCount 3, epoch 3)."""
+    for path in [*positives, *negatives]:
+        if "://" not in path:
+            check_input_file(path)
 
     start = time.perf_counter()
     pos = read_texts(positives, text_key)
@@ -104,6 +108,8 @@ def score_command(
     text_key: str = "text",
 ) -> None:
     """Score every record of SRC with one or more recall models."""
+    if str(src) != "-":
+        check_input_file(src)
 
     models: dict[str, str] = {}
     for spec in model:
@@ -139,6 +145,9 @@ def loop_command(
     out: Annotated[Path, typer.Option(help="folder for every iteration's model, tables and scores")],
 ) -> None:
     """Run the iterative recall loop over PAGES; print each iteration's domains and prefixes."""
+    for src in pages:
+        if "://" not in src:
+            check_input_file(src)
     raw = load_yaml(config, "recall config") or {}
     raw = raw.get("recall", raw) if isinstance(raw, dict) else raw
     cfg = validate(RecallConfig, raw, str(config))
@@ -230,6 +239,7 @@ def decontam_command(
     n: int = 10,
 ) -> None:
     """Drop records sharing an N-gram (or an exact short string) with benchmark test data."""
+    check_input_file(src)
 
     sets = []
     for spec in benchmark or []:
@@ -237,6 +247,8 @@ def decontam_command(
         path, _, fields = rest.rpartition(":")
         if not (name and path and fields):
             raise UserError(f"--benchmark {spec!r}: expected NAME=PATH:FIELD[,FIELD]")
+        if "://" not in path:
+            check_input_file(path)
         sets.append(BenchmarkSet(name=name, paths=[path], fields=fields.split(",")))
     cfg = DecontamConfig(builtin=[] if no_humaneval else ["humaneval"], sets=sets, n=n)
     index = build_index(cfg)
