@@ -58,7 +58,9 @@ def train_model(
     order = np.random.default_rng(params.seed).permutation(len(rows))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+    # beside the model (same file system: the rename is atomic), named as a temporary so that a
+    # killed task's leftovers are cleared before its stage reruns
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".train.tmp-") as tmp:
         train_file = os.path.join(tmp, "train.txt")
         with open(train_file, "w", encoding="utf-8") as f:
             for i in order:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -17,6 +16,7 @@ import pyarrow.parquet as pq
 import zstandard
 
 from corpus.core.errors import UserError
+from corpus.core.json_lines import BadRecord, parse_line
 
 
 def _open_text(path: str) -> IO[str]:
@@ -52,9 +52,9 @@ def iter_records(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise UserError(f"{path}:{n}: not valid JSON ({err.msg})") from None
+                    record = parse_line(line)
+                except BadRecord as err:
+                    raise UserError(f"{path}:{n}: {err.detail}") from None
                 if not isinstance(record, dict):
                     raise UserError(f"{path}:{n}: expected a JSON object")
                 yield f"{path}:{n}", record

@@ -8,10 +8,13 @@ disk, an output held by another build) as one line and exit code 1 (`BuildError`
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import click
 import typer
+import typer._click.exceptions as typer_click
 
 from corpus.app.commands import build, commoncrawl, dedup, github, langid, recall, shards, train
 from corpus.core.errors import BuildError, UserError
@@ -40,8 +43,15 @@ def _os_error_line(e: OSError) -> str:
     return f"{what}: {where}" if where else what
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (a scheduler, `kill`) stops a build the way Ctrl-C does: workers ended, resumable."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     _register_all()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         rc = app(args=argv, standalone_mode=False)  # typer.Exit(code) comes back as its code
     except (UserError, BuildError) as e:
@@ -55,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as e:  # typer's own exits (--help, usage errors)
         return int(e.code or 0)
-    except Exception as e:  # click usage errors arrive here with standalone_mode=False
-        if isinstance(e, click.exceptions.ClickException):
+    except Exception as e:  # usage errors arrive here with standalone_mode=False
+        # typer carries its own copy of click: a bad option value may come from either
+        if isinstance(e, click.exceptions.ClickException | typer_click.ClickException):
             e.show()
             return 2
         if isinstance(e, click.exceptions.Abort):

@@ -11,9 +11,11 @@ executor skips the ranks that already have a completion marker, which is what ma
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -77,12 +79,45 @@ class RunSettings:
         return max(1, min(workers, tasks))
 
 
+#: set in the environment of a build's processes: the pid of the process that runs the stages
+BUILD_PID = "CODERFORGE_BUILD_PID"
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux; a no-op elsewhere).
+
+    A build's helper processes (datatrove's task pool and its manager, the forkserver, the
+    resource tracker) otherwise outlive a main process killed with SIGKILL, and a task still
+    running would write into the output while the re-run resumes it.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@functools.cache
+def _guard_helper_processes() -> None:
+    """Every process this one forks from now on dies with it (registered once per process)."""
+    if sys.platform.startswith("linux"):
+        os.register_at_fork(after_in_child=_die_with_parent)
+
+
+def _in_task_process() -> bool:
+    return os.environ.get(BUILD_PID) not in (None, str(os.getpid()))
+
+
 class _QuietTasks:
     """Mixin: task logs go to the stage's logs/ folder only (datatrove shows rank>0 at ERROR)."""
 
     verbose = False
 
     def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):  # type: ignore[override]
+        if _in_task_process():
+            # Ctrl-C reaches the whole process group: the main process stops the build and says
+            # so once; a worker's own KeyboardInterrupt would only print tracebacks over it
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool's terminate() must end it
+            _die_with_parent()  # a forkserver's child: dies with the forkserver, which dies with the build
         if self.verbose:
             try:
                 return super()._run_for_rank(rank, local_rank, node_rank)
@@ -220,8 +255,9 @@ def remove_stale_temporaries(stage: Stage) -> None:
     """Temporary files of tasks killed mid-write; their tasks have no completion marker and rerun."""
     fs, root = split_url(stage.folder)
     if fs.exists(root):
-        for path in fs.glob(f"{root}/**/.*.tmp-*"):
-            fs.rm(path)
+        for path in sorted(fs.glob(f"{root}/**/.*.tmp-*"), key=len):  # a folder before what it holds
+            if fs.exists(path):
+                fs.rm(path, recursive=True)
 
 
 _ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?\w*(?:Error|Exception|Interrupt)\b.*$", re.MULTILINE)
@@ -314,6 +350,8 @@ def run_stages(
     settings = settings or RunSettings()
     console = console or console_for(stderr=True)
     quiet_logs(settings.verbose)
+    os.environ[BUILD_PID] = str(os.getpid())
+    _guard_helper_processes()
     most_tasks = max((s.tasks for s in stages), default=1)
     results: list[StageResult] = []
     with (

@@ -7,7 +7,6 @@ before the break and records one `corrupt_file` drop, so the loss is visible rat
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ import pyarrow.parquet as pq
 from datatrove.data import Document, DocumentsPipeline
 
 from corpus.core.atomic import split_url
+from corpus.core.json_lines import BadRecord, parse_line
 from corpus.core.schema import PROMOTED, make_document
 from corpus.core.story import StoryStep
 
@@ -88,12 +88,9 @@ class TextSourceReader(StoryStep):
                     if not raw.strip():
                         continue
                     try:
-                        record = json.loads(raw.decode("utf-8"))
-                    except UnicodeDecodeError as e:
-                        self.drop(where, "not_utf8", str(e))
-                        continue
-                    except json.JSONDecodeError as e:
-                        self.drop(where, "corrupt_record", f"invalid JSON: {e.msg} at column {e.colno}")
+                        record = parse_line(raw)
+                    except BadRecord as e:
+                        self.drop(where, e.reason, e.detail)
                         continue
                     doc = self._document(record, where, f"{name}:{lineno}")
                     if doc is not None:
