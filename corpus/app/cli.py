@@ -43,6 +43,10 @@ def _os_error_line(e: OSError) -> str:
     return f"{what}: {where}" if where else what
 
 
+INTERRUPTED = 130
+INTERRUPTED_LINE = "interrupted: re-run the same command to resume"
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM (a scheduler, `kill`) stops a build the way Ctrl-C does: workers ended, resumable."""
     raise KeyboardInterrupt
@@ -61,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_os_error_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted: re-run the same command to resume", file=sys.stderr)
-        return 130
+        print(INTERRUPTED_LINE, file=sys.stderr)
+        return INTERRUPTED
     except SystemExit as e:  # typer's own exits (--help, usage errors)
         return int(e.code or 0)
     except Exception as e:  # usage errors arrive here with standalone_mode=False
@@ -73,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e, click.exceptions.Abort):
             return 1
         raise
+    if rc == INTERRUPTED:  # typer turns KeyboardInterrupt into this exit code itself
+        print(INTERRUPTED_LINE, file=sys.stderr)
     return rc if isinstance(rc, int) else 0
 
 

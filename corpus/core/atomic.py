@@ -18,8 +18,17 @@ from fsspec.implementations.local import LocalFileSystem
 
 
 def split_url(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    fs, p = fsspec.core.url_to_fs(path)
-    return fs, p
+    """The filesystem and the path within it; listings on remote stores are always fresh.
+
+    fsspec caches directory listings per filesystem instance, and task processes (and other
+    machines) write into the same folders while this process watches them: a cached listing of
+    `completions/` or `data/` would miss their files. Remote filesystems are therefore opened
+    without the listings cache; local paths keep fsspec's defaults.
+    """
+    protocol = fsspec.core.split_protocol(path)[0]
+    if protocol in (None, "file", "local"):
+        return fsspec.core.url_to_fs(path)
+    return fsspec.core.url_to_fs(path, use_listings_cache=False)
 
 
 @contextmanager

@@ -6,6 +6,8 @@ the manifest's folder and each weight the shard's share of all written tokens: t
 repetition and down-sampling are already in the shards, so weighting by tokens makes a blended
 loader see exactly the planned mix. "mix" holds the plan, the realised shares and epochs per
 group, and "tokens" the exact counts per source, language and group before and after mixing.
+Each "shards" entry lists its files (`.bin`, `.idx`, Parquet twin) with size and sha256, the
+reference `coderforge shards verify` checks a copy against before a training run.
 """
 
 from __future__ import annotations
@@ -13,9 +15,14 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from corpus.core.atomic import split_url
+from corpus.shards.verify import shard_files
+
+#: files hashed at once: hashlib and file reads release the GIL, and object stores answer slowly
+HASH_THREADS = 8
 
 
 def _read_json(path: str) -> Any:
@@ -28,6 +35,14 @@ def _relative(path: str, root: str) -> str:
     if "://" in path:
         return path[len(root.rstrip("/")) + 1 :] if path.startswith(root.rstrip("/") + "/") else path
     return os.path.relpath(path, root)
+
+
+def _with_files(output: str, shards: list[dict]) -> list[dict]:
+    """The shard entries with prefixes relative to `output` and each file's size and sha256."""
+    prefixes = [_relative(s["prefix"], output) for s in shards]
+    with ThreadPoolExecutor(HASH_THREADS) as pool:
+        files = list(pool.map(lambda p: shard_files(output, p), prefixes))
+    return [dict(s, prefix=p, files=f) for s, p, f in zip(shards, prefixes, files, strict=True)]
 
 
 def shard_manifest(output: str, tokenizer_folder: str, plan_folder: str, shards_folder: str) -> dict:
@@ -89,7 +104,7 @@ def shard_manifest(output: str, tokenizer_folder: str, plan_folder: str, shards_
                 "documents": {k: dict(sorted(v.items())) for k, v in sorted(docs.items())},
             },
         },
-        "shards": [dict(s, prefix=_relative(s["prefix"], output)) for s in shards],
+        "shards": _with_files(output, shards),
         "megatron": {
             "data_path": data_path,
             "data_path_arg": " ".join(f"{w:.12g}" if isinstance(w, float) else str(w) for w in data_path),

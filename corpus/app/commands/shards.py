@@ -24,18 +24,28 @@ def inspect_command(
 
 @shards_app.command("verify")
 def verify_command(
-    path: Annotated[str, typer.Argument(help="build output (with manifest.json), or a shard folder")],
+    path: Annotated[str, typer.Argument(help="build output (with manifest.json), or its mix/shards folder")],
     no_megatron: Annotated[
         bool, typer.Option("--no-megatron", help="skip opening each shard with megatron-core")
     ] = False,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="skip reading the .bin bytes (no sha256, EOS or vocabulary scan): sizes, indexes and "
+            "twins only, so a byte changed in place passes",
+        ),
+    ] = False,
 ) -> None:
-    """Check every shard (index, sizes, EOS, vocabulary, twins, manifest blend); exit 1 on a problem."""
+    """Check every shard against manifest.json (sha256, sizes, no file missing or extra) and itself
+    (index, EOS, vocabulary, twins, blend); exit 1 on a problem, 2 without a complete manifest."""
 
-    report = verify_shards(path, use_megatron=not no_megatron)
+    report = verify_shards(path, use_megatron=not no_megatron, quick=quick)
     how = "megatron-core IndexedDataset and our reader" if report["megatron_checked"] else "our reader"
+    hashed = "sizes only, no checksums (--quick)" if report["quick"] else "sha256 against manifest.json"
     print(
         f"{report['folder']}: {report['shards']} shards, {report['sequences']:,} sequences, "
-        f"{report['tokens']:,} tokens, checked with {how}"
+        f"{report['tokens']:,} tokens, checked with {how}, {hashed}"
     )
     for problem in report["problems"]:
         print(f"problem: {problem}")
