@@ -11,8 +11,10 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from classifiers.decontam.report import removal_warning
 from corpus.app.claim import claim_output, output_lock, recipe_fingerprint, refuse_foreign
 from corpus.app.manifest import write_manifest
 from corpus.app.plan import StageBuilder, plan
@@ -28,7 +30,12 @@ from corpus.app.runner import (
 from corpus.core.stage import Stage
 
 #: recipe fields that change how a build runs but never what it writes
-RUN_ONLY_FIELDS = {"executor": {"kind", "workers", "ray_address", "cpus_per_task", "mem_per_cpu_gb"}}
+RUN_ONLY_FIELDS = {
+    "executor": {"kind", "workers", "ray_address", "cpus_per_task", "mem_per_cpu_gb"},
+    # whether a build stops or warns, never what it writes
+    "mix": {"allow_shrink", "min_used_share"},
+    "decontam": {"warn_share"},
+}
 
 
 def run_settings(recipe: Recipe, verbose: bool = False) -> RunSettings:
@@ -73,12 +80,18 @@ def build(
     check_ray_address(settings)  # before anything is written: an unreachable cluster leaves no trace
     refuse_foreign(recipe.output)
     with output_lock(recipe.output):
-        claim_output(recipe, recipe_fingerprint(recipe, RUN_ONLY_FIELDS), rebuild, [s.folder for s in stages])
+        claim_output(recipe, recipe_fingerprint(recipe, RUN_ONLY_FIELDS), rebuild)
         wall_start = time.perf_counter()
         results = run_stages(stages, settings, console or console_for(stderr=True))
         wall = time.perf_counter() - wall_start
         write_manifest(recipe, stages, results, wall)
     out.print(summary_table(results, f"{recipe.name}: done in {wall:.1f}s -> {recipe.output}"))
+    if recipe.decontam is not None:  # an implausible share removed is said loudly, not only counted
+        for r in results:
+            if r.stage.name == "decontam" and (
+                msg := removal_warning(r.stage.folder, recipe.decontam.warn_share)
+            ):
+                out.print(f"[bold red]{escape(msg)}[/]")
     out.print(
         f"manifest: {recipe.output.rstrip('/')}/manifest.json   inspect: coderforge inspect {recipe.output}"
     )

@@ -109,7 +109,7 @@ def recipe_fingerprint(recipe: Recipe, run_only: dict[str, set[str]]) -> str:
     data = recipe.model_dump(mode="json", exclude={"output", "description"})
     for section, keys in run_only.items():
         for key in keys:
-            data.get(section, {}).pop(key, None)
+            (data.get(section) or {}).pop(key, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -136,7 +136,7 @@ def refuse_foreign(output: str) -> None:
         )
 
 
-def claim_output(recipe: Recipe, fingerprint: str, rebuild: bool, stage_folders: list[str]) -> None:
+def claim_output(recipe: Recipe, fingerprint: str, rebuild: bool) -> None:
     """Refuse what is not ours or no longer matches; record the recipe and its inputs."""
     fs, root = split_url(recipe.output)
     marker = f"{recipe.output.rstrip('/')}/{MARKER}"
@@ -144,10 +144,10 @@ def claim_output(recipe: Recipe, fingerprint: str, rebuild: bool, stage_folders:
     inputs = recipe_inputs(recipe)
     if fs.exists(marker_path):
         previous = _read_json(fs, marker_path)
-        if previous.get("fingerprint") != fingerprint and has_completed_work(recipe.output):
+        if previous.get("fingerprint") != fingerprint and has_completed_work(recipe.output) and not rebuild:
             raise UserError(
                 f"output: {recipe.output} holds a build of a different recipe "
-                f"({previous.get('recipe', '?')}); choose another output or delete it"
+                f"({previous.get('recipe', '?')}); choose another output, or re-run with --rebuild to replace it"
             )
         recorded = previous.get("inputs", {})
         current = {p: identity(p, recorded.get(p)) for p in inputs}
@@ -160,8 +160,8 @@ def claim_output(recipe: Recipe, fingerprint: str, rebuild: bool, stage_folders:
                 f"output: {recipe.output} was built from other versions of its inputs: {listed}; "
                 "re-run with --rebuild to build it again, or choose another output"
             )
-        if rebuild:
-            clear_build(recipe.output, stage_folders)
+        if rebuild and (changed or previous.get("fingerprint") != fingerprint):
+            clear_build(recipe.output)
     else:
         refuse_foreign(recipe.output)
         fs.makedirs(root, exist_ok=True)
@@ -170,13 +170,25 @@ def claim_output(recipe: Recipe, fingerprint: str, rebuild: bool, stage_folders:
     atomic_write_text(marker, json.dumps(record, indent=2, sort_keys=True))
 
 
-def clear_build(output: str, stage_folders: list[str]) -> None:
-    """`--rebuild`: remove what the build wrote (stage folders and the manifest), not the caches."""
-    fs, _ = split_url(output)
-    for folder in [*stage_folders, f"{output.rstrip('/')}/manifest.json"]:
-        _, path = split_url(folder)
-        if fs.exists(path):
-            fs.rm(path, recursive=True)
+#: what `--rebuild` keeps: the build's own records, and fetched repositories (a cache, not output)
+KEEP_ON_REBUILD = (".coderforge", "cache")
+
+
+def clear_build(output: str) -> None:
+    """`--rebuild`: remove every stage folder and the manifest, whichever recipe wrote them."""
+    fs, root = split_url(output)
+    for top in fs.ls(root, detail=False):
+        name = top.rstrip("/").rsplit("/", 1)[-1]
+        if name in KEEP_ON_REBUILD:
+            continue
+        if not fs.isdir(top):
+            fs.rm(top)
+            continue
+        for stage in fs.ls(top, detail=False):
+            if stage.rstrip("/").rsplit("/", 1)[-1] not in KEEP_ON_REBUILD:
+                fs.rm(stage, recursive=True)
+        if fs.exists(top) and not fs.ls(top, detail=False):
+            fs.rm(top, recursive=True)
 
 
 def _alive(pid: int) -> bool:

@@ -170,7 +170,17 @@ def _ray_executor_class() -> type:
     from datatrove.executor.ray import RayPipelineExecutor  # optional extra; imports ray (~0.5 s)
 
     class RayExecutor(_QuietTasks, RayPipelineExecutor):
-        pass
+        #: the stage's folder, cleared of dead tasks' temporaries once every task has ended
+        stage_folder: str | None = None
+
+        def run(self):
+            """datatrove resubmits the tasks of an actor that died, with its node or alone; the
+            dead task's half-written temporaries stay beside the finished files of the task that
+            replaced it, so once every task has ended they are removed, as a re-run would."""
+            result = super().run()
+            if self.stage_folder is not None:
+                _remove_temporaries(self.stage_folder)
+            return result
 
     return RayExecutor
 
@@ -189,6 +199,7 @@ def stage_executor(stage: Stage, settings: RunSettings) -> Any:
         executor = _ray_executor_class()(
             **common, cpus_per_task=settings.cpus_per_task, mem_per_cpu_gb=settings.mem_per_cpu_gb
         )
+        executor.stage_folder = stage.folder
     else:
         executor = LocalExecutor(**common, start_method="forkserver")
     executor.verbose = settings.verbose
@@ -253,7 +264,11 @@ def completed_tasks(stage: Stage) -> int:
 
 def remove_stale_temporaries(stage: Stage) -> None:
     """Temporary files of tasks killed mid-write; their tasks have no completion marker and rerun."""
-    fs, root = split_url(stage.folder)
+    _remove_temporaries(stage.folder)
+
+
+def _remove_temporaries(folder: str) -> None:
+    fs, root = split_url(folder)
     if fs.exists(root):
         for path in sorted(fs.glob(f"{root}/**/.*.tmp-*"), key=len):  # a folder before what it holds
             if fs.exists(path):

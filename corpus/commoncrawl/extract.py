@@ -53,6 +53,7 @@ _TEX_ANNOTATION = re.compile(
 )
 _KATEX_HTML = re.compile(r"<span\b[^>]*\bclass\s*=\s*[\"'][^\"']*\bkatex-html\b[^>]*>", re.I)
 _SPAN_TAG = re.compile(r"<(/?)span\b[^>]*>", re.I)
+_ANY_TAG = re.compile(r"<[^>]*>")
 
 
 def _wrap(tex: str, display: bool) -> str:
@@ -155,8 +156,18 @@ def _math_to_text(attrs_text: str, inner: str) -> str:
     elif attrs.get("alttext", "").strip():
         tex = unwrap_displaystyle(attrs["alttext"].strip())
     else:
-        tex = mathml_to_latex(parse_math(f"<math {attrs_text}>{inner}</math>"))
+        tex = _mathml_tex(f"<math {attrs_text}>{inner}</math>")
     return _tex_text(tex, display)
+
+
+def _mathml_tex(markup: str) -> str:
+    """TeX of one MathML formula. The converter recurses once per nesting level, so a formula
+    nested deeper than Python's stack (generated or hostile pages nest `<mrow>` by the thousand)
+    keeps only its bare text, and the page its other content, instead of failing the whole file."""
+    try:
+        return mathml_to_latex(parse_math(markup))
+    except RecursionError:
+        return " ".join(html_lib.unescape(_ANY_TAG.sub(" ", markup)).split())
 
 
 def _drop_spans(html: str, marker: re.Pattern[str]) -> str:
@@ -229,5 +240,4 @@ def _mjx_to_text(match: re.Match[str]) -> str:
     if inner is None:
         return ""
     display = _attrs(match.group(1)).get("display", "") == "true"
-    node = parse_math(inner.group(0))
-    return _tex_text(mathml_to_latex(node), display)
+    return _tex_text(_mathml_tex(inner.group(0)), display)

@@ -114,7 +114,13 @@ def _default_groups() -> dict[str, MixGroup]:
 
 
 class MixSettings(StrictModel):
-    """The plan: token shares per group and a total budget met by down-sampling or repeating."""
+    """The plan: token shares per group and a total budget met by down-sampling or repeating.
+
+    Without a budget, the group with the fewest tokens for its share fixes the total and every
+    other group is down-sampled to match; one small source can so throw away almost all of a
+    large one while the realised shares still look perfect. `min_used_share` makes that a stop
+    instead of a silent shrink; `allow_shrink` (or a `total_tokens`) says it is wanted.
+    """
 
     groups: dict[str, MixGroup] = Field(default_factory=_default_groups)
     total_tokens: int | None = Field(
@@ -123,6 +129,19 @@ class MixSettings(StrictModel):
     seed: int | None = Field(None, description="sampling and FIM seed; None = the recipe's seed")
     missing_groups: Literal["error", "renormalize"] = Field(
         "error", description="a group with a share but no documents: stop, or share its part among the rest"
+    )
+    min_used_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "without total_tokens: stop before writing shards when the plan would use less than this "
+            "share of the groups' tokens (0 = never stop)"
+        ),
+    )
+    allow_shrink: bool = Field(
+        False,
+        description="without total_tokens: accept a plan that uses less than min_used_share of the tokens",
     )
 
     @model_validator(mode="before")

@@ -5,7 +5,9 @@ Megatron-LM's `--data-path` form, [weight, prefix, weight, prefix, ...], with pr
 the manifest's folder and each weight the shard's share of all written tokens: the plan's
 repetition and down-sampling are already in the shards, so weighting by tokens makes a blended
 loader see exactly the planned mix. "mix" holds the plan, the realised shares and epochs per
-group, and "tokens" the exact counts per source, language and group before and after mixing.
+group, and the tokens available and used (per group in "plan"; in all beside it, with the
+limiting group), so a mix that kept its shares by throwing most of the data away says so;
+"tokens" holds the exact counts per source, language and group before and after mixing.
 Each "shards" entry lists its files (`.bin`, `.idx`, Parquet twin) with size and sha256, the
 reference `coderforge shards verify` checks a copy against before a training run.
 """
@@ -82,6 +84,7 @@ def shard_manifest(output: str, tokenizer_folder: str, plan_folder: str, shards_
             "planned_share": gp["share"],
             "share_error_pp": 100.0 * (share - gp["share"]),
             "epochs": tokens / gp["available_tokens"] if gp["available_tokens"] else 0.0,
+            "available_tokens": gp["available_tokens"],
             "fim": dict(sorted(fim.get(g, Counter()).items())),
         }
         max_error = max(max_error, abs(realised[g]["share_error_pp"]))
@@ -96,6 +99,10 @@ def shard_manifest(output: str, tokenizer_folder: str, plan_folder: str, shards_
             "realised": realised,
             "total_tokens": total,
             "max_share_error_pp": max_error,
+            "available_tokens": plan.get("available_tokens"),
+            "used_tokens": plan.get("used_tokens"),
+            "used_share": plan.get("used_share"),
+            "limiting_group": plan.get("limiting_group"),
         },
         "tokens": {
             "available": plan["available"],

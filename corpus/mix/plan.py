@@ -7,6 +7,12 @@ seeded hash of their ids, taken while the running token count stays closest to t
 Ordering by a hash of the id (not by position) makes the choice independent of how inputs were
 split into files and tasks. Without a budget, T is the largest total no group must repeat for.
 
+That largest total is set by one group (the limiting group: fewest tokens for its share), and
+every other group is down-sampled to it. Shares alone cannot show how much was thrown away, so
+the plan reports, per group and in all, the tokens available, the tokens used (each document
+once) and the epochs, and `check_used_share` stops a build whose plan would use less than
+`mix.min_used_share` of the available tokens unless `mix.allow_shrink` says that is wanted.
+
 The plan counts tokens of the plain text; FIM splits a word or two per document, so the realised
 counts (measured exactly when the shards are written) differ slightly and are reported beside it.
 """
@@ -33,6 +39,10 @@ class GroupPlan:
     full_epochs: int
     partial_documents: int
     epochs: float
+    #: tokens of the documents written at least once, each counted once (<= available_tokens)
+    used_tokens: int = 0
+    #: used_tokens / available_tokens: the part of the group that reaches the shards at all
+    used_share: float = 0.0
 
 
 def mix_order_key(seed: int, group: str, doc_id: str) -> int:
@@ -95,6 +105,7 @@ def plan_copies(
         k = int(picked.size)
         copies[g] = c
         planned = float((c * cost).sum())
+        used = float(cost[c > 0].sum())
         plans[g] = GroupPlan(
             share=share,
             documents=n,
@@ -104,6 +115,8 @@ def plan_copies(
             full_epochs=full,
             partial_documents=k,
             epochs=planned / available[g],
+            used_tokens=round(used),
+            used_share=used / available[g],
         )
     return plans, copies, round(total)
 
@@ -160,10 +173,57 @@ def _partial_epoch(ordered_costs: np.ndarray, remainder: float, swaps: int = 8) 
     return np.flatnonzero(taken)
 
 
+def limiting_group(plans: dict[str, GroupPlan]) -> str | None:
+    """The group with the fewest available tokens for its share (the first when several tie):
+    without a budget it fixes the total and caps every other group; with one, it is the group
+    repeated most."""
+    ratios = {g: p.available_tokens / p.share for g, p in plans.items() if p.share > 0 and p.available_tokens}
+    return min(ratios, key=ratios.__getitem__) if ratios else None
+
+
+def plan_usage(plans: dict[str, GroupPlan]) -> dict:
+    """Tokens available and used over the groups that have a share (a zero-share group is left
+    out on purpose, so it never counts as thrown away), and the limiting group."""
+    counted = [p for p in plans.values() if p.share > 0]
+    available = sum(p.available_tokens for p in counted)
+    used = sum(p.used_tokens for p in counted)
+    return {
+        "available_tokens": available,
+        "used_tokens": used,
+        "used_share": used / available if available else 0.0,
+        "limiting_group": limiting_group(plans),
+    }
+
+
+def check_used_share(plans: dict[str, GroupPlan], settings: MixSettings) -> None:
+    """Stop (before any shard is written) when, without a budget, the limiting group would leave
+    most of the other groups' tokens out of the mix.
+
+    The message is one line (short enough to survive a task log's one-line summary) that names
+    the limiting group and both ways out: a `total_tokens`, for which groups with too few tokens
+    are repeated (whole epochs plus a seeded partial one), or `allow_shrink: true`.
+    """
+    if settings.total_tokens is not None or settings.allow_shrink or settings.min_used_share <= 0:
+        return
+    usage = plan_usage(plans)
+    if not usage["available_tokens"] or usage["used_share"] >= settings.min_used_share:
+        return
+    g = usage["limiting_group"]
+    lim = plans[g]
+    raise UserError(
+        f"mix: group {g} ({lim.available_tokens:,} tokens at share {lim.share:g}) caps the plan at "
+        f"{usage['used_tokens']:,} of the {usage['available_tokens']:,} available tokens "
+        f"({100 * usage['used_share']:.3g}%, under mix.min_used_share {settings.min_used_share:g}); "
+        "set mix.total_tokens (groups short of it repeat: whole epochs plus a seeded partial one) "
+        "or mix.allow_shrink: true"
+    )
+
+
 def plan_to_json(plans: dict[str, GroupPlan], total: int, seed: int, missing: list[str]) -> dict:
     return {
         "seed": seed,
         "total_tokens": total,
         "groups": {g: asdict(p) for g, p in plans.items()},
         "missing_groups": missing,
+        **plan_usage(plans),
     }

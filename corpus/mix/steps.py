@@ -25,7 +25,7 @@ from corpus.mix.config import MixSettings, TokenizerSettings
 from corpus.mix.documents import GroupAssigner, freeze_inputs, frozen_inputs, iter_batches
 from corpus.mix.encode import encode_sequences
 from corpus.mix.fim import draw_fim, stable_hash64
-from corpus.mix.plan import mix_order_key, plan_copies, plan_to_json
+from corpus.mix.plan import check_used_share, mix_order_key, plan_copies, plan_to_json
 from corpus.mix.tokenizer import load_tokenizer, train_tokenizer, wrap_trained
 from corpus.shards.megatron import MegatronShardWriter
 
@@ -272,7 +272,9 @@ class PlanStep(StoryStep):
     """Decide how many copies of each document the shards get (one task), and record the plan.
 
     Writes `plan.json` and one selection file per count file; documents that get no copy are
-    recorded as drops (`downsampled`, or `zero-share` for groups given no share). The plan needs
+    recorded as drops (`downsampled`, or `zero-share` for groups given no share). Without a
+    budget, a plan that would use less than `mix.min_used_share` of the tokens stops here with a
+    `UserError` (see `check_used_share`), before anything is written. The plan needs
     every document's cost and seeded order at once, so it runs as one task; it holds numbers
     only (about 28 bytes a document: a billion documents fit a 32 GB machine), the order keys
     having been hashed by the parallel count stage.
@@ -322,6 +324,9 @@ class PlanStep(StoryStep):
         del key_of, cost_of
         plans, copies, total = plan_copies(keys_by_group, tokens_np, self.mix, self.seed)
         del keys_by_group, tokens_np
+        # before any selection file: a plan that would silently throw most tokens away stops the
+        # build here, so no shard of it is ever written
+        check_used_share(plans, self.mix)
         missing = [g for g, gp in plans.items() if self.mix.groups[g].share > 0 and gp.documents == 0]
 
         documents_out = 0

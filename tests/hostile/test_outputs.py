@@ -192,3 +192,17 @@ def test_a_full_disk_is_one_line(tmp_path: Path) -> None:
         assert "stage text/documents: No space left on device: " in line
     finally:
         subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_rebuild_replaces_another_recipes_output(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_cli("build", str(_recipe(tmp_path, out, dedup={})), check=True)
+    assert (out / "all" / "dedup").is_dir()
+    other = _recipe(tmp_path, out, name="other.yaml")
+    line = _one_line_error(run_cli("build", str(other)))
+    assert "holds a build of a different recipe" in line and "--rebuild" in line
+    run_cli("build", str(other), "--rebuild", check=True)
+    assert not (out / "all").exists()  # the old recipe's stages are gone, not left beside the new
+    clean = tmp_path / "clean"
+    run_cli("build", str(other), "--output", str(clean), check=True)
+    assert output_digests(out) == output_digests(clean)

@@ -11,6 +11,7 @@ cluster, finishes it. Either way the output equals an uninterrupted local build'
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import shutil
@@ -30,6 +31,8 @@ from tests.conftest import CODERFORGE, REPO, output_digests, run_cli
 
 RAY = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
 TASKS, RECORDS = 6, 30_000
+#: loopback addresses other than 127.0.0.1, which Ray would swap for the machine's own address
+HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -59,7 +62,7 @@ class Node:
     def log(self) -> str:
         return Path(self.log_path).read_text(errors="replace")[-3000:]
 
-    def wait_up(self, timeout: float = 180) -> None:
+    def wait_up(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while b"block forever" not in Path(self.log_path).read_bytes():
             assert self.proc.poll() is None, self.log()
@@ -104,6 +107,17 @@ class Node:
                 p.kill()
 
 
+def _off_loopback(procs: list[psutil.Process]) -> list[str]:
+    """Connections of `procs` to anything but the loopback range: the test keeps to this machine."""
+    found = []
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            for c in p.net_connections(kind="inet"):
+                if c.raddr and not ipaddress.ip_address(c.raddr.ip.removeprefix("::ffff:")).is_loopback:
+                    found.append(f"{_name(p)} -> {c.raddr.ip}:{c.raddr.port}")
+    return found
+
+
 def _name(p: psutil.Process) -> str:
     with contextlib.suppress(psutil.Error):
         return p.name()
@@ -127,14 +141,13 @@ def two_nodes() -> Iterator[tuple[str, dict[str, str], Node, Node]]:
         "RAY_health_check_initial_delay_ms": "1000",
         "RAY_health_check_period_ms": "1000",
         "RAY_health_check_failure_threshold": "3",
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     }
     common = ["--num-cpus", "1", "--object-store-memory", str(200 * 1024**2), "--disable-usage-stats"]
     nodes: list[Node] = []
     try:
         os.mkdir(head_temp := os.path.join(root, "h"))
         head = Node(
-            ["--head", "--port", str(port), "--node-ip-address", "127.0.0.1", "--include-dashboard=false",
+            ["--head", "--port", str(port), "--node-ip-address", HEAD_IP, "--include-dashboard=false",
              "--resources", json.dumps({"head": 1}), *common],
             env, head_temp, "head",
         )  # fmt: skip
@@ -142,12 +155,12 @@ def two_nodes() -> Iterator[tuple[str, dict[str, str], Node, Node]]:
         head.wait_up()
         os.mkdir(worker_temp := os.path.join(root, "w"))
         worker = Node(
-            ["--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.2", *common],
-            {**env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}, worker_temp, "worker",
+            ["--address", f"{HEAD_IP}:{port}", "--node-ip-address", WORKER_IP, *common],
+            env, worker_temp, "worker",
         )  # fmt: skip
         nodes.append(worker)
         worker.wait_up()
-        yield f"127.0.0.1:{port}", env, head, worker
+        yield f"{HEAD_IP}:{port}", env, head, worker
     finally:
         for node in reversed(nodes):
             node.stop()
@@ -173,13 +186,12 @@ def _recipe(tmp_path: Path, name: str) -> Path:
 
 
 def test_a_lost_worker_node_costs_no_bytes(tmp_path: Path, two_nodes) -> None:
-    address, env, _head, worker = two_nodes
+    address, env, head, worker = two_nodes
     _inputs(tmp_path / "in")
     recipe = _recipe(tmp_path, "ray")
     out = tmp_path / "ray"
     completions = out / "text" / "documents" / "completions"
     cmd = [*CODERFORGE, "build", str(recipe), "--executor", "ray", "--ray-address", address]
-    started = time.monotonic()
     with open(tmp_path / "build.log", "w+b") as log:
         build = subprocess.Popen(
             cmd, cwd=REPO, env={**env, "PYTHONPATH": str(REPO)}, stdout=log, stderr=subprocess.STDOUT
@@ -191,6 +203,8 @@ def test_a_lost_worker_node_costs_no_bytes(tmp_path: Path, two_nodes) -> None:
                 assert time.monotonic() < deadline, "the worker node never ran a task mid-stage"
                 time.sleep(0.05)
             done_at_loss = len(os.listdir(completions))
+            cluster = [psutil.Process(build.pid), *head.processes(), *worker.processes()]
+            assert _off_loopback(cluster) == []
             worker.lose()
             returncode = build.wait(timeout=240)
         finally:
@@ -199,7 +213,6 @@ def test_a_lost_worker_node_costs_no_bytes(tmp_path: Path, two_nodes) -> None:
                 build.wait()
         output = Path(log.name).read_text(errors="replace")
     assert 1 <= done_at_loss < TASKS, f"the node must be lost mid-stage ({done_at_loss} of {TASKS} done)"
-    first_run = time.monotonic() - started
 
     if returncode != 0:  # the stage stopped: one line, and the same command finishes it
         errors = [line for line in output.strip().splitlines() if line.startswith("error: ")]
@@ -207,8 +220,8 @@ def test_a_lost_worker_node_costs_no_bytes(tmp_path: Path, two_nodes) -> None:
         assert "Traceback" not in output, output[-3000:]
         rerun = run_cli(*cmd[len(CODERFORGE) :], env=env, timeout=240)
         assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    else:
-        assert "text/documents" in output, output[-3000:]
+    else:  # datatrove saw the actor die with its node and ran its task again
+        assert "RayActorError" in output and "text/documents" in output, output[-3000:]
     assert (out / "manifest.json").is_file()
     assert [p for p in out.rglob(".*.tmp-*")] == []
 
@@ -216,5 +229,3 @@ def test_a_lost_worker_node_costs_no_bytes(tmp_path: Path, two_nodes) -> None:
     run_cli("build", str(clean), check=True, env=env)
     assert output_digests(out) == output_digests(tmp_path / "clean")
     assert len(output_digests(out)) >= TASKS
-    print(output[-6000:])
-    print(f"node lost after {done_at_loss} of {TASKS} tasks; first run {first_run:.1f}s, rc {returncode}")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from loguru import logger
@@ -24,6 +25,7 @@ from loguru import logger
 from corpus.app.runner import RunSettings, run_stages
 from corpus.core.atomic import atomic_write_text
 from corpus.core.errors import UserError
+from corpus.core.json_lines import BadRecord, parse_line
 from corpus.core.strict import validate
 from corpus.core.user_files import check_input_file
 from dedup.config import DedupConfig
@@ -32,10 +34,19 @@ from dedup.layout import read_json, read_table
 from dedup.report import cluster_report, format_report
 from dedup.stages import dedup_stages, describe, layout_for
 
+#: a `\\uD800`-`\\uDFFF` escape: only such a line can parse to a lone surrogate
+_ESCAPED_SURROGATE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
 
 def _check_records(path: Path) -> int:
     """Validate every record before any work: a broken line or a duplicate id stops the run with
-    its line number. Returns the number of records; only the ids are held, not the texts."""
+    its line number. Returns the number of records; only the ids are held, not the texts.
+
+    Lines are parsed by `parse_line`, as every reader parses them, so a line nested too deeply
+    for Python's parser is a one-line error here rather than a traceback in a task. A lone UTF-16
+    surrogate escape (`\\ud800`) is refused too: the output is each input record written back,
+    and UTF-8 cannot hold a lone surrogate; replacing it would change the user's text unasked."""
     if not path.is_file():
         raise UserError(f"{path}: input not found")
     seen: dict[str, int] = {}
@@ -44,9 +55,11 @@ def _check_records(path: Path) -> int:
             if not raw.strip():
                 continue
             try:
-                rec = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise UserError(f"{path}:{lineno}: not a JSON record ({e})") from None
+                rec = parse_line(raw)
+            except BadRecord as e:
+                raise UserError(f"{path}:{lineno}: not a JSON record ({e.detail})") from None
+            except RecursionError:  # a deep line with escapes can outrun the surrogate walk
+                raise UserError(f"{path}:{lineno}: not a JSON record (JSON nested too deeply)") from None
             if not isinstance(rec, dict):
                 raise UserError(f"{path}:{lineno}: a record must be a JSON object")
             doc_id, text = rec.get("id"), rec.get("text")
@@ -54,11 +67,35 @@ def _check_records(path: Path) -> int:
                 raise UserError(f'{path}:{lineno}: record has no "id" (a non-empty string)')
             if not isinstance(text, str):
                 raise UserError(f'{path}:{lineno}: record {doc_id!s} has no "text" string')
+            if _ESCAPED_SURROGATE.search(raw) and _holds_surrogate(json.loads(raw)):
+                raise UserError(
+                    f"{path}:{lineno}: record {doc_id!s} holds a lone surrogate escape (like \\ud800), "
+                    "which UTF-8 cannot encode; replace it (e.g. by \\ufffd) or remove the record"
+                )
             doc_id = str(doc_id)
             if doc_id in seen:
                 raise UserError(f"{path}:{lineno}: id {doc_id!r} already used on line {seen[doc_id]}")
             seen[doc_id] = lineno
     return len(seen)
+
+
+def _holds_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a lone surrogate in any string (a key included).
+
+    A walk with a stack of its own: a record nested as deep as the JSON parser allows would
+    exhaust Python's."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _claim_work(work: Path, input: Path, config, tasks: int) -> None:
