@@ -8,6 +8,7 @@ disk, an output held by another build) as one line and exit code 1 (`BuildError`
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -82,9 +83,22 @@ def main(argv: list[str] | None = None) -> int:
     return rc if isinstance(rc, int) else 0
 
 
+def exit_now(code: int) -> None:
+    """Leave without running native libraries' exit-time destructors.
+
+    With pyarrow, polars and memory-mapped shards all loaded, a C++ thread pool torn down at
+    interpreter exit occasionally aborts the process ("terminate called without an active
+    exception") after the command has finished and printed its result: an exit code of -6 for
+    work that succeeded. Everything a command writes is flushed and closed before this point.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def run() -> None:  # pragma: no cover - console entry
-    sys.exit(main())
+    exit_now(main())
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main(sys.argv[1:]))
+    exit_now(main(sys.argv[1:]))

@@ -1,10 +1,11 @@
 """Common Crawl WARC/WET files into documents.
 
 Only HTTP 200 HTML responses (and WET text conversions) become documents; every other record
-(non-HTML payloads, redirects, errors, truncated or corrupt records, oversized pages, repeated
-URLs) is recorded as a drop with its reason, so the web funnel can be read off `coderforge
-inspect`. Reading (`records.iter_pages`) survives truncated files and lying Content-Length
-headers; extraction (`extract.MathCodeExtractor`) keeps formulas and code listings.
+(non-HTML payloads, redirects, errors, oversized pages, repeated URLs, and damage: a lying
+Content-Length, a cut or undecodable gzip member, garbage between records) is recorded as a drop
+with its reason, damage under `<file>@<offset>`, so the web funnel can be read off `coderforge
+inspect`. Reading (`records.iter_pages`) goes on after every such damage at the next sound record;
+extraction (`extract.MathCodeExtractor`) keeps formulas and code listings.
 
 Files are opened through `sources.open_binary`: local paths, any fsspec URL, and HTTPS with
 retries and resumable range requests; `cc://CC-MAIN-2024-10/warc?segments=...&first=N` names a

@@ -51,5 +51,8 @@ def parse_line(raw: bytes | str) -> Any:
         raise BadRecord("corrupt_record", "JSON nested too deeply") from None
     # only an escape can make a surrogate, so lines without "\u" skip the walk
     if "\\u" in text or "\\U" in text:
-        value = _without_surrogates(value)
+        try:
+            value = _without_surrogates(value)
+        except RecursionError:  # parsed, but nested deeper than a walk can follow
+            raise BadRecord("corrupt_record", "JSON nested too deeply") from None
     return value

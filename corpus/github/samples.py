@@ -1,5 +1,7 @@
 """Repository-level samples (DeepSeek-Coder V1 §2.2): the files of one repository in dependency
-order, one sample per connected component, each file preceded by a comment with its path.
+order, one sample per connected component, each file preceded by a comment with its path. No file
+comes before a file it imports unless both are in one import cycle (see `dependencies`);
+`forward_imports` checks that on built samples.
 
 By default only Python, Java, C#, C and C++ files are joined (the paper's five; C and C++ share
 one graph, since they share headers); JavaScript/TypeScript (relative module specifiers) and Go
@@ -16,8 +18,8 @@ form their own samples.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from datatrove.data import Document, DocumentsPipeline
@@ -30,6 +32,8 @@ from corpus.github.dependencies import (
     SAMPLE_LANGUAGES,
     components,
     dependencies,
+    forward_edges,
+    is_python_config,
     order_component,
     sample_language,
 )
@@ -82,6 +86,44 @@ def split_sample(doc: Document) -> list[tuple[str, str]]:
     return [(f["path"], doc.text[f["start"] : f["end"]]) for f in doc.metadata["files"]]
 
 
+def _sample_number(doc_id: str) -> int:
+    tail = doc_id.rpartition("#sample-")[2]
+    return int(tail) if tail.isdigit() else 0
+
+
+def forward_imports(docs: Iterable[Document]) -> tuple[int, list[tuple[str, str, str]]]:
+    """Check the order of built samples: the number of samples seen, and (sample id, file, the
+    file it imports that comes later) for every import that points forward outside a cycle.
+
+    The dependencies are found again from the samples' own files (and the pyproject.toml /
+    setup.cfg passing next to them), with the same rules as the build; the files of one
+    repository and language family are taken in sample order, so a component cut into several
+    samples is checked as a whole."""
+    samples: dict[tuple[str, str], list[Document]] = defaultdict(list)
+    configs: dict[str, dict[str, str]] = defaultdict(dict)
+    for doc in docs:
+        repo = str(doc.metadata.get("repo") or "")
+        path = str(doc.metadata.get("path") or "")
+        if "files" in doc.metadata:
+            family = FAMILY.get(str(doc.metadata.get("language")))
+            if family:
+                samples[(repo, family)].append(doc)
+        elif is_python_config(path):
+            configs[repo][path] = doc.text
+    found: list[tuple[str, str, str]] = []
+    for (repo, family), group in sorted(samples.items()):
+        group.sort(key=lambda d: _sample_number(d.id))
+        owner: dict[str, str] = {}
+        texts: dict[str, str] = {}
+        for doc in group:
+            for path, text in split_sample(doc):
+                owner[path] = doc.id
+                texts[path] = text
+        deps = dependencies(family, texts, configs.get(repo))
+        found += [(owner[a], a, b) for a, b in forward_edges(list(texts), deps)]
+    return sum(len(g) for g in samples.values()), found
+
+
 class RepositorySamples(StoryStep):
     """Join each repository's Python/Java/C#/C/C++ files into dependency-ordered samples."""
 
@@ -102,25 +144,29 @@ class RepositorySamples(StoryStep):
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
         current: str | None = None
         pending: list[Document] = []
+        configs: dict[str, str] = {}  # pyproject.toml / setup.cfg: where the Python packages live
         finished: set[str] = set()
         self._numbered = {}  # samples numbered so far per repository, in this task
         for doc in data or ():
             repo = str(doc.metadata.get("repo") or "")
             if repo != current:
-                yield from self._flush(current, pending)
+                yield from self._flush(current, pending, configs)
                 if current is not None:
                     finished.add(current)
                 if repo in finished:
                     self.stat_update("repo_split")
-                current, pending = repo, []
-            language = sample_language(str(doc.metadata.get("path") or ""), doc.metadata.get("language"))
+                current, pending, configs = repo, [], {}
+            path = str(doc.metadata.get("path") or "")
+            language = sample_language(path, doc.metadata.get("language"))
             if repo and doc.metadata.get("kind") == "code" and language in self.languages:
                 pending.append(doc)
                 continue
+            if is_python_config(path):
+                configs[path] = doc.text
             doc.metadata["dedup_level"] = "file"
             self.stat_update("single_files")
             yield doc
-        yield from self._flush(current, pending)
+        yield from self._flush(current, pending, configs)
 
     def _parts(self, ordered: list[Document]) -> Iterator[list[Document]]:
         """The ordered files of a component, cut into consecutive runs of at most
@@ -140,7 +186,7 @@ class RepositorySamples(StoryStep):
         if run:
             yield run
 
-    def _flush(self, repo: str | None, docs: list[Document]) -> Iterator[Document]:
+    def _flush(self, repo: str | None, docs: list[Document], configs: dict[str, str]) -> Iterator[Document]:
         if not repo or not docs:
             return
         with self.track_time():
@@ -154,7 +200,7 @@ class RepositorySamples(StoryStep):
             group = str(first.get("group") or "code")
             for family in sorted(by_family):
                 files = by_family[family]
-                deps = dependencies(family, {p: d.text for p, d in files.items()})
+                deps = dependencies(family, {p: d.text for p, d in files.items()}, configs)
                 self.stat_update("dependency_edges", value=sum(len(v) for v in deps.values()))
                 for component in components(files, deps):
                     order = order_component(component, deps, self.seed, repo)

@@ -235,8 +235,9 @@ def test_command_transports_are_refused(tmp_path: Path, hostile_env) -> None:
 
 def test_binary_files_are_dropped_after_their_first_bytes_with_their_full_size(tmp_path: Path) -> None:
     """A big file with a NUL early is dropped as binary from its first bytes (its size from the
-    file system); big text files, one whose NUL comes only after 8 KiB, and files around the
-    first read's 64 KiB are read whole; the size cap holds on either side of it."""
+    file system); big text files, and files around the first read's 64 KiB, are read whole; one
+    whose NUL comes only after 8 KiB is read whole and dropped as binary too, with the NUL's
+    offset; the size cap holds on either side of the first read."""
     root = tmp_path / "repo"
     root.mkdir()
     (root / "lib.so").write_bytes(b"\x7fELF\x00" + b"x" * 100_000)
@@ -247,16 +248,16 @@ def test_binary_files_are_dropped_after_their_first_bytes_with_their_full_size(t
         (root / f"edge{n}.txt").write_text("y" * 99 + "\n" + "z" * (n - 101) + "\n")
     reader = GithubRepoReader([{"name": "o/r", "path": str(root)}], max_file_bytes=1 << 20, languages=False)
     docs = {d.metadata["path"]: d for d in reader.run(None, 0, 1)}
-    assert sorted(docs) == ["big.py", "edge65535.txt", "edge65536.txt", "edge65537.txt", "late.txt"]
-    assert docs["late.txt"].metadata["size"] == 100_006 and docs["late.txt"].text.endswith("\x00tail\n")
+    assert sorted(docs) == ["big.py", "edge65535.txt", "edge65536.txt", "edge65537.txt"]
     assert docs["big.py"].text == "x = 1\n" * 50_000
     assert all(
         docs[f"edge{n}.txt"].metadata["size"] == n == len(docs[f"edge{n}.txt"].text)
         for n in (65_535, 65_536, 65_537)
     )
     assert sorted(reader._drops) == [
-        ("github:o/r/lib.so", "binary", "100005 bytes"),
-        ("github:o/r/small.so", "binary", "20005 bytes"),
+        ("github:o/r/late.txt", "binary", "NUL at byte 100000 of 100006 bytes"),
+        ("github:o/r/lib.so", "binary", "NUL at byte 4 of 100005 bytes"),
+        ("github:o/r/small.so", "binary", "NUL at byte 4 of 20005 bytes"),
     ]
     capped = GithubRepoReader([{"name": "o/r", "path": str(root)}], max_file_bytes=65_536, languages=False)
     kept = sorted(d.metadata["path"] for d in capped.run(None, 0, 1))

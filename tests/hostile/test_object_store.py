@@ -56,7 +56,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
-        endpoint = "http://127.0.0.1:{}".format(server.get_host_and_port()[1])
+        endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
         aws = tmp_path_factory.mktemp("aws")
         env = {
             "AWS_ENDPOINT_URL": endpoint,
@@ -115,7 +115,9 @@ def test_demo_into_a_bucket_equals_local(s3: S3, demo_in_bucket: BucketBuild, de
     assert marker["recipe"] == "demo" and len(marker["fingerprint"]) == 64
     assert not s3.fs.exists(f"{BUCKET}/demo/{LOCK}")  # released when the build ended
 
-    again = run_cli("build", str(DEMO_RECIPE), "--output", demo_in_bucket.output, env=s3.env, cwd=demo_in_bucket.cwd)
+    again = run_cli(
+        "build", str(DEMO_RECIPE), "--output", demo_in_bucket.output, env=s3.env, cwd=demo_in_bucket.cwd
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     for stage in manifest["stages"]:
         rows = [line for line in again.stdout.splitlines() if f"│ {stage['stage']} " in line]
@@ -232,4 +234,3 @@ def test_listings_are_never_stale(s3: S3) -> None:
     s3.fs.pipe(f"{BUCKET}/fresh/text/documents/completions/00001", b"")  # another process writes
     assert completed_tasks(stage) == 2
     assert len(fs.ls(path)) == 2
-

@@ -94,10 +94,10 @@ class Node:
 
     def stop(self) -> None:
         procs = [*self.processes(), *self.lost]
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # a lost node has nothing left to stop gently
+            os.killpg(self.proc.pid, signal.SIGKILL if self.lost else signal.SIGTERM)
         try:
-            self.proc.wait(timeout=20)
+            self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -148,7 +148,7 @@ def two_nodes() -> Iterator[tuple[str, dict[str, str], Node, Node]]:
         os.mkdir(head_temp := os.path.join(root, "h"))
         head = Node(
             ["--head", "--port", str(port), "--node-ip-address", HEAD_IP, "--include-dashboard=false",
-             "--resources", json.dumps({"head": 1}), *common],
+             *common],
             env, head_temp, "head",
         )  # fmt: skip
         nodes.append(head)

@@ -209,8 +209,9 @@ def test_build_reads_past_a_content_length_of_99999999(tmp_path: Path, name: str
     assert stats["documents"] == 8 and stats["dropped"] == 1
 
 
-def test_the_old_reading_of_the_same_file_is_what_changed(tmp_path: Path) -> None:
-    """Without the length check the lying record was `too_large` and hid the four after it."""
+def test_the_walker_names_the_lying_record_by_its_place(tmp_path: Path) -> None:
+    """A length past its member is `bad_length`, not `too_large`: skipping it as too large would
+    skip the four records after it with it."""
     path, offset = lying_warcs(tmp_path)["bad.warc.gz"]
     urls, skips, counts = walk(path)
     assert urls == good_urls()

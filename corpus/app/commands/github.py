@@ -4,7 +4,9 @@
   recipe (or `github walk`) can use; cached, so running it again asks GitHub nothing;
 - `github walk`: fetch and walk one repository (folder, archive, git or archive URL) and report
   what the walker and the DeepSeek-Coder file rules keep and drop, file by file if asked;
-- `github split`: write a repository-level sample's files back out, exactly as they went in.
+- `github split`: write a repository-level sample's files back out, exactly as they went in;
+- `github order-check`: list the imports a build's samples place after the file importing them,
+  outside any import cycle (there should be none).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +22,7 @@ from typing import Annotated
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import typer
+from datatrove.data import Document
 from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
@@ -30,7 +34,7 @@ from corpus.core.schema import row_to_document
 from corpus.core.user_files import check_input_file
 from corpus.github.file_rules import DeepSeekFileRules
 from corpus.github.repo_reader import GithubRepoReader, safe_member_path
-from corpus.github.samples import split_sample
+from corpus.github.samples import forward_imports, split_sample
 from corpus.github.search import GithubApi, RepoQuery, SearchError, search_repositories
 
 github_app = typer.Typer(help="GitHub repositories: search, fetch, walk, file rules.", no_args_is_help=True)
@@ -187,6 +191,43 @@ def split_command(
         atomic_write_text(str(to / safe), text)
         written += 1
     Console().print(f"{written} files of {sample_id} -> {to}")
+
+
+def _stage_documents(paths: list[str]) -> Iterator[Document]:
+    for path in paths:
+        fs, p = split_url(path)
+        with fs.open(p, "rb") as fh:
+            for batch in pq.ParquetFile(fh).iter_batches(batch_size=512):
+                for row in batch.to_pylist():
+                    yield row_to_document(row)
+
+
+@github_app.command("order-check")
+def order_check_command(
+    output: Annotated[str, typer.Argument(help="a build output (or its github/samples stage folder)")],
+) -> None:
+    """List imports placed after the file importing them, outside any cycle; exit 1 if any."""
+
+    stage = output.rstrip("/")
+    paths = data_files(stage)
+    if not paths:
+        stage = f"{stage}/github/samples"
+        paths = data_files(stage)
+    if not paths:
+        raise UserError(f"{output}: no github/samples/data/*.parquet here (give a build output folder)")
+    checked, found = forward_imports(_stage_documents(paths))
+    by_sample: dict[str, list[tuple[str, str]]] = {}
+    for sample_id, path, later in found:
+        by_sample.setdefault(sample_id, []).append((path, later))
+    for sample_id, edges in by_sample.items():
+        typer.echo(f"{sample_id}: {len(edges)} forward imports")
+        for path, later in edges:
+            typer.echo(f"  {path} imports {later}, which comes later")
+    typer.echo(
+        f"{len(found)} forward imports outside cycles in {len(by_sample)} of {checked} samples ({stage})"
+    )
+    if found:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
