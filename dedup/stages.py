@@ -1,11 +1,11 @@
 """Dedup as stages: four `corpus.core.stage.Stage`s per source (eight when exact dedup runs as a
 first pass before sharded near-dedup; with `cluster_rounds` = R, R component rounds and a labels
-stage come before the keep-policy stage), and a runner for standalone use.
+stage come before the keep-policy stage).
 
-`dedup_stages` is what a recipe build plugs in after a source's documents stage; `run_stages` runs
-any list of stages on datatrove's local or Ray executor (the CLI and the tests use it), skipping
-tasks that already completed so that a killed run resumes. Its one piece of control flow: it
-skips component rounds once two rounds in a row changed nothing.
+`dedup_stages` builds them from the dedup config alone; the build (`corpus.app.builders.dedup`)
+and the `coderforge dedup` command hand them to the app's one stage runner. A component round
+after the components settled says so through `StageStep.idle`, and the runner does not start it;
+the labels stage refuses to start, through `StageStep.blocked`, when the rounds did not settle.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _round_stages(
     """With `cluster_rounds`: the component rounds and the labels stage (none otherwise).
 
     All `cluster_rounds` rounds are planned, since a build's stage list is fixed before it runs;
-    those after the components settled do nothing (`run_stages` does not even start them).
+    those after the components settled do nothing (the runner does not even start them).
     """
     shards = config.cluster_shards
     stages = [

@@ -52,7 +52,7 @@ def shard_manifest(output: str, tokenizer_folder: str, plan_folder: str, shards_
     info = _read_json(f"{tokenizer_folder}/tokenizer_info.json")
     plan = _read_json(f"{plan_folder}/plan.json")
     fs, p = split_url(f"{shards_folder}/ranks")
-    reports = [_read_json(f) for f in sorted(fs.glob(p + "/*.json"))]
+    reports = [_read_json(fs.unstrip_protocol(f)) for f in sorted(fs.glob(p + "/*.json"))]
 
     shards = sorted((s for r in reports for s in r["shards"]), key=lambda s: (s["group"], s["prefix"]))
     total = sum(s["tokens"] for s in shards)

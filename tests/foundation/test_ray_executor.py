@@ -19,6 +19,10 @@ from tests.conftest import DEMO_RECIPE, output_digests, run_cli
 RAY = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
 
 
+#: a loopback address other than 127.0.0.1, which Ray would swap for the machine's own address
+NODE_IP = "127.0.0.2"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,7 +43,7 @@ def ray_head():
     env = {**os.environ, "HOME": temp, "RAY_AUTH_MODE": "disabled"}
     log = open(os.path.join(temp, "head.log"), "w+b")  # noqa: SIM115 - closed in teardown
     start = [
-        RAY, "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
+        RAY, "start", "--head", "--block", "--port", str(port), "--node-ip-address", NODE_IP,
         "--num-cpus", "2", "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", temp,
     ]  # fmt: skip
     head = subprocess.Popen(start, start_new_session=True, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -49,7 +53,7 @@ def ray_head():
             assert head.poll() is None, Path(log.name).read_text(errors="replace")[-2000:]
             assert time.monotonic() < deadline, "Ray head did not come up"
             time.sleep(0.5)
-        yield f"127.0.0.1:{port}", env
+        yield f"{NODE_IP}:{port}", env
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:

@@ -11,6 +11,7 @@ server and read no user AWS configuration.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -71,6 +72,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
         with pytest.MonkeyPatch.context() as mp:  # the in-process checks reach the same server
             for key, value in env.items():
                 mp.setenv(key, value)
+            # one log record per request would bury a failure's report
+            mp.setattr(logging.getLogger("werkzeug"), "level", logging.WARNING)
             fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
             fs.mkdir(BUCKET)
             yield S3({**os.environ, "PYTHONPATH": str(REPO)}, fs)
