@@ -8,11 +8,14 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from corpus.app.runner import remove_stale_temporaries
+from corpus.core.stage import Stage
 from tests.conftest import CODERFORGE, REPO, run_cli
 
 FILES, RECORDS = 4, 60_000
@@ -120,3 +123,26 @@ def test_stop_then_resume(tmp_path: Path, inputs: Path, clean: dict[str, bytes],
     run_cli("build", str(recipe), check=True)
     assert _tree(out) == clean
     assert list(out.rglob(".*.tmp-*")) == [] and not (out / ".coderforge" / "lock").exists()
+
+
+def test_a_killed_trainings_folder_is_cleared_before_its_stage_reruns(tmp_path: Path, killer) -> None:
+    """fastText trains from a file written beside the model; a task killed mid-training leaves that
+    folder behind, named as a temporary, and the runner clears it before the stage runs again."""
+    stage = Stage("commoncrawl", "recall-train-1", str(tmp_path), [], 1)
+    iteration = Path(stage.folder) / "iterations" / "math" / "iter_1"
+    iteration.mkdir(parents=True)
+    train = (
+        "from classifiers.recall.model import train_model\n"
+        "pos = [f'integral {i} of x dx equals {i * 7} plus theorem' for i in range(150_000)]\n"
+        "neg = [f'recipe {i} with butter sugar flour and eggs' for i in range(150_000)]\n"
+        f"train_model(pos, neg, {str(iteration / 'model')!r})\n"
+    )
+
+    def temporaries() -> list[Path]:
+        return [p for p in iteration.iterdir() if p.name.startswith(".train.tmp-")]
+
+    run = killer([sys.executable, "-c", train], until=lambda: any(temporaries()), timeout=120)
+    assert run.returncode == -signal.SIGKILL, run.output
+    assert len(temporaries()) == 1 and not list(iteration.glob("model*"))
+    remove_stale_temporaries(stage)
+    assert list(iteration.iterdir()) == []
