@@ -8,6 +8,7 @@ disk, an output held by another build) as one line and exit code 1 (`BuildError`
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -89,8 +90,10 @@ def exit_now(code: int) -> None:
     With pyarrow, polars and memory-mapped shards all loaded, a C++ thread pool torn down at
     interpreter exit occasionally aborts the process ("terminate called without an active
     exception") after the command has finished and printed its result: an exit code of -6 for
-    work that succeeded. Everything a command writes is flushed and closed before this point.
+    work that succeeded. The exit handlers still run (they end helper processes, such as a spawned
+    pool's workers, that would otherwise outlive the command and hold its output pipes).
     """
+    atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -367,6 +367,11 @@ def run_stages(
     quiet_logs(settings.verbose)
     os.environ[BUILD_PID] = str(os.getpid())
     _guard_helper_processes()
+    # an interrupted pool leaves its semaphores to the resource tracker, which then warns about
+    # them on the user's terminal after the one line that says how to resume; nothing leaked
+    quiet = "ignore::UserWarning:multiprocess.resource_tracker"
+    if quiet not in os.environ.get("PYTHONWARNINGS", ""):
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
     most_tasks = max((s.tasks for s in stages), default=1)
     results: list[StageResult] = []
     with (

@@ -114,7 +114,8 @@ def test_stop_then_resume(tmp_path: Path, inputs: Path, clean: dict[str, bytes],
     else:
         assert proc.returncode == 130, err
         assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
-        assert err.strip().splitlines()[-1] == "interrupted: re-run the same command to resume"
+        assert "interrupted: re-run the same command to resume" in err.strip().splitlines()
+        assert "leaked" not in err
     deadline = time.monotonic() + 10
     while _group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
