@@ -16,6 +16,7 @@ from rich.table import Table
 from classifiers.recall.stages import loop_summary
 from corpus.core.atomic import split_url
 from corpus.core.errors import UserError
+from corpus.core.stage import ALL_SOURCES
 from corpus.shards.inspect import inspect_shards, is_shard_folder, print_shard_summary, summarise_shards
 from dedup.layout import read_json
 from dedup.report import find_reports, format_report, merge_reports
@@ -28,6 +29,30 @@ def _find(path: str, kind: str) -> list[str]:
         f"{root.rstrip('/')}/{kind}/**/*.parquet"
     )
     return sorted({protocol + h for h in hits if not h.rsplit("/", 1)[-1].startswith(".")})
+
+
+def final_stages(path: str, stages: list[str]) -> list[str] | None:
+    """Which of `stages` (relative folders) hold the corpus as it stands: one folder is its own
+    answer; for a build output, the last document stage of each source in the manifest's run order
+    (a stage over all sources stands for every source before it); None when neither is known."""
+    if len(stages) <= 1:
+        return stages
+    fs, root = split_url(path)
+    manifest = f"{root.rstrip('/')}/manifest.json"
+    if not fs.exists(manifest):
+        return None
+    with fs.open(manifest, "r") as f:
+        order = [s["stage"] for s in json.load(f).get("stages", [])]
+    now: dict[str, str] = {}
+    for label in order:
+        source = label.split("/", 1)[0]
+        if label not in stages:
+            continue
+        if source == ALL_SOURCES:
+            now = {ALL_SOURCES: label}
+        else:
+            now[source] = label
+    return sorted(now.values()) or None
 
 
 def summarise(path: str) -> dict[str, Any]:
@@ -49,11 +74,17 @@ def summarise(path: str) -> dict[str, Any]:
             "language",
             pl.col("text").str.len_bytes().alias("bytes"),
         )
-        docs = docs.collect()
         rel = len(root.rstrip("/")) + 1
+        docs = docs.collect().with_columns(pl.col("stage").str.slice(rel))
+        out["by_stage"] = _count(docs, "stage")
+        final = final_stages(path, sorted(set(docs["stage"])))
+        if final is not None:  # the corpus as it stands, each document once, not a sum over stages
+            docs = docs.filter(pl.col("stage").is_in(final))
+            out["scope"] = "documents of the last stage of each source: " + ", ".join(final)
+        else:
+            out["scope"] = "every stage under this folder, added up (no finished build's manifest.json here)"
         out["documents"] = docs.height
         out["bytes"] = int(docs["bytes"].sum() or 0)
-        out["by_stage"] = _count(docs.with_columns(pl.col("stage").str.slice(rel)), "stage")
         out["by_source"] = _count(docs, "source")
         out["by_group"] = _count(docs, "group")
         out["by_language"] = _count(docs.with_columns(pl.col("language").fill_null("(unknown)")), "language")
@@ -133,6 +164,8 @@ def inspect_path(path: str, as_json: bool = False, console: Console | None = Non
         f"[bold]{path}[/]: {summary['documents']:,} documents, {summary['bytes']:,} bytes, "
         f"{summary['dropped']:,} dropped"
     )
+    if summary.get("scope"):
+        console.print(f"[dim]counted: {summary['scope']}; drops from every stage[/]")
     for key, col in (
         ("by_stage", "stage"),
         ("by_source", "source"),

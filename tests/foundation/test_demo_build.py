@@ -60,10 +60,15 @@ def test_drops_are_recorded_and_counted(demo_output: Path) -> None:
     reasons = set(web["reason"])
     assert "non_html" in reasons and any("200" in r or "status" in r for r in reasons), reasons
 
-    docs = pl.read_parquet(demo_output / "*" / "*" / "data" / "*.parquet", columns=["source"])
+    # the corpus as it stands is the last stage over all sources, not a sum over every stage
+    docs = pl.read_parquet(demo_output / "all" / "decontam" / "data" / "*.parquet", columns=["source"])
+    every = pl.read_parquet(demo_output / "*" / "*" / "data" / "*.parquet", columns=["source"])
     proc = run_cli("inspect", str(demo_output), "--json", check=True)
     summary = json.loads(proc.stdout)
-    assert summary["documents"] == docs.height and summary["dropped"] == drops.height
+    assert summary["documents"] == docs.height < every.height and summary["dropped"] == drops.height
+    assert summary["scope"] == "documents of the last stage of each source: all/decontam"
+    assert sum(r["documents"] for r in summary["by_source"]) == docs.height
+    assert sum(r["documents"] for r in summary["by_stage"]) == every.height
     counted = {(r["stage"], r["reason"]): r["count"] for r in summary["drops"]}
     assert counted == {(a, b): c for a, b, c in drops.group_by("stage", "reason").len().iter_rows()}
     table = run_cli("inspect", str(demo_output / "github" / "documents"), check=True).stdout
