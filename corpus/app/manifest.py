@@ -7,7 +7,6 @@ versions say how to make it again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import time
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 from corpus.app.recipe import Recipe
 from corpus.app.runner import StageResult
 from corpus.core.atomic import atomic_write_text, split_url
+from corpus.core.digest import file_digest
 from corpus.core.stage import Stage
 
 PACKAGES = (
@@ -48,22 +48,13 @@ def package_versions() -> dict[str, str]:
 
 def describe_file(output: str, path: str) -> dict[str, Any]:
     fs, p = split_url(path)
-    digest = hashlib.sha256()
-    size = 0
-    with fs.open(p, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-        rows = None
-        if p.endswith(".parquet"):
-            f.seek(0)
+    size, sha256 = file_digest(path)
+    rows = None
+    if p.endswith(".parquet"):
+        with fs.open(p, "rb") as f:
             rows = pq.ParquetFile(f).metadata.num_rows
     _, root = split_url(output)
-    entry: dict[str, Any] = {
-        "path": p[len(root.rstrip("/")) + 1 :],
-        "bytes": size,
-        "sha256": digest.hexdigest(),
-    }
+    entry: dict[str, Any] = {"path": p[len(root.rstrip("/")) + 1 :], "bytes": size, "sha256": sha256}
     if rows is not None:
         entry["documents"] = rows
     return entry

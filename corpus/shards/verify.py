@@ -17,7 +17,6 @@ changed in place without changing the size therefore passes a quick check.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -27,6 +26,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from corpus.core.atomic import split_url
+from corpus.core.digest import file_digest
 from corpus.core.errors import UserError
 from corpus.shards.inspect import locate_shards, shard_prefixes
 from corpus.shards.megatron import MegatronShardReader
@@ -36,18 +36,6 @@ SHARD_EXTENSIONS = (".bin", ".idx", ".parquet")
 #: the manifest sections the mix and shard stages write; without them there is nothing to check against
 MANIFEST_SECTIONS = ("mix", "shards", "megatron")
 SHARDS_SUBFOLDER = "mix/shards"
-
-
-def file_digest(path: str) -> tuple[int, str]:
-    """(bytes, sha256 hex) of a local or remote file, read in 1 MiB chunks so any size fits."""
-    fs, p = split_url(path)
-    digest = hashlib.sha256()
-    size = 0
-    with fs.open(p, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
 
 
 def shard_files(output: str, prefix: str) -> list[dict[str, Any]]:
