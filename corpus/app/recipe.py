@@ -3,7 +3,7 @@
 The schema is strict (unknown keys are errors) so that a typo never silently falls back to a
 default. Relative input paths resolve against the recipe's own folder, so a recipe can be run from
 anywhere; the output path resolves against the working directory (where the user expects results).
-Every path may also be an fsspec URL (s3://, gs://, https://, ...).
+A leading `~` is the user's home folder, as in a shell. Every path may also be an fsspec URL (s3://, gs://, https://, ...).
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ R = TypeVar("R", bound=Recipe)
 
 
 def _resolve(base: Path, path: str) -> str:
+    if path.startswith("~"):  # ~/ and ~user/ as a shell would, so a recipe can name a cache
+        path = os.path.expanduser(path)
     if is_url(path) or os.path.isabs(path):
         return path
     return str((base / path).resolve())
@@ -264,6 +266,6 @@ def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None, schem
     _check_mix_groups(recipe, source)
     _resolve_inputs(recipe, path.parent.resolve(), source)
     if not is_url(recipe.output):
-        recipe.output = str(Path(recipe.output).resolve())
+        recipe.output = str(Path(recipe.output).expanduser().resolve())
     check_output_writable(recipe.output)
     return recipe

@@ -56,18 +56,45 @@ class RulesConfig(StrictModel):
     )
 
 
+#: characters per token of source code, for the sample cut only (the mix stage counts real tokens).
+#: BPE code tokenizers of 32K–100K entries (DeepSeek-Coder's, StarCoder's) average 3–4 characters a
+#: token on code; 3.5 puts a 32,768-token cut at 114,688 characters.
+CHARS_PER_TOKEN = 3.5
+
+
 class SamplesConfig(StrictModel):
+    """Repository-level samples. The default cut, 32,768 tokens, is the first long-context length of
+    DeepSeek-V2's training (4K pre-training, then 32K and 128K): a sample of that size still fits one
+    long-context sequence whole, while a 2M-token repository (redis is one) no longer becomes one
+    document that packing would slice at arbitrary points. Cuts fall between files of the
+    dependency order, so every piece splits back into its files and no file comes before a file it
+    imports."""
+
     enabled: bool = True
     languages: list[Literal["Python", "Java", "C#", "C", "C++", "JavaScript", "TypeScript", "Go"]] = Field(
         default_factory=lambda: ["Python", "Java", "C#", "C", "C++"],
         description="languages concatenated into repository-level samples (the paper: the first five)",
     )
     seed: int | None = Field(None, description="tie-break seed; default: the recipe's seed")
+    max_sample_tokens: int | None = Field(
+        32_768,
+        ge=1,
+        description="cut a component's ordered files, at file boundaries, into samples of at most about "
+        "this many tokens (estimated at CHARS_PER_TOKEN characters a token); None: one sample per component",
+    )
     max_sample_chars: int | None = Field(
         None,
         ge=1,
-        description="cut a component's ordered files into samples of at most this size (None: one)",
+        description="the same cut by characters; when set it replaces max_sample_tokens",
     )
+
+    def sample_char_limit(self) -> int | None:
+        """Characters at which a sample is cut (None: never)."""
+        if self.max_sample_chars:
+            return self.max_sample_chars
+        if self.max_sample_tokens:
+            return int(self.max_sample_tokens * CHARS_PER_TOKEN)
+        return None
 
 
 class GithubCuration(StrictModel):

@@ -9,6 +9,10 @@ one graph, since they share headers); JavaScript/TypeScript (relative module spe
 code-related text, passes through unchanged as one document per file. Each document leaves with `dedup_level` in its metadata — `repository` for
 samples, `file` for the rest — which is what the MinHash stage keys on.
 
+A component longer than the recipe's cut (`samples.max_sample_tokens`, 32,768 tokens by default,
+see `SamplesConfig`) is cut between files into consecutive samples, numbered in order, so the
+dependency order holds across them too.
+
 A sample keeps `files`: for each file its path, original document id and `[start, end)` character
 offsets of its text, so `split_sample` gives the files back exactly. Documents are expected grouped
 by repository (the reader emits them so, and the stages between keep the order); a repository that

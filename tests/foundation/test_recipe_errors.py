@@ -110,3 +110,21 @@ def test_other_recipe_into_same_output_is_refused(tmp_path: Path) -> None:
     assert "holds a build of a different recipe" in proc.stderr
     # a run-only change (workers, executor) is the same build and resumes
     assert run_cli("build", str(recipe), "--workers", "1").returncode == 0
+
+
+def test_home_folder_paths_expand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`~/…` inputs and output are the user's home, as in a shell (recipes that name a cache)."""
+    from corpus.app.recipe import load_recipe
+
+    home = tmp_path / "home"
+    (home / "texts").mkdir(parents=True)
+    (home / "texts" / "a.jsonl").write_text('{"text": "hello"}\n')
+    monkeypatch.setenv("HOME", str(home))
+    recipe_file = tmp_path / "r.yaml"
+    recipe_file.write_text(
+        "name: t\nseed: 1\noutput: ~/out\nsources:\n  text:\n    paths: [~/texts/a.jsonl]\n"
+        "mix:\n  targets: {text: 1.0}\n"
+    )
+    recipe = load_recipe(recipe_file)
+    assert recipe.output == str(home / "out")
+    assert recipe.sources.text.paths == [str(home / "texts" / "a.jsonl")]

@@ -242,3 +242,21 @@ def test_a_repository_seen_twice_keeps_unique_sample_ids() -> None:
     out = [d.id for d in step.run(iter(docs), 0, 1)]
     assert out == ["github:o/r#sample-0", "github:p/q#sample-0", "github:o/r#sample-1"]
     assert step.stats["repo_split"].total == 1
+
+
+def test_default_cut_is_32k_tokens_and_every_piece_splits_back() -> None:
+    from corpus.github.config import CHARS_PER_TOKEN, SamplesConfig
+
+    assert SamplesConfig().sample_char_limit() == int(32_768 * CHARS_PER_TOKEN)
+    assert SamplesConfig(max_sample_chars=500).sample_char_limit() == 500
+    assert SamplesConfig(max_sample_tokens=None).sample_char_limit() is None
+    # a chain of 40 files of 5,000 characters: 200,000 characters, over the default cut
+    files = {f"m{i:02d}.py": f"import m{i + 1:02d}\n" + "y = 2\n" * 830 for i in range(40)}
+    docs = [_doc("o/long", p, t) for p, t in files.items()]
+    limit = SamplesConfig().sample_char_limit()
+    cut = list(RepositorySamples(seed=0, max_sample_chars=limit).run(iter(docs), 0, 1))
+    assert len(cut) == 2 and all(len(d.text) <= limit + 40 * 16 for d in cut)
+    pieces = [pair for d in cut for pair in split_sample(d)]
+    assert sorted(pieces) == sorted(files.items())
+    order = [path for path, _ in pieces]
+    assert order == sorted(files, reverse=True)  # dependencies first, across the cut

@@ -83,7 +83,7 @@ def github_stages(recipe: Recipe, output: str, previous: list[Stage]) -> list[St
                 "samples",
                 output,
                 current,
-                [RepositorySamples(seed, tuple(cur.samples.languages), cur.samples.max_sample_chars)],
+                [RepositorySamples(seed, tuple(cur.samples.languages), cur.samples.sample_char_limit())],
                 tasks,
                 f"repository-level samples for {', '.join(cur.samples.languages)} (seed {seed})",
                 manifest=curation_manifest(cur, seed),
