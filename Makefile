@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test lint format install clean-demo
+.PHONY: demo test lint format install clean-demo real-code
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "coderforge needs Python 3.11 (megatron-core 0.16.1); set PYTHON=python3.11")'
@@ -21,7 +21,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/coderforge build recipes/demo.yaml
 
-test: $(STAMP)
+test: $(STAMP) real-code
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -32,3 +32,8 @@ format: $(STAMP)
 
 clean-demo:
 	rm -rf demo-output
+
+# The pinned real-code corpus (tests/realdata/packages.py): downloaded once from PyPI and npm into
+# $$CODERFORGE_REAL_CODE (default ~/.cache/coderforge/real-code), never into the repository.
+real-code: $(STAMP)
+	$(BIN)/python -m tests.realdata.fetch

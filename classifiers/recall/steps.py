@@ -89,15 +89,11 @@ class RecallLoopStep(StoryStep):
         out = Path(self.out)
         start = time.perf_counter()
         splitter = make_loop_splitter(cfg, [d.text for d in docs], out)
-        with tqdm(total=len(docs), desc="recall: splitting pages", unit="page", leave=False) as bar:
-            pool = build_pool(
-                [d.id for d in docs],
-                [d.text for d in docs],
-                [d.metadata for d in docs],
-                cfg.unit,
-                splitter,
-                bar.update,
-            )
+        # no progress bar of its own: the build's progress display owns the terminal, and a bar
+        # drawn from inside a task outlives it there as a stale line
+        pool = build_pool(
+            [d.id for d in docs], [d.text for d in docs], [d.metadata for d in docs], cfg.unit, splitter
+        )
         loop = RecallLoop(cfg, splitter, out, base=self.base, report=lambda msg: tqdm.write(msg))
         results = loop.run(pool)
         groups, scores = assign_groups(results, len(pool))

@@ -107,6 +107,11 @@ class GithubCuration(StrictModel):
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     skip_generated: bool = Field(True, description="skip vendored, generated and minified files (linguist)")
     languages: bool = Field(True, description="tag each file with its language (classifiers.langid)")
+    not_code: Literal["drop", "text"] = Field(
+        "drop",
+        description="files langid recognises as not code (licences, certificates, program output, data): "
+        "drop them (reason not_code) or keep them as code-related text; private keys are always dropped",
+    )
     rules: RulesConfig = Field(default_factory=RulesConfig)
     samples: SamplesConfig = Field(default_factory=SamplesConfig)
 

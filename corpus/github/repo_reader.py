@@ -31,7 +31,10 @@ first 8 KiB hold a NUL is dropped after its first read, unread further.
 Drop reasons (`drops/github-reader/*.parquet`), per file: `symlink`, `special_file`,
 `unsafe_path` (absolute or `..` member), `bad_path_encoding`, `duplicate_path`, `too_large`,
 `unreadable`, `corrupt_member`, `binary` (a NUL byte anywhere), `lfs_pointer`, `not_utf8`,
-`empty`, `vendored`, `generated`, `minified`; per repository (id `github:owner/name`):
+`empty`, `vendored`, `generated`, `minified`, `private_key` (langid found a private key: never
+kept, whatever `curation.not_code` says), `not_code` (langid found a licence, certificate, public
+key, program output or data and `curation.not_code` is `drop`, the default; detail: the kind and
+why; with `text` such files are kept as code-related text); per repository (id `github:owner/name`):
 `fetch_failed` (clone or download error, size cap), `corrupt_archive` (damaged or cut archive,
 after its readable members were kept), `duplicate_repository`.
 """
@@ -54,6 +57,7 @@ from typing import Any
 from datatrove.data import Document, DocumentsPipeline
 
 from classifiers.langid import detect
+from classifiers.langid.not_code import PRIVATE_KEY
 from corpus.core.atomic import split_url
 from corpus.core.schema import make_document
 from corpus.core.story import StoryStep
@@ -380,6 +384,7 @@ class GithubRepoReader(StoryStep):
         fetcher: Fetcher | None = None,
         skip_generated: bool = True,
         languages: bool = True,
+        not_code: str = "drop",
     ) -> None:
         super().__init__()
         self.repos = list(repos)
@@ -390,6 +395,7 @@ class GithubRepoReader(StoryStep):
         self.fetcher = fetcher or Fetcher()
         self.skip_generated = skip_generated
         self.languages = languages
+        self.not_code = not_code
 
     @classmethod
     def for_recipe(
@@ -422,6 +428,7 @@ class GithubRepoReader(StoryStep):
             fetcher=fetcher,
             skip_generated=cur.skip_generated,
             languages=cur.languages,
+            not_code=cur.not_code,
         )
 
     def all_repos(self) -> list[dict[str, Any]]:
@@ -467,6 +474,11 @@ class GithubRepoReader(StoryStep):
         try:
             paths: set[str] = set()
             for raw in self._files(repo, info):
+                # every file seen counts in, kept or dropped: `docs in` of this stage is the
+                # number of files the repositories hold, so in = out + dropped
+                self.stat_update("documents_in")
+                seen_bytes = raw.size if raw.size is not None else len(raw.data or b"")
+                self.stat_update("bytes_in", value=seen_bytes, unit="doc")
                 printable = _printable(raw.path)
                 doc_id = f"github:{name}/{printable}"
                 if raw.refusal:
@@ -525,8 +537,7 @@ class GithubRepoReader(StoryStep):
                 yield self._counted(doc)
 
     def _counted(self, doc: Document) -> Document:
-        self.stat_update("documents_in")
-        self.stat_update("bytes_in", value=doc.metadata["size"], unit="doc")
+        self.stat_update("files_kept")
         return doc
 
     def _document(
@@ -554,11 +565,23 @@ class GithubRepoReader(StoryStep):
             if verdict:
                 self.drop(doc_id, *verdict)
                 return None
-        language, label = None, None
+        language, label, as_text = None, None, False
         if self.languages:
             found = detect(raw.path, data)
             language, label = found.language, found.label
-        kind = "text" if is_code_text(raw.path) or (label or language) in TEXT_LABELS else "code"
+            # not code at all (langid abstained with a kind): a key never becomes a document; the
+            # rest are dropped or kept as text (`curation.not_code`); prose is text as before
+            if found.how == "content-kind" and label not in TEXT_LABELS:
+                if label == PRIVATE_KEY:
+                    self.drop(doc_id, "private_key", found.reason)
+                    return None
+                if self.not_code == "drop":
+                    self.drop(doc_id, "not_code", f"{label}: {found.reason}")
+                    return None
+                self.stat_update(f"not_code_as_text:{label}")
+                as_text = True
+        as_text = as_text or is_code_text(raw.path) or (label or language) in TEXT_LABELS
+        kind = "text" if as_text else "code"
         if self.skip_generated:
             banner = generated_banner(raw.path, text, prose=kind == "text")
             if banner:

@@ -208,14 +208,15 @@ def test_folder_walk_kinds_caps_and_special_files(tmp_path: Path) -> None:
     (tmp_path / "outside.py").write_text("SECRET = 1\n")
     reader = GithubRepoReader([{"name": "o/r", "path": str(root)}], max_file_bytes=2000)
     docs = {d.metadata["path"]: d for d in reader.run(None, 0, 1)}
-    assert sorted(docs) == ["LICENSE", "notes.adoc", "src/main.py"]
-    assert docs["LICENSE"].metadata["kind"] == "text" and docs["notes.adoc"].metadata["kind"] == "text"
+    assert sorted(docs) == ["notes.adoc", "src/main.py"]  # a licence is not code (curation.not_code)
+    assert docs["notes.adoc"].metadata["kind"] == "text"
     assert (
         docs["src/main.py"].metadata["kind"] == "code"
         and docs["src/main.py"].metadata["language"] == "Python"
     )
     reasons = {i.removeprefix("github:o/r/"): r for i, r, _ in reader._drops}
     assert reasons == {
+        "LICENSE": "not_code",
         "big.py": "too_large",
         "img.bin": "binary",
         "latin1.py": "not_utf8",
