@@ -21,6 +21,7 @@ otherwise the answer is an explicit unknown with the reason.
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 
@@ -57,6 +58,11 @@ from classifiers.langid.sniff import (
 #: points of coverage. Of the 150 non-code files 144 are recognised as such and 1 reaches the model;
 #: 30 of the 909 code files (3.3%, mostly short Python modules) are taken for non-code.
 MIN_CONFIDENCE = 0.5
+#: the model-only bar for a file whose extension no rule knows, or whose name is a prose one
+#: (MIN_CONFIDENCE is for content without a name or extension): on the real-code corpus (tests/realdata) the answers below it were source maps,
+#: coverage annotations, requirement lists and templates (PureScript, Sage, Isabelle, G-Code,
+#: Handlebars), while those above it were real code (Python tokenizer inputs, XML diagrams)
+MIN_CONFIDENCE_NAMED = 0.95
 #: prior weight of a label outside the 338 in a model-only answer. The model's training labels come
 #: from sample collections that over-represent rare languages, while the files this tool sees are
 #: drawn to be in the list; a language outside it must be clearly more likely to win. Measured on
@@ -72,6 +78,12 @@ _WEAK_SUFFIXES = frozenset(
     {"txt", "text", "in", "tmpl", "template", "sample", "example", "dist", "default", "orig"}
     | {"bak", "old", "new", "local", "disabled", "off"}
 )
+#: names of prose files, whatever follows them
+_PROSE_NAME = re.compile(
+    r"(?i)^(?:readme|changes|changelog|history|news|authors|contributors|install|todo|pkg-info)\b"
+)
+#: weak suffixes of plain text: the name keeps its meaning unless a shebang says otherwise
+_TEXT_SUFFIXES = frozenset({".txt", ".text"})
 #: markup labels a licence text is often written in
 _MARKUP = frozenset({"HTML", "XML", "TeX"})
 
@@ -178,8 +190,22 @@ def detect(
                 return _answer(table, cands[0], how)
 
     stats = None
+    weak = how == "extension" and key.lstrip(".") in _WEAK_SUFFIXES
+    if weak and how != "shebang":
+        # `run.sh.in`, `conf.py.sample`: the name under the weak suffix decides when it can
+        inner = base[: -len(key)] if base.lower().endswith(key.lower()) else ""
+        inner_cands, inner_how, _ = table.by_name(inner) if "." in inner.strip(".") else ((), "", "")
+        if len(inner_cands) == 1 and _decisive(table, inner, inner_cands, inner_how, ""):
+            return _answer(table, inner_cands[0], inner_how, note=f"name under the {key} suffix")
+        if key.lower() in _TEXT_SUFFIXES and not head.startswith(b"#!"):
+            # notes, requirement lists and templates that look like code are still text files;
+            # only a shebang makes a `.txt` a script
+            kind = classify(base, head, decode(head), None, nameless=True)
+            if kind is not None:
+                return Detection(None, kind.label, "content-kind", 1.0, kind.reason)
+            return _answer(table, cands[0], how) if len(cands) == 1 else _unknown(f"{key} file")
     if not decisive and how != "shebang":
-        nameless = not cands or (how == "extension" and key.lstrip(".") in _WEAK_SUFFIXES)
+        nameless = not cands or weak
         if nameless:
             cands, how = (), ""
         text = decode(head) if nameless else None
@@ -234,6 +260,11 @@ def detect(
     label, conf = best
     if conf < MIN_CONFIDENCE:
         return _unknown(f"no name rule matched; model unsure (best {label} at {conf:.2f})", label)
+    if base and conf < MIN_CONFIDENCE_NAMED and ("." in base.strip(".") or _PROSE_NAME.match(base)):
+        # an extension that no rule knows (`.map`, `.pth`, `,cover` outputs) or a prose name
+        # (`README`) is rarely code in a language the name would not give away; the model must be
+        # close to certain there
+        return _unknown(f"no name rule matched; model not sure enough (best {label} at {conf:.2f})", label)
     return _answer(table, label, "model", conf)
 
 

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from classifiers.decontam.report import removal_warning
+from classifiers.secrets.report import secrets_warning
 from corpus.app.claim import claim_output, output_lock, recipe_fingerprint, refuse_foreign
 from corpus.app.manifest import write_manifest
 from corpus.app.plan import StageBuilder, plan
@@ -35,6 +36,7 @@ RUN_ONLY_FIELDS = {
     # whether a build stops or warns, never what it writes
     "mix": {"allow_shrink", "min_used_share"},
     "decontam": {"warn_share"},
+    "secrets": {"warn_share"},
 }
 
 
@@ -92,6 +94,11 @@ def build(
                 msg := removal_warning(r.stage.folder, recipe.decontam.warn_share)
             ):
                 out.print(f"[bold red]{escape(msg)}[/]")
+    for r in results:  # so is a share of documents with credentials that no real corpus has
+        if r.stage.name == "secrets" and (
+            msg := secrets_warning(r.stage.folder, r.stage.label, recipe.secrets.warn_share)
+        ):
+            out.print(f"[bold red]{escape(msg)}[/]")
     out.print(
         f"manifest: {recipe.output.rstrip('/')}/manifest.json   inspect: coderforge inspect {recipe.output}"
     )

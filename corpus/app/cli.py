@@ -18,7 +18,7 @@ import click
 import typer
 import typer._click.exceptions as typer_click
 
-from corpus.app.commands import build, commoncrawl, dedup, github, langid, recall, shards, train
+from corpus.app.commands import build, commoncrawl, dedup, github, langid, recall, secrets, shards, train
 from corpus.core.errors import BuildError, UserError
 
 app = typer.Typer(
@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 
 #: modules that add commands to `app`, each through `register(app: typer.Typer) -> None`
-COMMAND_MODULES = (build, github, commoncrawl, dedup, langid, train, recall, shards)
+COMMAND_MODULES = (build, github, commoncrawl, dedup, langid, train, recall, shards, secrets)
 
 
 def _register_all() -> None:

@@ -100,6 +100,19 @@ def summarise(path: str) -> dict[str, Any]:
     else:
         out["dropped"] = 0
         out["drops"] = []
+    redactions = _find(path, "redactions")
+    if redactions:  # the secrets stages' records: spans replaced by placeholders, per stage and kind
+        rel = len(root.rstrip("/")) + 1
+        r = pl.scan_parquet(redactions, include_file_paths="file").select(
+            pl.col("file").str.replace(r"/redactions/[^/]+$", "").str.slice(rel).alias("stage"), "kind"
+        )
+        agg = (
+            r.group_by("stage", "kind")
+            .len()
+            .collect()
+            .sort(["stage", "len", "kind"], descending=[False, True, False])
+        )
+        out["redactions"] = [{"stage": s or ".", "kind": k, "count": n} for s, k, n in agg.iter_rows()]
     manifest = f"{root.rstrip('/')}/manifest.json"
     if fs.exists(manifest):
         with fs.open(manifest, "r") as f:
@@ -190,6 +203,13 @@ def inspect_path(path: str, as_json: bool = False, console: Console | None = Non
             table.add_column(c, justify="right" if c == "count" else "left")
         for r in summary["drops"]:
             table.add_row(r["stage"], r["reason"], f"{r['count']:,}")
+        console.print(table)
+    if summary.get("redactions"):
+        table = Table(title="redactions", title_justify="left")
+        for c in ("stage", "kind", "count"):
+            table.add_column(c, justify="right" if c == "count" else "left")
+        for r in summary["redactions"]:
+            table.add_row(r["stage"], r["kind"], f"{r['count']:,}")
         console.print(table)
     for stage, rows in summary.get("recall", {}).items():
         table = Table(title=f"recall iterations: {stage}", title_justify="left")

@@ -18,6 +18,7 @@ from corpus.app.builders.github import github_stages
 from corpus.app.builders.langid import langid_stages
 from corpus.app.builders.mix import build_mix_stages
 from corpus.app.builders.recall import recall_stages
+from corpus.app.builders.secrets import secrets_stages
 from corpus.app.builders.sources import source_document_stages
 from corpus.app.recipe import Recipe
 from corpus.core.stage import Stage
@@ -31,6 +32,8 @@ STAGE_BUILDERS: list[StageBuilder] = [
     github_stages,
     # per-source stages (file rules, languages, repository samples, web recall) go here
     recall_stages,
+    # credentials and personal data out of every source's documents, before anything is compared
+    secrets_stages,
     # stages over all sources (deduplication, decontamination) go here
     recipe_dedup_stages,
     decontam_stages,

@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from classifiers.decontam.config import DecontamConfig
 from classifiers.langid.config import LangidConfig
 from classifiers.recall.config import RecallSection
+from classifiers.secrets.config import SecretsConfig
 from corpus.commoncrawl.config import CommonCrawlSource
 from corpus.core.errors import UserError
 from corpus.core.strict import StrictModel, load_yaml_mapping, set_dotted, validate
@@ -74,6 +75,9 @@ class Recipe(StrictModel):
         None, description="language tagging and filtering (default: GitHub, all 338)"
     )
     recall: RecallSection | None = Field(None, description="the iterative fastText recall loops")
+    secrets: SecretsConfig = Field(
+        default_factory=SecretsConfig, description="credentials and personal data redacted (on by default)"
+    )
     dedup: DedupConfig | None = Field(None, description="exact and MinHash near-deduplication")
     decontam: DecontamConfig | None = Field(None, description="benchmark decontamination of every source")
     mix: MixSettings | None = Field(

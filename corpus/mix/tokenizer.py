@@ -9,6 +9,12 @@ and adding the specials afterwards gives the same layout here.
 Every tokenizer is checked when it is loaded: the special tokens the shards need must exist and
 encode to one id each, and a probe text with code, digits, CJK and odd whitespace must decode back
 exactly (a lowercasing or NFKC normalizer would silently corrupt the corpus otherwise).
+
+A trained tokenizer also carries the redaction placeholders (`<KEY>`, `<PASSWORD>`, `<EMAIL>`...,
+`corpus.core.redaction`) as added tokens after the special ones, so each is one id wherever the
+secrets stage put it. They are added as non-special tokens on purpose: a document quoting a
+control token is encoded with control tokens turned off (see `_encodings`), and a placeholder must
+stay one id even there.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_token
 
 from corpus.core.atomic import atomic_write_text, split_url
 from corpus.core.errors import UserError
+from corpus.core.redaction import PLACEHOLDERS
 from corpus.mix.config import SpecialTokens, TokenizerSettings
 
 #: Characters handed to the tokenizer per call (see `CorpusTokenizer._slices`).
@@ -127,6 +134,7 @@ def train_tokenizer(texts: Iterable[str], settings: TokenizerSettings) -> Tokeni
     tok.add_special_tokens(
         [AddedToken(t, special=True, normalized=False) for t in settings.special_tokens.all_tokens()]
     )
+    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in PLACEHOLDERS])
     return tok
 
 
@@ -176,7 +184,9 @@ class CorpusTokenizer:
         # documents go through a copy that tokenizes special-token strings as ordinary text. Only
         # those: that mode costs about a tenth of the tokenizer's speed on every text. The copy is
         # made when the first such document turns up (building it costs as much as loading).
-        self._specials_text = [t.content for t in self.tokenizer.get_added_tokens_decoder().values()]
+        self._specials_text = [
+            t.content for t in self.tokenizer.get_added_tokens_decoder().values() if t.special
+        ]
         self._literal_copy: Tokenizer | None = None
         # Encode through the one-step form when the pre-tokenizer is ours; the file keeps its own.
         own = self.tokenizer.pre_tokenizer

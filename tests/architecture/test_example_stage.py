@@ -94,7 +94,7 @@ def _recipe_file(tmp_path: Path, max_chars: int) -> Path:
 def test_a_new_stage_runs_records_its_drops_and_shows_in_inspect(tmp_path: Path) -> None:
     recipe = load_recipe(_recipe_file(tmp_path, max_chars=240), schema=RecipeWithMaxLength)
     results = build(recipe, builders=BUILDERS)
-    assert [r.stage.label for r in results] == ["text/documents", "text/max-length"]
+    assert [r.stage.label for r in results] == ["text/documents", "text/max-length", "text/secrets"]
     stats = results[1].stats
     assert stats.documents_in == 20 and 0 < stats.dropped < 20
     assert stats.documents_out + stats.dropped == stats.documents_in

@@ -9,6 +9,7 @@ import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
 from corpus.core.errors import UserError
+from corpus.core.redaction import PLACEHOLDERS
 from corpus.mix.config import DEEPSEEK_BOS, DEEPSEEK_EOS, DEEPSEEK_FIM_BEGIN, TokenizerSettings
 from corpus.mix.tokenizer import load_tokenizer, train_tokenizer, wrap_trained
 from tests.mix.helpers import _code_rows, _math_rows, _text_rows
@@ -26,9 +27,19 @@ def test_special_tokens_follow_the_ordinary_vocabulary(trained):
     # the released tokenizer's layout: BOS = 100000, EOS = 100001 after 100,000 ordinary tokens
     assert trained.bos_id == SETTINGS.vocab_size
     assert trained.eos_id == SETTINGS.vocab_size + 1
-    assert trained.vocab_size == SETTINGS.vocab_size + len(SETTINGS.special_tokens.all_tokens()) == 1515
+    specials = len(SETTINGS.special_tokens.all_tokens())
+    assert trained.vocab_size == SETTINGS.vocab_size + specials + len(PLACEHOLDERS) == 1520
     assert trained.padded_vocab_size == 1536 and trained.padded_vocab_size % 128 == 0
     assert trained.dtype is np.uint16
+
+
+def test_redaction_placeholders_are_one_id_each_even_beside_a_quoted_control_token(trained):
+    first = SETTINGS.vocab_size + len(SETTINGS.special_tokens.all_tokens())
+    ids = {p: trained.tokenizer.token_to_id(p) for p in PLACEHOLDERS}
+    assert sorted(ids.values()) == list(range(first, first + len(PLACEHOLDERS)))
+    for text in ('key = "<KEY>"', f'{DEEPSEEK_FIM_BEGIN} key = "<KEY>"'):
+        assert ids["<KEY>"] in trained.encode_batch([text])[0]
+        assert trained.decode(trained.encode_batch([text])[0]) == text
 
 
 def test_digits_newlines_punctuation_and_cjk_are_kept_apart(trained):
