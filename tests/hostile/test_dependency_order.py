@@ -329,7 +329,10 @@ sources:
     ]
     sizes = {d.id: len(d.metadata["files"]) for d in built if "files" in d.metadata}
     assert sizes["github:local/json#sample-0"] == len(JAVA)
-    assert max(n for i, n in sizes.items() if i.startswith("github:local/bundle#")) > 50
+    # the five packages' big component is cut between files at the default ~32K tokens: its
+    # pieces hold more than 50 files together, and the order check above covered them as a whole
+    bundle = [n for i, n in sizes.items() if i.startswith("github:local/bundle#")]
+    assert sum(bundle) > 50 and max(bundle) > 10
 
     # the same output with one sample's files in reverse order: the check names the imports
     broken = tmp_path / "broken" / "github" / "samples" / "data"
