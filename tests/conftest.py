@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -41,6 +42,40 @@ def run_cli(*args: str, timeout: float = 600, check: bool = False, **kwargs) -> 
             f"coderforge {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
         )
     return proc
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *words: str, code: int = 2, alone: bool = False) -> str:
+    """The one `error: ...` line a failed command must end with (exit `code`, no traceback), holding
+    every one of `words`. Progress bars may come before it unless `alone`: then it is all of stderr."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], proc.stderr
+    assert not alone or len(lines) == 1, proc.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+    return errors[0]
+
+
+def jsonl_parts(folder: Path, files: int, records: int) -> None:
+    """`files` JSONL inputs of `records` short documents each, of varied length, for kill/resume runs."""
+    folder.mkdir()
+    for f in range(files):
+        with open(folder / f"part-{f}.jsonl", "w") as out:
+            for i in range(records):
+                text = f"record {i} of file {f}: " + "lorem ipsum dolor sit amet " * (3 + i % 7)
+                out.write(json.dumps({"id": f"{f}-{i}", "text": text}) + "\n")
+
+
+def text_recipe(tmp_path: Path, name: str, title: str, tasks: int, workers: int) -> Path:
+    """A recipe over `tmp_path/in/*.jsonl` building into `tmp_path/name`."""
+    recipe = tmp_path / f"{name}.yaml"
+    recipe.write_text(
+        f"name: {title}\noutput: {tmp_path / name}\nexecutor: {{tasks: {tasks}, workers: {workers}}}\n"
+        "sources: {text: {paths: ['in/*.jsonl']}}\n"
+    )
+    return recipe
 
 
 def output_digests(root: Path) -> dict[str, str]:

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import polars as pl
 
-from tests.conftest import CODERFORGE, output_digests, run_cli
+from tests.conftest import CODERFORGE, jsonl_parts, output_digests, run_cli, text_recipe
 
 FILES, RECORDS = 4, 40_000
 
 
-def _inputs(folder: Path) -> None:
-    folder.mkdir()
-    for f in range(FILES):
-        with open(folder / f"part-{f}.jsonl", "w") as out:
-            for i in range(RECORDS):
-                text = f"record {i} of file {f}: " + "lorem ipsum dolor sit amet " * (3 + i % 7)
-                out.write(json.dumps({"id": f"{f}-{i}", "text": text}) + "\n")
-
-
-def _recipe(tmp_path: Path, name: str) -> Path:
-    recipe = tmp_path / f"{name}.yaml"
-    recipe.write_text(
-        f"name: resume\noutput: {tmp_path / name}\nexecutor: {{tasks: {FILES}, workers: 1}}\n"
-        "sources: {text: {paths: ['in/*.jsonl']}}\n"
-    )
-    return recipe
-
-
 def test_sigkill_then_resume_equals_clean_run(tmp_path: Path, killer) -> None:
-    _inputs(tmp_path / "in")
-    killed = _recipe(tmp_path, "killed")
+    jsonl_parts(tmp_path / "in", FILES, RECORDS)
+    killed = text_recipe(tmp_path, "killed", "resume", FILES, 1)
     completions = tmp_path / "killed" / "text" / "documents" / "completions"
     killer(
         [*CODERFORGE, "build", str(killed)],
@@ -47,7 +28,7 @@ def test_sigkill_then_resume_equals_clean_run(tmp_path: Path, killer) -> None:
 
     resumed = run_cli("build", str(killed), check=True)
     assert "text/documents" in resumed.stdout
-    clean = _recipe(tmp_path, "clean")
+    clean = text_recipe(tmp_path, "clean", "resume", FILES, 1)
     clean.write_text(clean.read_text())
     run_cli("build", str(clean), check=True)
 

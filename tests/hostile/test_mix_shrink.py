@@ -11,7 +11,6 @@ it builds the capped mix as before, and says how much of the data it used.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ import yaml
 
 from corpus.core.errors import UserError
 from corpus.mix.stages import mix_stages
-from tests.conftest import DEMO_RECIPE, REPO, run_cli
+from tests.conftest import DEMO_RECIPE, REPO, one_line_error, run_cli
 from tests.mix.helpers import make_inputs, run_local, small_settings
 
 ESSAYS = REPO / "recipes" / "demo-data" / "text" / "essays-a.jsonl"
@@ -47,22 +46,13 @@ def _recipe(tmp_path: Path, output: Path, **mix: object) -> Path:
     return path
 
 
-def _one_line_error(proc: subprocess.CompletedProcess, code: int = 2) -> str:
-    assert proc.returncode == code, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()  # progress bars may come first
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], proc.stderr
-    return errors[0]
-
-
 def _shard_files(out: Path) -> list[Path]:
     return [p for p in (out / "mix" / "shards").rglob("*") if p.is_file() and p.suffix in (".bin", ".idx")]
 
 
 def test_a_tiny_text_source_stops_the_build_before_any_shard(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    line = _one_line_error(run_cli("build", str(_recipe(tmp_path, out))))
+    line = one_line_error(run_cli("build", str(_recipe(tmp_path, out))))
     assert line.startswith("error: mix: group text (")
     assert "caps the plan" in line and "under mix.min_used_share 0.5" in line
     assert "set mix.total_tokens" in line and "whole epochs plus a seeded partial one" in line

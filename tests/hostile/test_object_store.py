@@ -26,7 +26,7 @@ from corpus.app.claim import LOCK, MARKER, output_lock
 from corpus.app.runner import completed_tasks
 from corpus.core.atomic import split_url
 from corpus.core.stage import Stage
-from tests.conftest import CODERFORGE, DEMO_RECIPE, REPO, run_cli
+from tests.conftest import CODERFORGE, DEMO_RECIPE, REPO, one_line_error, run_cli
 
 moto_server = pytest.importorskip("moto.server")
 s3fs = pytest.importorskip("s3fs")
@@ -179,15 +179,6 @@ def _small_recipe(tmp_path: Path, output: str, **extra) -> Path:
     return path
 
 
-def _one_line_error(proc: subprocess.CompletedProcess, code: int) -> str:
-    assert proc.returncode == code, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert lines and lines[-1].startswith("error: "), proc.stderr
-    assert sum(line.startswith("error: ") for line in lines) == 1, proc.stderr
-    return lines[-1]
-
-
 def test_lock_and_marker_in_a_bucket(s3: S3, tmp_path: Path) -> None:
     output = f"s3://{BUCKET}/small"
     recipe = _small_recipe(tmp_path, output)
@@ -195,14 +186,16 @@ def test_lock_and_marker_in_a_bucket(s3: S3, tmp_path: Path) -> None:
 
     # someone else's objects under a prefix: never adopted, never touched
     s3.fs.pipe(f"{BUCKET}/theirs/notes.txt", b"mine")
-    line = _one_line_error(run_cli("build", str(recipe), "--output", f"s3://{BUCKET}/theirs", env=s3.env), 2)
+    line = one_line_error(
+        run_cli("build", str(recipe), "--output", f"s3://{BUCKET}/theirs", env=s3.env), code=2
+    )
     assert "not empty and no coderforge build made it" in line
     assert s3.keys("theirs") == [f"{BUCKET}/theirs/notes.txt"]
 
     # a live build holds the output: another one is refused, naming it
     with output_lock(output):
         holder = s3.json(f"small/{LOCK}")
-        line = _one_line_error(run_cli("build", str(recipe), env=s3.env), 1)
+        line = one_line_error(run_cli("build", str(recipe), env=s3.env), code=1)
     assert f"is being built by pid {holder['pid']}" in line
     assert not s3.fs.exists(lock)
     assert not s3.fs.exists(f"{BUCKET}/small/text")
@@ -219,7 +212,7 @@ def test_lock_and_marker_in_a_bucket(s3: S3, tmp_path: Path) -> None:
 
     # another recipe pointed at this output is refused rather than mixed in
     other = _small_recipe(tmp_path, output, seed=7)
-    line = _one_line_error(run_cli("build", str(other), env=s3.env), 2)
+    line = one_line_error(run_cli("build", str(other), env=s3.env), code=2)
     assert "holds a build of a different recipe" in line
 
 

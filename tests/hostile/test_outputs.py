@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from corpus.app.claim import output_lock
-from tests.conftest import DEMO_RECIPE, REPO, output_digests, run_cli
+from tests.conftest import DEMO_RECIPE, REPO, one_line_error, output_digests, run_cli
 
 TEXT = REPO / "recipes" / "demo-data" / "text"
 
@@ -37,21 +37,12 @@ def _recipe(tmp_path: Path, output: Path, name: str = "r.yaml", **extra) -> Path
     return path
 
 
-def _one_line_error(proc: subprocess.CompletedProcess, code: int = 2) -> str:
-    assert proc.returncode == code, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()  # progress bars may come first
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], proc.stderr
-    return errors[0]
-
-
 def test_a_users_folder_is_never_adopted(tmp_path: Path) -> None:
     out = tmp_path / "mine"
     out.mkdir()
     (out / "manifest.json").write_text('{"mine": true}')
     (out / "data.parquet").write_bytes(b"PAR1 not ours")
-    line = _one_line_error(run_cli("build", str(_recipe(tmp_path, out))))
+    line = one_line_error(run_cli("build", str(_recipe(tmp_path, out))))
     assert "not empty and no coderforge build made it" in line
     assert json.loads((out / "manifest.json").read_text()) == {"mine": True}
     assert (out / "data.parquet").read_bytes() == b"PAR1 not ours"
@@ -59,7 +50,7 @@ def test_a_users_folder_is_never_adopted(tmp_path: Path) -> None:
 
 
 def test_an_empty_output_is_refused(tmp_path: Path) -> None:
-    line = _one_line_error(run_cli("build", str(_recipe(tmp_path, tmp_path / "o")), "--output", ""))
+    line = one_line_error(run_cli("build", str(_recipe(tmp_path, tmp_path / "o")), "--output", ""))
     assert "output" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "r.yaml"]
 
@@ -70,7 +61,7 @@ def test_one_build_per_output(tmp_path: Path) -> None:
     lock = out / ".coderforge" / "lock"
     with output_lock(str(out)):  # another build, alive, holds the output
         holder = json.loads(lock.read_text())
-        line = _one_line_error(run_cli("build", str(recipe)), code=1)
+        line = one_line_error(run_cli("build", str(recipe)), code=1)
     assert f"is being built by pid {holder['pid']}" in line and str(lock) in line
     assert not lock.exists()  # released when its build ends
     assert not (out / "text").exists()
@@ -90,7 +81,7 @@ def test_edited_inputs_are_not_reported_done(tmp_path: Path) -> None:
     assert "done before" in run_cli("build", str(recipe), check=True).stdout
     lines = essay.read_text().splitlines()
     essay.write_text("\n".join(lines[:-1]) + "\n")
-    line = _one_line_error(run_cli("build", str(recipe)))
+    line = one_line_error(run_cli("build", str(recipe)))
     assert "essays-a.jsonl (size" in line and "--rebuild" in line
     run_cli("build", str(recipe), "--rebuild", check=True)
     after = output_digests(out)
@@ -119,7 +110,7 @@ def test_edited_inputs_are_not_reported_done(tmp_path: Path) -> None:
 )
 def test_mistakes_are_found_at_load(tmp_path: Path, change: dict, expected: str) -> None:
     recipe = _recipe(tmp_path, tmp_path / "out", **change)
-    line = _one_line_error(run_cli("build", str(recipe)))
+    line = one_line_error(run_cli("build", str(recipe)))
     assert expected in line
     assert not (tmp_path / "out").exists()
 
@@ -130,7 +121,7 @@ def test_a_corrected_recipe_is_accepted_after_a_failed_start(tmp_path: Path) -> 
     bad = _recipe(
         tmp_path, out, name="bad.yaml", executor={"tasks": 2, "ray_address": "127.0.0.1:1", "kind": "ray"}
     )
-    line = _one_line_error(run_cli("build", str(bad)))
+    line = one_line_error(run_cli("build", str(bad)))
     assert "cannot connect to Ray at 127.0.0.1:1" in line
     assert not out.exists()  # nothing written before the cluster answered
     run_cli("build", str(_recipe(tmp_path, out)), check=True)
@@ -150,7 +141,7 @@ def test_hostile_yaml(tmp_path: Path, text: str) -> None:
     path = tmp_path / "r.yaml"
     path.write_text(text)
     start = time.monotonic()
-    line = _one_line_error(run_cli("build", str(path), timeout=60))
+    line = one_line_error(run_cli("build", str(path), timeout=60))
     assert time.monotonic() - start < 30
     assert "given twice" in line or "aliases expand it" in line
 
@@ -167,7 +158,7 @@ def test_hostile_yaml(tmp_path: Path, text: str) -> None:
     ids=["proc", "sys", "unknown protocol", "long path", "long name"],
 )
 def test_outputs_that_cannot_be(tmp_path: Path, output: str, expected: str) -> None:
-    line = _one_line_error(run_cli("build", str(DEMO_RECIPE), "--output", output))
+    line = one_line_error(run_cli("build", str(DEMO_RECIPE), "--output", output))
     assert expected in line
 
 
@@ -188,7 +179,7 @@ def test_a_full_disk_is_one_line(tmp_path: Path) -> None:
             for i in range(4000):
                 f.write(json.dumps({"id": str(i), "text": os.urandom(600).hex()}) + "\n")  # incompressible
         recipe = _recipe(tmp_path, mount / "out")
-        line = _one_line_error(run_cli("build", str(recipe)), code=1)
+        line = one_line_error(run_cli("build", str(recipe)), code=1)
         assert "stage text/documents: No space left on device: " in line
     finally:
         subprocess.run(["umount", str(mount)], capture_output=True)
@@ -199,7 +190,7 @@ def test_rebuild_replaces_another_recipes_output(tmp_path: Path) -> None:
     run_cli("build", str(_recipe(tmp_path, out, dedup={})), check=True)
     assert (out / "all" / "dedup").is_dir()
     other = _recipe(tmp_path, out, name="other.yaml")
-    line = _one_line_error(run_cli("build", str(other)))
+    line = one_line_error(run_cli("build", str(other)))
     assert "holds a build of a different recipe" in line and "--rebuild" in line
     run_cli("build", str(other), "--rebuild", check=True)
     assert not (out / "all").exists()  # the old recipe's stages are gone, not left beside the new

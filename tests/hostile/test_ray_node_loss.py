@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import os
 import shutil
 import signal
@@ -27,7 +26,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import CODERFORGE, REPO, output_digests, run_cli
+from tests.conftest import CODERFORGE, REPO, jsonl_parts, output_digests, run_cli, text_recipe
 
 RAY = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
 TASKS, RECORDS = 6, 30_000
@@ -167,28 +166,10 @@ def two_nodes() -> Iterator[tuple[str, dict[str, str], Node, Node]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _inputs(folder: Path) -> None:
-    folder.mkdir()
-    for f in range(TASKS):
-        with open(folder / f"part-{f}.jsonl", "w") as out:
-            for i in range(RECORDS):
-                text = f"record {i} of file {f}: " + "lorem ipsum dolor sit amet " * (3 + i % 7)
-                out.write(json.dumps({"id": f"{f}-{i}", "text": text}) + "\n")
-
-
-def _recipe(tmp_path: Path, name: str) -> Path:
-    recipe = tmp_path / f"{name}.yaml"
-    recipe.write_text(
-        f"name: node-loss\noutput: {tmp_path / name}\nexecutor: {{tasks: {TASKS}, workers: 2}}\n"
-        "sources: {text: {paths: ['in/*.jsonl']}}\n"
-    )
-    return recipe
-
-
 def test_a_lost_worker_node_costs_no_bytes(tmp_path: Path, two_nodes) -> None:
     address, env, head, worker = two_nodes
-    _inputs(tmp_path / "in")
-    recipe = _recipe(tmp_path, "ray")
+    jsonl_parts(tmp_path / "in", TASKS, RECORDS)
+    recipe = text_recipe(tmp_path, "ray", "node-loss", TASKS, 2)
     out = tmp_path / "ray"
     completions = out / "text" / "documents" / "completions"
     cmd = [*CODERFORGE, "build", str(recipe), "--executor", "ray", "--ray-address", address]
@@ -225,7 +206,7 @@ def test_a_lost_worker_node_costs_no_bytes(tmp_path: Path, two_nodes) -> None:
     assert (out / "manifest.json").is_file()
     assert [p for p in out.rglob(".*.tmp-*")] == []
 
-    clean = _recipe(tmp_path, "clean")
+    clean = text_recipe(tmp_path, "clean", "node-loss", TASKS, 2)
     run_cli("build", str(clean), check=True, env=env)
     assert output_digests(out) == output_digests(tmp_path / "clean")
     assert len(output_digests(out)) >= TASKS

@@ -43,7 +43,7 @@ def cached_archives() -> dict[str, Path]:
     found: dict[str, Path] = {}
     missing: list[str] = []
     for pkg in PACKAGES:
-        hit = fetch._cached(cache, pkg)
+        hit = fetch.cached(cache, pkg)
         if hit is None:
             missing.append(pkg.repo)
         else:

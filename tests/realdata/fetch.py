@@ -234,7 +234,8 @@ def _sidecar(cache: Path, pkg: Package) -> Path:
     return cache / f"{pkg.archive_name}.json"
 
 
-def _cached(cache: Path, pkg: Package) -> Archive | None:
+def cached(cache: Path, pkg: Package) -> Archive | None:
+    """The archive of `pkg` in `cache` when it is there and matches its pin and recorded digest."""
     dest, side = cache / pkg.archive_name, _sidecar(cache, pkg)
     if not dest.is_file() or not side.is_file():
         return None
@@ -251,7 +252,7 @@ def _cached(cache: Path, pkg: Package) -> Archive | None:
 
 def ensure_package(pkg: Package, cache: Path) -> Archive:
     """The package's archive in `cache`, downloaded and re-packed only when missing or stale."""
-    hit = _cached(cache, pkg)
+    hit = cached(cache, pkg)
     if hit is not None:
         return hit
     downloads = cache / "downloads"

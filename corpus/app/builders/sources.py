@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datatrove.pipeline.base import PipelineStep
+
 from corpus.app.recipe import Recipe
 from corpus.commoncrawl.warc_reader import WarcDocumentReader
 from corpus.core.parquet_io import ParquetDocumentWriter
@@ -11,51 +13,36 @@ from corpus.text.reader import TextSourceReader
 
 
 def source_document_stages(recipe: Recipe, output: str, previous: list[Stage]) -> list[Stage]:
-    tasks = recipe.executor.tasks
-    stages: list[Stage] = []
-    gh = recipe.sources.github
+    """One reader stage per source the recipe has, each writing its documents as Parquet."""
+    readers: list[tuple[str, PipelineStep, str]] = []
+    gh, cc, tx = recipe.sources.github, recipe.sources.commoncrawl, recipe.sources.text
     if gh is not None:
-        stages.append(
-            Stage(
+        readers.append(
+            (
                 "github",
-                "documents",
-                output,
-                [
-                    GithubRepoReader.for_recipe(gh, output),
-                    ParquetDocumentWriter(stage_folder(output, "github", "documents")),
-                ],
-                tasks,
+                GithubRepoReader.for_recipe(gh, output),
                 f"{len(gh.repos)} repositories -> one document per file",
             )
         )
-    cc = recipe.sources.commoncrawl
     if cc is not None:
-        stages.append(
-            Stage(
+        readers.append(
+            (
                 "commoncrawl",
-                "documents",
-                output,
-                [
-                    WarcDocumentReader(cc.warc, cc.group),
-                    ParquetDocumentWriter(stage_folder(output, "commoncrawl", "documents")),
-                ],
-                tasks,
+                WarcDocumentReader(cc.warc, cc.group),
                 f"{len(cc.warc)} WARC files -> HTML pages as text",
             )
         )
-    tx = recipe.sources.text
     if tx is not None:
-        stages.append(
-            Stage(
-                "text",
-                "documents",
-                output,
-                [
-                    TextSourceReader(tx.paths, tx.format, tx.text_key, tx.id_key, tx.group),
-                    ParquetDocumentWriter(stage_folder(output, "text", "documents")),
-                ],
-                tasks,
-                f"{len(tx.paths)} files -> documents",
-            )
+        reader = TextSourceReader(tx.paths, tx.format, tx.text_key, tx.id_key, tx.group)
+        readers.append(("text", reader, f"{len(tx.paths)} files -> documents"))
+    return [
+        Stage(
+            source,
+            "documents",
+            output,
+            [reader, ParquetDocumentWriter(stage_folder(output, source, "documents"))],
+            recipe.executor.tasks,
+            description,
         )
-    return stages
+        for source, reader, description in readers
+    ]
