@@ -80,3 +80,16 @@ def test_clean_documents_pass_untouched():
     out, step = _run([Document(text=text, id="x", metadata={"path": "x.py"})])
     assert out[0].text == text and "redacted" not in out[0].metadata
     assert step._counts.redacted_documents == 0
+
+
+def test_a_password_variable_passed_along_is_not_a_password() -> None:
+    """Found in flask's tutorial: `data={'username': username, 'password': password}` names a
+    variable; the closing brace is not part of a value either."""
+    from classifiers.secrets.passwords import find_passwords
+
+    for path in ("docs/tutorial/tests.rst", "tests/test_auth.py"):
+        text = "client.post('/auth/login', data={'username': username, 'password': password})"
+        assert list(find_passwords(text, text.lower(), path)) == []
+    text = 'db: {"password": hunter22}'
+    found = list(find_passwords(text, text.lower(), "config.yaml"))
+    assert [text[f.start : f.end] for f in found] == ["hunter22"]
