@@ -162,15 +162,32 @@ _LOCAL_EXPERT = re.compile(r"\.local_experts\.(\d+)\.")
 
 def _grouped_expert_blocks(
     name: str, p: torch.Tensor, local_experts: int, ffn: int
-) -> list[torch.Tensor] | None:
-    """Per-expert views into megatron GroupedMLP-layout weights: weight1 [H, E*2F], weight2 [E*F, H]."""
-    if name.endswith("experts.weight1") and p.dim() == 2 and p.shape[1] == local_experts * 2 * ffn:
-        view = p.data.view(p.shape[0], local_experts, 2 * ffn)
-        return [view[:, e, :] for e in range(local_experts)]
-    if name.endswith("experts.weight2") and p.dim() == 2 and p.shape[0] == local_experts * ffn:
+) -> list[tuple[str, torch.Tensor]] | None:
+    """Each local expert's weight inside a GroupedMLP-layout tensor, as the per-expert module holds it.
+
+    megatron's GroupedMLP (and our FusedGroupedMLP) read local expert e as `weight1.view(E, H, 2F)[e]`
+    ([H, 2F], gate half first) and `weight2.view(E, F, H)[e]` ([F, H]); SequentialMLP's expert e holds
+    the transposes, `linear_fc1.weight` [2F, H] and `linear_fc2.weight` [H, F], gate rows first. For
+    weight1 / weight2 this returns, per local expert, the name suffix of the matching SequentialMLP
+    weight and a transposed view of that expert's block, so the block can be filled exactly as the
+    per-expert weight is. None for any other tensor.
+    """
+    if p.dim() != 2:
+        return None
+    if name.endswith("experts.weight1") and p.shape[1] == local_experts * 2 * ffn:
+        view = p.data.view(local_experts, p.shape[0], 2 * ffn)
+        return [("linear_fc1.weight", view[e].t()) for e in range(local_experts)]
+    if name.endswith("experts.weight2") and p.shape[0] == local_experts * ffn:
         view = p.data.view(local_experts, ffn, p.shape[1])
-        return [view[e] for e in range(local_experts)]
+        return [("linear_fc2.weight", view[e].t()) for e in range(local_experts)]
     return None
+
+
+def _draw(key: str, shape: torch.Size, std: float, device: torch.device) -> torch.Tensor:
+    """N(0, std) in float32 from a generator seeded by `key` alone."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed(zlib.crc32(key.encode()))
+    return torch.empty(shape, dtype=torch.float32, device=device).normal_(0.0, std, generator=gen)
 
 
 def layout_independent_init(gpt_model: torch.nn.Module, model: ModelConfig, seed: int) -> int:
@@ -180,7 +197,9 @@ def layout_independent_init(gpt_model: torch.nn.Module, model: ModelConfig, seed
     different model for every `expert_model_parallel_size`. Keying each matrix by its global name
     makes the initial model - and so the whole loss curve - independent of the layout. Same
     distribution as megatron's: N(0, init_std), scaled by 1/sqrt(2 x layers) for the output
-    projections; norms keep their ones. Only for tensor_parallel=1 (TP shards need megatron's own
+    projections; norms keep their ones. Grouped expert tensors (`model.fused`: GroupedMLP's weight1 /
+    weight2) get, block by block, the draws of the SequentialMLP weights they stand for, so `fused`
+    on and off start from the same model too. Only for tensor_parallel=1 (TP shards need megatron's own
     sharded init). Returns the number of tensors re-drawn.
     """
     if parallel_state.get_tensor_model_parallel_world_size() != 1:
@@ -204,24 +223,19 @@ def layout_independent_init(gpt_model: torch.nn.Module, model: ModelConfig, seed
             )
             blocks = _grouped_expert_blocks(name, p, local_experts, model.moe_ffn_hidden_size)
             if blocks is not None:
-                # grouped experts (one tensor for all local experts): draw each expert's block
-                # under its global index, exactly as the per-expert modules are drawn
-                for e, block in enumerate(blocks):
-                    gen = torch.Generator(device=p.device)
-                    gen.manual_seed(zlib.crc32(f"{seed}:{name}:expert{ep_rank * local_experts + e}".encode()))
-                    fresh = torch.empty(block.shape, dtype=torch.float32, device=p.device)
-                    block.copy_(fresh.normal_(0.0, std, generator=gen).to(p.dtype))
+                # grouped experts (one tensor for all local experts): each expert's block gets the
+                # draw of the SequentialMLP weight it corresponds to, same key, same orientation,
+                # so fused and non-fused models, and every EP size, hold the same numbers
+                prefix = name.rsplit(".", 1)[0]  # "...mlp.experts"
+                for e, (suffix, block) in enumerate(blocks):
+                    key = f"{seed}:{prefix}.expert.{ep_rank * local_experts + e}.{suffix}"
+                    block.copy_(_draw(key, block.shape, std, p.device).to(p.dtype))
                 count += 1
                 continue
             if canonical == name and getattr(p, "allreduce", True) is False:
                 # an expert tensor of unknown layout: key it by EP rank so that ranks never start
                 # with copies of each other's experts
                 canonical = f"{name}@ep{ep_rank}"
-            gen = torch.Generator(device=p.device)
-            gen.manual_seed(zlib.crc32(f"{seed}:{canonical}".encode()))
-            fresh = torch.empty(p.shape, dtype=torch.float32, device=p.device).normal_(
-                0.0, std, generator=gen
-            )
-            p.copy_(fresh.to(p.dtype))
+            p.copy_(_draw(f"{seed}:{canonical}", p.shape, std, p.device).to(p.dtype))
             count += 1
     return count
