@@ -7,12 +7,16 @@ runs the file rules and builds repository-level samples for the explicit reposit
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from corpus.core.strict import StrictModel
+
+#: the shape of one SPDX licence id (`LicenseRef-...` included); the build checks it is a known one
+_SPDX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]*")
 
 
 class SearchConfig(StrictModel):
@@ -97,6 +101,40 @@ class SamplesConfig(StrictModel):
         return None
 
 
+class LicensesConfig(StrictModel):
+    """Which repository licences may stay in the corpus (`corpus.github.license_policy` has the rules:
+    OR passes when a branch passes, AND when all do). The default keeps everything, as the paper
+    does; `permissive` is a fixed list of SPDX ids (MIT, MIT-0, BSD-2/3-Clause, 0BSD, Apache-2.0,
+    ISC, Zlib, BSL-1.0, Unlicense, CC0-1.0, PSF-2.0, Python-2.0(.1), NCSA, X11, UPL-1.0,
+    BlueOak-1.0.0)."""
+
+    preset: Literal["any", "permissive", "none"] = Field(
+        "any", description="any: every licence; permissive: the fixed permissive list; none: only `allow`"
+    )
+    allow: list[str] = Field(default_factory=list, description="SPDX ids kept on top of the preset")
+    deny: list[str] = Field(default_factory=list, description="SPDX ids always dropped (wins over allow)")
+    unlicensed: Literal["keep", "drop"] = Field(
+        "keep", description="repositories whose licence is unknown (none found, NOASSERTION)"
+    )
+
+    @field_validator("allow", "deny")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        for spdx in v:
+            if not _SPDX_ID.fullmatch(spdx):
+                raise ValueError(f"{spdx!r} is not an SPDX licence id (one id, such as MIT or GPL-3.0-only)")
+        return v
+
+    @model_validator(mode="after")
+    def _allow_needs_a_preset(self) -> LicensesConfig:
+        if self.allow and self.preset == "any":
+            raise ValueError(
+                "allow has no effect with preset any (every licence is kept): use preset none to keep only "
+                "the allow list, or preset permissive to add to it"
+            )
+        return self
+
+
 class GithubCuration(StrictModel):
     lists: list[str] = Field(
         default_factory=list,
@@ -114,6 +152,7 @@ class GithubCuration(StrictModel):
     )
     rules: RulesConfig = Field(default_factory=RulesConfig)
     samples: SamplesConfig = Field(default_factory=SamplesConfig)
+    licenses: LicensesConfig = Field(default_factory=LicensesConfig)
 
 
 class GithubRepo(StrictModel):

@@ -64,7 +64,7 @@ from corpus.core.story import StoryStep
 from corpus.github import linguist
 from corpus.github.config import GithubSource
 from corpus.github.fetch import Fetcher, FetchError
-from corpus.github.licenses import LICENSE_FILE, identify_license, is_license_file
+from corpus.github.licenses import LICENSE_FILE, is_license_file, repository_license
 from corpus.github.linguist_generated import (
     C_FAMILY,
     C_HEADERS,
@@ -164,14 +164,11 @@ def _maybe_license(name: str) -> bool:
 
 
 def _note_license(info: dict[str, Any], candidates: dict[str, bytes]) -> None:
-    """Record the SPDX id of the first recognised top-level license file, by name order."""
-    for rel in sorted(candidates):
-        if not is_license_file(rel):
-            continue
-        spdx = identify_license(candidates[rel].decode("utf-8", "replace"))
-        if spdx:
-            info["license"], info["license_file"] = spdx, rel
-            return
+    """Record the repository's licence from its top-level licence files, read together (a
+    `LICENSE-MIT` + `LICENSE-APACHE` pair is one dual licence); see `licenses.repository_license`."""
+    found = repository_license(candidates)
+    if found.spdx:
+        info["license"], info["license_file"] = found.spdx, found.source
 
 
 def _strip_top(paths: list[str]) -> str:

@@ -3,7 +3,8 @@
 - `github/repos`    (with `curation.search` or `curation.lists`) one task writing `repos.jsonl`:
                     the repositories of the list files and of the GitHub search;
 - `github/fetched`  those repositories, fetched and walked;
-- `github/files`    the DeepSeek-Coder file rules over every GitHub document;
+- `github/files`    the repository licence filter (`curation.licenses`) and the DeepSeek-Coder file
+                    rules over every GitHub document;
 - `github/samples`  repository-level samples (Python, Java, C#, C, C++) and single files.
 """
 
@@ -13,6 +14,7 @@ from corpus.app.recipe import Recipe
 from corpus.core.parquet_io import ParquetDocumentWriter
 from corpus.core.stage import Stage, document_stage, latest, stage_folder
 from corpus.github.file_rules import DeepSeekFileRules
+from corpus.github.license_policy import LicenseFilter, LicensePolicy, check_ids
 from corpus.github.repo_lists import load_repo_lists
 from corpus.github.repo_reader import GithubRepoReader
 from corpus.github.samples import RepositorySamples
@@ -62,18 +64,22 @@ def github_stages(recipe: Recipe, output: str, previous: list[Stage]) -> list[St
     if not inputs:
         return stages
     current = inputs
+    lic = cur.licenses
+    check_ids(lic.allow, "sources.github.curation.licenses.allow")
+    check_ids(lic.deny, "sources.github.curation.licenses.deny")
+    policy = LicensePolicy(lic.preset, tuple(lic.allow), tuple(lic.deny), lic.unlicensed)
+    # the licence step always runs with the rules (its stats count unlicensed repositories); without
+    # the rules the stage exists only when the policy can drop something
+    file_steps = []
+    what = []
+    if cur.rules.enabled or policy.active:
+        file_steps.append(LicenseFilter(policy))
+        what.append(_describe(policy))
     if cur.rules.enabled:
-        stages.append(
-            document_stage(
-                "github",
-                "files",
-                output,
-                current,
-                [DeepSeekFileRules(tuple(cur.rules.kinds))],
-                tasks,
-                "DeepSeek-Coder file rules (line lengths, alphabetic share, XML, HTML, JSON/YAML size)",
-            )
-        )
+        file_steps.append(DeepSeekFileRules(tuple(cur.rules.kinds)))
+        what.append("DeepSeek-Coder file rules (line lengths, alphabetic share, XML, HTML, JSON/YAML size)")
+    if file_steps:
+        stages.append(document_stage("github", "files", output, current, file_steps, tasks, "; ".join(what)))
         current = [stages[-1].folder]
     if cur.samples.enabled:
         seed = recipe.seed if cur.samples.seed is None else cur.samples.seed
@@ -90,3 +96,15 @@ def github_stages(recipe: Recipe, output: str, previous: list[Stage]) -> list[St
             )
         )
     return stages
+
+
+def _describe(policy: LicensePolicy) -> str:
+    if not policy.active:
+        return "licences recorded, none filtered"
+    parts = [f"licences: {policy.preset}"]
+    if policy.allow:
+        parts.append(f"+{','.join(policy.allow)}")
+    if policy.deny:
+        parts.append(f"-{','.join(policy.deny)}")
+    parts.append(f"unlicensed {policy.unlicensed}")
+    return " ".join(parts)
