@@ -26,16 +26,18 @@ import time
 from dataclasses import dataclass
 
 from classifiers.langid.model import ContentModel, load_model
-from classifiers.langid.not_code import classify, is_license_name, line_stats
+from classifiers.langid.not_code import TEXT_CHARS, classify, is_license_name, line_stats
 from classifiers.langid.rules import LanguageTable, load_table
 from classifiers.langid.sniff import (
     HEAD_BYTES,
     decode,
+    decode_prefix,
     interpreter_variants,
     is_binary,
     modeline,
     shebang_interpreter,
 )
+from classifiers.langid.tokens import MODEL_BYTES
 
 #: below this probability a model-only answer (no name rule, shebang or modeline decides; the content
 #: passed the code-likeness test of ``not_code.LineStats``) is reported as unknown. Calibrated by
@@ -200,7 +202,7 @@ def detect(
         if key.lower() in _TEXT_SUFFIXES and not head.startswith(b"#!"):
             # notes, requirement lists and templates that look like code are still text files;
             # only a shebang makes a `.txt` a script
-            kind = classify(base, head, decode(head), None, nameless=True)
+            kind = classify(base, head, decode_prefix(head, TEXT_CHARS), None, nameless=True)
             if kind is not None:
                 return Detection(None, kind.label, "content-kind", 1.0, kind.reason)
             return _answer(table, cands[0], how) if len(cands) == 1 else _unknown(f"{key} file")
@@ -208,7 +210,7 @@ def detect(
         nameless = not cands or weak
         if nameless:
             cands, how = (), ""
-        text = decode(head) if nameless else None
+        text = decode_prefix(head, TEXT_CHARS) if nameless else None
         stats = line_stats(text) if text is not None else None
         kind = classify(base, head, text, stats, nameless=nameless)
         if kind is not None:
@@ -216,13 +218,14 @@ def detect(
         if len(cands) == 1:
             return _answer(table, cands[0], how)
 
-    text = decode(head)
-
     note = ""
+    heuristics = table.heuristics_for(key) if len(cands) > 1 and by_extension else ()
+    # the heuristics read the whole head; the line checks and the model only its first characters
+    text = decode(head) if heuristics else decode_prefix(head, max(TEXT_CHARS, MODEL_BYTES))
     if len(cands) > 1 and by_extension:
         deadline = time.monotonic() + HEURISTIC_SECONDS
         try:
-            for rule in table.heuristics_for(key):
+            for rule in heuristics:
                 if rule.matches(text, deadline):
                     hits = tuple(label for label in rule.labels if label in cands)
                     if len(hits) == 1:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from classifiers.langid.sniff import decode
+from classifiers.langid.sniff import decode_prefix
 
 PRIVATE_KEY = "Private Key"
 CERTIFICATE = "Certificate"
@@ -48,6 +48,9 @@ KINDS = frozenset({PRIVATE_KEY, CERTIFICATE, PUBLIC_KEY, LICENSE, OUTPUT, DATA, 
 #: the part of a file the line-based checks read; enough lines to judge, cheap on large files
 SCAN_BYTES = 6 * 1024
 SCAN_LINES = 80
+#: every check here reads at most this many characters of a file's text (``SCAN_BYTES`` of it for
+#: the line checks, 4 KiB for licence phrases), so a caller may pass just these
+TEXT_CHARS = SCAN_BYTES
 
 # -- keys and certificates -------------------------------------------------------------------------
 
@@ -375,7 +378,7 @@ def classify(
     if pem:
         return NotCode(*pem)
     if text is None and (nameless or LICENSE_NAME.match(base) or _license_hint(head)):
-        text = decode(head)
+        text = decode_prefix(head, TEXT_CHARS)
     if LICENSE_NAME.match(base):
         assert text is not None
         stats = stats or line_stats(text)
