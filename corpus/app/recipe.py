@@ -147,6 +147,13 @@ def _resolve_inputs(recipe: Recipe, base: Path, source: str) -> None:
         for i, p in enumerate(gh.curation.lists):
             lists += _expand_local(f"sources.github.curation.lists.{i}", source, _resolve(base, p))
         gh.curation.lists = lists
+        gha = gh.curation.gharchive
+        if gha is not None:  # a local folder of hour files, a local archive template
+            gha.hours = _resolve(base, gha.hours)
+            if not is_url(gha.hours):
+                _expand_local("sources.github.curation.gharchive.hours", source, gha.hours, "folder")
+            if gha.archives:
+                gha.archives = _resolve(base, gha.archives)
     cc = recipe.sources.commoncrawl
     if cc:
         files: list[str] = []

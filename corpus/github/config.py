@@ -8,7 +8,7 @@ runs the file rules and builds repository-level samples for the explicit reposit
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -42,6 +42,64 @@ class SearchConfig(StrictModel):
         return self
 
 
+class GharchiveConfig(StrictModel):
+    """Repositories from GH Archive's hourly event files: the list for builds at the paper's scale
+    (about 10^8 repositories, which the search API's 1,000 results a query and 30 queries a
+    minute cannot list). See `corpus.github.gharchive_source`."""
+
+    hours: str = Field(
+        "https://data.gharchive.org",
+        description="where the YYYY-MM-DD-H.json.gz files are: an http(s) base URL or any fsspec folder",
+    )
+    since: datetime = Field(datetime(2015, 1, 1), description="first hour read (UTC; 2015-01-01 or later)")
+    until: datetime | None = Field(None, description="hours before this are read; default: created_before")
+    created_before: date = Field(date(2023, 11, 1), description="only repositories created before this day")
+    min_stars: int = Field(0, ge=0, description="stars: the last repository object's count + later stars")
+    exclude_forks: bool = Field(True, description="leave forks out (dedup removes their copies anyway)")
+    languages: list[str] = Field(
+        default_factory=list, description="GitHub language names, where the events say; [] = any"
+    )
+    unknown_language: Literal["keep", "drop"] = Field(
+        "keep", description="with languages: repositories no event gives a language for"
+    )
+    scan_tasks: int | None = Field(None, ge=1, description="tasks reading hours; default executor.tasks")
+    list_tasks: int | None = Field(None, ge=1, description="tasks merging the list; default executor.tasks")
+    api_url: str = Field("https://api.github.com", description="REST API base for the tarball locations")
+    archives: str | None = Field(
+        None,
+        description="archive location template instead of the API's tarballs: {owner}, {repo}, {name}, {ref}",
+    )
+    requests_per_second: float = Field(
+        4.0, gt=0, description="requests per second to the hours' host, shared by the tasks of one node"
+    )
+    timeout_s: float = Field(300.0, gt=0)
+    retries: int = Field(4, ge=0)
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _day_is_midnight(cls, v: object) -> object:
+        if isinstance(v, date) and not isinstance(v, datetime):
+            return datetime(v.year, v.month, v.day)
+        return v
+
+    @model_validator(mode="after")
+    def _window(self) -> GharchiveConfig:
+        since = self.since.replace(tzinfo=None)
+        if since < datetime(2015, 1, 1):
+            raise ValueError(
+                "since: GH Archive hours before 2015-01-01 use the older timeline schema, which is not "
+                "read; start at 2015-01-01 or later"
+            )
+        if since >= self.end().replace(tzinfo=None):
+            raise ValueError("since must be before until (or created_before)")
+        return self
+
+    def end(self) -> datetime:
+        if self.until is not None:
+            return self.until
+        return datetime(self.created_before.year, self.created_before.month, self.created_before.day)
+
+
 class FetchConfig(StrictModel):
     method: Literal["git", "tarball"] = Field(
         "git", description="searched repositories: shallow git clone or the API's tarball endpoint"
@@ -51,6 +109,9 @@ class FetchConfig(StrictModel):
     )
     max_repo_bytes: int = Field(500_000_000, ge=1, description="a repository over this size is skipped")
     timeout_s: float = Field(600.0, gt=0)
+    requests_per_second: float | None = Field(
+        None, gt=0, description="archive downloads per second to one host, shared by the tasks of one node"
+    )
 
 
 class RulesConfig(StrictModel):
@@ -142,6 +203,7 @@ class GithubCuration(StrictModel):
         "(relative paths resolve against the recipe's folder)",
     )
     search: SearchConfig | None = None
+    gharchive: GharchiveConfig | None = None
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     skip_generated: bool = Field(True, description="skip vendored, generated and minified files (linguist)")
     languages: bool = Field(True, description="tag each file with its language (classifiers.langid)")

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corpus.core.atomic import atomic_write_text, split_url
+from corpus.github.host_rate_limit import HostRateLimit
 from corpus.github.search import same_origin, scrub
 
 MARKER = "fetched.json"
@@ -69,6 +70,8 @@ class Fetcher:
     retries: int = 3
     backoff_s: float = 1.0
     headers: dict[str, str] = field(default_factory=dict)
+    #: paces archive downloads per host across the tasks of one node (None: unpaced)
+    rate: HostRateLimit | None = None
 
     # -- public -------------------------------------------------------------------------------
     def fetch(self, repo: dict[str, Any]) -> FetchedRepo:
@@ -135,6 +138,8 @@ class Fetcher:
             os.replace(tmp, final)
             return kind, rel, None
         for attempt in range(self.retries + 1):
+            if self.rate is not None:
+                self.rate.wait(url)
             try:
                 self._http_download(url, tmp)
                 break

@@ -7,7 +7,8 @@ A list file (local path or fsspec URL; `.gz`/`.zst` compressed too) has one repo
   taken from the URL's last two path parts;
 - a JSON object with the keys of a recipe's `repos` entries (`name` plus at most one of
   `archive`, `path`, `url`, and optionally `commit`, `stars`, `created_at`, `license`), which is
-  also what `coderforge github search` writes, so its output can be used as a list as it is.
+  also what `coderforge github search` writes, so its output can be used as a list as it is (and
+  what the GH Archive list writes: `github_id`, `fork`, `parent`, `parent_id`, `former_names`).
 
 Blank lines and lines starting with `#` are skipped. Lists are read when the build is planned, so a
 mistake stops the build before anything runs, with the file and line in the message.
@@ -39,6 +40,11 @@ _KEYS = {
     "pushed_at",
     "size_kb",
     "github_language",
+    "github_id",
+    "fork",
+    "parent",
+    "parent_id",
+    "former_names",
 }
 
 

@@ -64,6 +64,7 @@ from corpus.core.story import StoryStep
 from corpus.github import linguist
 from corpus.github.config import GithubSource
 from corpus.github.fetch import Fetcher, FetchError
+from corpus.github.host_rate_limit import HostRateLimit
 from corpus.github.licenses import LICENSE_FILE, is_license_file, repository_license
 from corpus.github.linguist_generated import (
     C_FAMILY,
@@ -407,12 +408,19 @@ class GithubRepoReader(StoryStep):
         OUTPUT/github/cache, size cap, linguist skipping, language tags)."""
         cur = gh.curation
         cache = cur.fetch.cache or f"{output.rstrip('/')}/github/cache"
+        api_url = "https://api.github.com"
+        if cur.search:
+            api_url = cur.search.api_url
+        elif cur.gharchive:
+            api_url = cur.gharchive.api_url
+        rps = cur.fetch.requests_per_second
         fetcher = Fetcher(
             cache_dir=f"{cache}/repos",
-            api_url=cur.search.api_url if cur.search else "https://api.github.com",
+            api_url=api_url,
             token_env=cur.search.token_env if cur.search else "GITHUB_TOKEN",
             max_repo_bytes=cur.fetch.max_repo_bytes,
             timeout_s=cur.fetch.timeout_s,
+            rate=HostRateLimit(rps) if rps else None,
         )
         if repos is None:
             repos = [r.model_dump(mode="json") for r in gh.repos]

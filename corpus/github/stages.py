@@ -1,5 +1,5 @@
 """The GitHub steps a build adds after `github/documents` (the recipe's own repository list):
-the repository list of `curation.lists` and `curation.search`, and what decided the GitHub output
+the repository list of `curation.lists`, `curation.search` and `curation.gharchive`, and what decided the GitHub output
 for manifest.json. Fetched repositories and API answers are cached under `OUTPUT/github/cache/`
 unless the recipe names another folder, so a re-run fetches and asks nothing twice."""
 
@@ -18,13 +18,15 @@ from corpus.core.errors import UserError
 from corpus.core.stage import Stage
 from corpus.github import file_rules
 from corpus.github.config import GithubCuration, SearchConfig
+from corpus.github.gharchive_source import iter_listed
 from corpus.github.linguist import load_rules
 from corpus.github.search import GithubApi, RepoQuery, SearchError, search_repositories
 
 
 class RepoListStep(PipelineStep):
     """Write the build's extra repositories to `repos.jsonl` (rank 0 only; no documents): those of
-    the list files, then those a GitHub search finds, each name once and none of the recipe's own."""
+    the list files, then those a GitHub search finds, then those of the GH Archive list (its
+    bucket files merged by repository id), each name once and none of the recipe's own."""
 
     name = "github repository list"
     type = "🔎 - SEARCH"
@@ -37,8 +39,10 @@ class RepoListStep(PipelineStep):
         cache_dir: str,
         method: str,
         skip: list[str],
+        gharchive_lists: list[str] | None = None,
     ) -> None:
         super().__init__()
+        self.gharchive_lists = list(gharchive_lists or [])
         self.search = search
         self.listed = listed
         self.out_file = out_file
@@ -87,6 +91,9 @@ class RepoListStep(PipelineStep):
                 raise UserError(f"sources.github.curation.search: {e}{hint}") from None
             self.stat_update("api_requests", value=api.requests_made)
             self.stat_update("api_cache_hits", value=api.cache_hits)
+        if self.gharchive_lists:
+            for record in iter_listed(self.gharchive_lists):
+                add(record, "gharchive_repositories")
         atomic_write_text(self.out_file, "".join(line + "\n" for line in lines))
 
 

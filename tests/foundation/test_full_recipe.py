@@ -15,7 +15,8 @@ def test_full_scale_recipe_validates_with_the_papers_settings() -> None:
     assert {g: m.share for g, m in recipe.mix.groups.items()} == {"code": 0.6, "math": 0.1, "text": 0.3}
     assert recipe.mix.groups["code"].fim is not None and recipe.mix.groups["code"].fim.rate == 0.5
     assert recipe.dedup is not None and (recipe.dedup.threshold, recipe.dedup.ngram) == (0.7, 5)
-    assert str(recipe.sources.github.curation.search.created_before) == "2023-11-01"
+    assert recipe.sources.github.curation.search is None  # 10^8 repositories: GH Archive lists them
+    assert str(recipe.sources.github.curation.gharchive.created_before) == "2023-11-01"
     web = recipe.recall.commoncrawl
     assert web.iterations == 3 and recipe.recall.github.iterations == 2
     ft = web.fasttext

@@ -1,7 +1,10 @@
 """The GitHub stages after `github/documents`:
 
-- `github/repos`    (with `curation.search` or `curation.lists`) one task writing `repos.jsonl`:
-                    the repositories of the list files and of the GitHub search;
+- `github/gharchive`, `github/gharchive-list` (with `curation.gharchive`) GH Archive's hourly
+                    event files reduced to repository states, then merged and filtered into a list;
+- `github/repos`    (with `curation.search`, `curation.lists` or `curation.gharchive`) one task
+                    writing `repos.jsonl`: the repositories of the list files, of the GitHub
+                    search and of the GH Archive list;
 - `github/fetched`  those repositories, fetched and walked;
 - `github/files`    the repository licence filter (`curation.licenses`) and the DeepSeek-Coder file
                     rules over every GitHub document;
@@ -14,6 +17,7 @@ from corpus.app.recipe import Recipe
 from corpus.core.parquet_io import ParquetDocumentWriter
 from corpus.core.stage import Stage, document_stage, latest, stage_folder
 from corpus.github.file_rules import DeepSeekFileRules
+from corpus.github.gharchive_stages import gharchive_stages
 from corpus.github.license_policy import LicenseFilter, LicensePolicy, check_ids
 from corpus.github.repo_lists import load_repo_lists
 from corpus.github.repo_reader import GithubRepoReader
@@ -35,7 +39,11 @@ def github_stages(recipe: Recipe, output: str, previous: list[Stage]) -> list[St
     stages: list[Stage] = []
     api_url = cur.search.api_url if cur.search else "https://api.github.com"
     listed = load_repo_lists(cur.lists, cur.fetch.method, api_url) if cur.lists else []
-    if cur.search is not None or listed:
+    gharchive_lists: list[str] = []
+    if cur.gharchive is not None:
+        more, gharchive_lists = gharchive_stages(cur.gharchive, output, tasks, cur.fetch.method)
+        stages += more
+    if cur.search is not None or listed or gharchive_lists:
         repo_file = f"{stage_folder(output, 'github', 'repos')}/repos.jsonl"
         what = []
         if listed:
@@ -44,8 +52,16 @@ def github_stages(recipe: Recipe, output: str, previous: list[Stage]) -> list[St
             what.append(
                 f"GitHub search: created before {cur.search.created_before}, stars >= {cur.search.min_stars}"
             )
+        if gharchive_lists:
+            what.append("the GH Archive list")
         step = RepoListStep(
-            cur.search, listed, repo_file, f"{cache}/api", cur.fetch.method, [r.name for r in gh.repos]
+            cur.search,
+            listed,
+            repo_file,
+            f"{cache}/api",
+            cur.fetch.method,
+            [r.name for r in gh.repos],
+            gharchive_lists,
         )
         stages.append(Stage("github", "repos", output, [step], 1, "; ".join(what)))
         fetched = stage_folder(output, "github", "fetched")
