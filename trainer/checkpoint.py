@@ -19,6 +19,7 @@ from megatron.core import parallel_state as ps
 from megatron.core.optimizer.optimizer import FP32Optimizer
 
 from corpus.core.atomic import atomic_write_text
+from trainer.hf_import import WEIGHTS_ONLY
 
 # Keys that do not depend on how parameters are split into optimizers (dense vs expert) or ranks, so
 # a checkpoint saved with one expert/data-parallel layout loads into another.
@@ -49,7 +50,9 @@ def _unwrap(model: Any) -> Any:
     return model.module if hasattr(model, "module") else model
 
 
-def _sharded_state(model, optimizer, scheduler, step, consumed, is_loading: bool) -> dict[str, Any]:
+def _sharded_state(
+    model, optimizer, scheduler, step, consumed, is_loading: bool, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     model_sd = _unwrap(model).sharded_state_dict()
     state: dict[str, Any] = {"model": model_sd}
     if optimizer is not None:
@@ -61,11 +64,24 @@ def _sharded_state(model, optimizer, scheduler, step, consumed, is_loading: bool
     state["step"] = step
     state["consumed_samples"] = consumed
     state["layout"] = current_layout()
+    # what the weights are (model shape, YaRN), so export and --init-from need no recipe
+    state.update(extra or {})
     return state
 
 
-def save(folder: str, step: int, consumed_samples: int, model, optimizer, scheduler) -> str:
-    """Save a checkpoint collectively (every rank calls this) and return its path."""
+def save(
+    folder: str,
+    step: int,
+    consumed_samples: int,
+    model,
+    optimizer,
+    scheduler,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """Save a checkpoint collectively (every rank calls this) and return its path.
+
+    `extra` adds plain values to the checkpoint's common part (keys must not be 'model' or 'optimizer').
+    """
     final = os.path.join(folder, step_name(step))
     tmp = final + ".partial"
     rank = dist.get_rank()
@@ -73,7 +89,7 @@ def save(folder: str, step: int, consumed_samples: int, model, optimizer, schedu
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp, exist_ok=True)
     dist.barrier()
-    state = _sharded_state(model, optimizer, scheduler, step, consumed_samples, is_loading=False)
+    state = _sharded_state(model, optimizer, scheduler, step, consumed_samples, is_loading=False, extra=extra)
     dist_checkpointing.save(state, tmp)
     dist.barrier()
     if rank == 0:
@@ -144,6 +160,9 @@ def load(path: str, model, optimizer, scheduler, *, with_optimizer: bool = True)
     common = dist_checkpointing.load_common_state_dict(path)
     saved_layout = common.get("layout")
     same_layout = saved_layout == current_layout()
+    if common.get(WEIGHTS_ONLY):
+        # an imported checkpoint: weights and nothing else, so optimizer and schedule start afresh
+        with_optimizer = False
     want_optimizer = with_optimizer and optimizer is not None
     load_optimizer = want_optimizer and (same_layout or _reshardable(optimizer))
     state = _sharded_state(
@@ -167,4 +186,5 @@ def load(path: str, model, optimizer, scheduler, *, with_optimizer: bool = True)
         "consumed_samples": int(loaded["consumed_samples"]),
         "optimizer_restored": load_optimizer,
         "saved_layout": saved_layout,
+        "weights_only": bool(common.get(WEIGHTS_ONLY)),
     }

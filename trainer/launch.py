@@ -32,6 +32,9 @@ class LaunchRequest:
     resume: bool = True
     steps: int | None = None
     result_path: str | None = None
+    #: a prepared checkpoint folder (`trainer.init_from.prepare`) and what to take from it
+    init_from: str | None = None
+    init_state: str = "weights"
 
     def worker_args(self) -> list[str]:
         args = [self.recipe, "--stage", self.stage]
@@ -41,16 +44,28 @@ class LaunchRequest:
             args.append("--no-resume")
         if self.steps is not None:
             args += ["--steps", str(self.steps)]
+        if self.init_from is not None:
+            args += ["--init-from", self.init_from, "--init-state", self.init_state]
         return args
 
 
 def preflight(recipe: TrainRecipe) -> None:
     """Mistakes that every rank would hit, found before any rank (or Ray actor) starts."""
+    refuse_pipeline(recipe)
     resolve_blend(recipe.data)
     if recipe.parallel.tensor > 1 and not (te_available() or importlib.util.find_spec("apex") is not None):
         raise UserError(
             "parallel.tensor > 1 needs TransformerEngine or Apex: megatron-core's MoE layers require "
             "sequence parallelism, whose norms only those provide; use parallel.expert and data parallelism"
+        )
+
+
+def refuse_pipeline(recipe: TrainRecipe) -> None:
+    """Pipeline layouts are planned (`--dry-run`) but not trained: refuse rather than silently ignore."""
+    if recipe.parallel.pipeline > 1:
+        raise UserError(
+            f"parallel.pipeline={recipe.parallel.pipeline}: pipeline parallelism is planned only (not yet "
+            "wired); --dry-run plans it, training needs parallel.pipeline=1"
         )
 
 
@@ -62,7 +77,17 @@ def run_in_process(req: LaunchRequest, progress: bool = True) -> dict[str, Any]:
     # megatron (through trainer.train): loaded only by a process that trains, never by the launcher
     from trainer.train import result_to_json, train
 
-    result = result_to_json(train(recipe, req.stage, resume=req.resume, steps=req.steps, progress=progress))
+    result = result_to_json(
+        train(
+            recipe,
+            req.stage,
+            resume=req.resume,
+            steps=req.steps,
+            progress=progress,
+            init_from=req.init_from,
+            init_state=req.init_state,
+        )
+    )
     if req.result_path and int(os.environ.get("RANK", "0")) == 0:
         atomic_write_text(req.result_path, json.dumps(result, indent=1))
     return result

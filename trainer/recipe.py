@@ -95,10 +95,34 @@ class ModelConfig(StrictModel):
 
 
 class ParallelConfig(StrictModel):
+    """How the model is spread over devices; data parallelism is what the GPU count leaves over.
+
+    `pipeline` and `layers_per_stage` are read by the memory planner (`--dry-run`); the trainer does
+    not run pipeline schedules yet and refuses `pipeline > 1` at launch.
+    """
+
     tensor: int = Field(1, ge=1, description="tensor_model_parallel_size")
+    pipeline: int = Field(1, ge=1, description="pipeline_model_parallel_size (planned only: not yet wired)")
+    layers_per_stage: list[int] | None = Field(
+        None, description="decoder layers of each pipeline stage (null: as even as possible)"
+    )
     expert: int = Field(1, ge=1, description="expert_model_parallel_size")
     dispatcher: Literal["alltoall", "allgather"] = "alltoall"
     distributed_optimizer: bool = Field(False, description="shard optimizer state over data-parallel ranks")
+    recompute: Literal["none", "full"] = Field(
+        "none", description="'full': keep only each layer's input and recompute the layer in backward"
+    )
+
+    @model_validator(mode="after")
+    def _stages(self) -> ParallelConfig:
+        if self.layers_per_stage is not None:
+            if len(self.layers_per_stage) != self.pipeline:
+                raise ValueError(
+                    f"layers_per_stage has {len(self.layers_per_stage)} entries for pipeline={self.pipeline}"
+                )
+            if any(n < 1 for n in self.layers_per_stage):
+                raise ValueError("layers_per_stage entries must be at least 1")
+        return self
 
 
 class DataConfig(StrictModel):
@@ -213,6 +237,15 @@ class TrainRecipe(StrictModel):
         if self.model.num_experts % self.parallel.expert:
             raise ValueError(
                 f"model.num_experts={self.model.num_experts} is not divisible by parallel.expert={self.parallel.expert}"
+            )
+        if self.parallel.pipeline > self.model.num_layers:
+            raise ValueError(
+                f"parallel.pipeline={self.parallel.pipeline} exceeds model.num_layers={self.model.num_layers}"
+            )
+        stages = self.parallel.layers_per_stage
+        if stages is not None and sum(stages) != self.model.num_layers:
+            raise ValueError(
+                f"parallel.layers_per_stage sums to {sum(stages)}, not model.num_layers={self.model.num_layers}"
             )
         if self.batch.global_batch_size % self.batch.micro_batch_size:
             raise ValueError("batch.global_batch_size must be a multiple of batch.micro_batch_size")

@@ -118,8 +118,13 @@ class Trainer:
         resume: bool = True,
         log: Callable[[str], None] | None = None,
         progress: bool = True,
+        init_from: str | None = None,
+        init_state: str = "weights",
     ) -> None:
         self.base_recipe = recipe
+        #: a checkpoint to start from when the run has none of its own (`--init-from`)
+        self.init_from = init_from
+        self.init_state = init_state
         self.stage = stage
         self.recipe = recipe.stage(stage)
         self.resume = resume
@@ -128,6 +133,11 @@ class Trainer:
         self.info = init_distributed()
         self.is_logger = dist.get_rank() == 0
         r = self.recipe
+        if r.parallel.pipeline > 1:
+            raise UserError(
+                f"parallel.pipeline={r.parallel.pipeline}: pipeline parallelism is planned only (not yet "
+                "wired); --dry-run plans it, training needs parallel.pipeline=1"
+            )
         if dist.get_world_size() % (r.parallel.tensor * r.parallel.expert):
             raise UserError(
                 f"world size {dist.get_world_size()} is not a multiple of "
@@ -270,11 +280,16 @@ class Trainer:
             self.step = state["step"]
             self.consumed_samples = state["consumed_samples"]
             self.log(f"resumed {self.stage} from {latest} at step {self.step}")
-            if not state["optimizer_restored"]:
+            if state["weights_only"]:
+                self.log(f"{latest} holds weights only: optimizer and LR schedule start fresh")
+            elif not state["optimizer_restored"]:
                 self.log(
                     f"parallel layout changed ({state['saved_layout']} -> {ckpt.current_layout()}): "
                     "weights, LR schedule and data position restored; optimizer moments restart"
                 )
+            return
+        if self.init_from is not None:
+            self._load_init_from(self.init_from)
             return
         if self.stage != "pretrain":
             names = ["pretrain", *(s.name for s in self.base_recipe.long_context.stages)]
@@ -287,6 +302,25 @@ class Trainer:
                 )
             ckpt.load(prev_latest, self.model, None, None, with_optimizer=False)
             self.log(f"{self.stage}: starting from the weights of {prev_latest}")
+
+    def _load_init_from(self, path: str) -> None:
+        """Weights (default) or everything from `path`; see `trainer.init_from`."""
+        from trainer.checkpoint_forward import read_common
+        from trainer.init_from import compare_models
+
+        for line in compare_models(self.recipe.model, read_common(path).get("model_config") or {}, path):
+            self.log(f"init-from: {line}")
+        if self.init_state == "all":
+            state = ckpt.load(path, self.model, self.optimizer, self.scheduler, with_optimizer=True)
+            if not state["weights_only"]:
+                self.step = state["step"]
+                self.consumed_samples = state["consumed_samples"]
+            self.log(f"{self.stage}: starting from {path} (everything) at step {self.step}")
+        else:
+            ckpt.load(path, self.model, None, None, with_optimizer=False)
+            self.log(
+                f"{self.stage}: starting from the weights of {path}; optimizer and LR schedule start fresh"
+            )
 
     # --- one step ------------------------------------------------------------------------------
     def _aux_losses(self, num_microbatches: int) -> dict[str, float]:
@@ -367,8 +401,21 @@ class Trainer:
     def save(self) -> str | None:
         if self.ckpt_root is None:
             return None
+        r = self.recipe
+        yarn = r.long_context.yarn if self.stage != "pretrain" else None
+        # what the weights are, so `coderforge checkpoint export/forward` need no recipe
+        extra = {
+            "model_config": r.model.model_dump(mode="json"),
+            "model_yarn": yarn.model_dump(mode="json") if yarn is not None else None,
+        }
         path = ckpt.save(
-            self.ckpt_root, self.step, self.consumed_samples, self.model, self.optimizer, self.scheduler
+            self.ckpt_root,
+            self.step,
+            self.consumed_samples,
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            extra,
         )
         self.log(f"saved checkpoint {path}")
         return path
@@ -466,9 +513,13 @@ def train(
     steps: int | None = None,
     log: Callable[[str], None] | None = None,
     progress: bool = True,
+    init_from: str | None = None,
+    init_state: str = "weights",
 ) -> TrainResult:
     """Train one stage of `recipe` in this process (which may be one rank of many)."""
-    trainer = Trainer(recipe, stage, resume=resume, log=log, progress=progress)
+    trainer = Trainer(
+        recipe, stage, resume=resume, log=log, progress=progress, init_from=init_from, init_state=init_state
+    )
     return trainer.run(steps)
 
 

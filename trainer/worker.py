@@ -24,8 +24,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-resume", dest="resume", action="store_false")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--result", default=None)
+    parser.add_argument("--init-from", dest="init_from", default=None)
+    parser.add_argument("--init-state", dest="init_state", default="weights")
     args = parser.parse_args(argv)
-    req = LaunchRequest(args.recipe, args.stage, args.overrides, args.resume, args.steps, args.result)
+    req = LaunchRequest(
+        args.recipe,
+        args.stage,
+        args.overrides,
+        args.resume,
+        args.steps,
+        args.result,
+        init_from=args.init_from,
+        init_state=args.init_state,
+    )
     try:
         run_in_process(req)
     except UserError as e:

@@ -18,7 +18,19 @@ import click
 import typer
 import typer._click.exceptions as typer_click
 
-from corpus.app.commands import build, commoncrawl, dedup, github, langid, recall, secrets, shards, train
+from corpus.app.commands import (
+    build,
+    checkpoint,
+    commoncrawl,
+    dedup,
+    estimate,
+    github,
+    langid,
+    recall,
+    secrets,
+    shards,
+    train,
+)
 from corpus.core.errors import BuildError, UserError
 
 app = typer.Typer(
@@ -30,7 +42,19 @@ app = typer.Typer(
 )
 
 #: modules that add commands to `app`, each through `register(app: typer.Typer) -> None`
-COMMAND_MODULES = (build, github, commoncrawl, dedup, langid, train, recall, shards, secrets)
+COMMAND_MODULES = (
+    build,
+    github,
+    commoncrawl,
+    dedup,
+    langid,
+    train,
+    checkpoint,
+    recall,
+    shards,
+    secrets,
+    estimate,
+)
 
 
 def _register_all() -> None:

@@ -107,6 +107,10 @@ def transformer_config(
         masked_softmax_fusion=False,
         apply_rope_fusion=False,
         gradient_accumulation_fusion=False,
+        # parallel.recompute=full: each layer keeps only its input and is recomputed in backward
+        recompute_granularity="full" if parallel.recompute == "full" else None,
+        recompute_method="uniform" if parallel.recompute == "full" else None,
+        recompute_num_layers=1 if parallel.recompute == "full" else None,
         **rope,
         **routing,
     )

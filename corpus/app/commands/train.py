@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,6 +38,31 @@ def train_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="validate the recipe and print sizes and FLOPs; train nothing")
     ] = False,
+    gpu_memory: Annotated[
+        str | None,
+        typer.Option(
+            "--gpu-memory",
+            help="with --dry-run: refuse a layout whose ranks need more than this (e.g. 80GB) and "
+            "suggest one that fits",
+        ),
+    ] = None,
+    gpus: Annotated[
+        int | None, typer.Option("--gpus", help="with --dry-run: plan memory for this many GPUs")
+    ] = None,
+    init_from: Annotated[
+        str | None,
+        typer.Option(
+            "--init-from",
+            help="start from a Hugging Face DeepSeek-V2 folder or a checkpoint (when the run has none of its own)",
+        ),
+    ] = None,
+    init_state: Annotated[
+        str,
+        typer.Option(
+            "--init-state",
+            help="with --init-from: 'weights' (fresh optimizer and schedule) or 'all' (a trainer checkpoint whole)",
+        ),
+    ] = "weights",
 ) -> None:
     """Train a DeepSeek-V2 MoE on megatron-core from a training recipe."""
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("megatron.core") is None:
@@ -45,13 +70,24 @@ def train_command(
     ov = list(overrides or [])
     parsed = load_recipe(recipe, dict(parse_override(o) for o in ov)).stage(stage)
     if dry_run:
-        _describe(parsed)
+        _describe(parsed, _plan_memory(parsed, recipe, gpu_memory, gpus))
+        if init_from is not None:
+            from trainer.init_from import describe as describe_init_from
+
+            typer.echo(describe_init_from(init_from, init_state))
         return
+    if gpu_memory is not None or gpus is not None:
+        raise UserError("--gpu-memory and --gpus plan memory: use them with --dry-run")
     # torch and megatron-core are the `train` extra: the rest of the CLI (and --dry-run) runs without them
     from trainer.launch import LaunchRequest, preflight, run_in_process, run_ray, run_torchrun
 
     preflight(parsed)
     req = LaunchRequest(recipe, stage, ov, resume, steps, result)
+    if init_from is not None:
+        from trainer.init_from import prepare as prepare_init_from
+
+        prepared = prepare_init_from(init_from, init_state, parsed, log=typer.echo)
+        req.init_from, req.init_state = prepared.path, prepared.state
     if ray_address:
         out = run_ray(req, ray_address, nproc)
     elif nproc > 1:
@@ -69,7 +105,44 @@ def train_command(
         typer.echo(f"{parsed.name}/{stage}: nothing to do (already at step {out['final_step']})")
 
 
-def _describe(recipe: TrainRecipe) -> None:
+def _plan_memory(
+    recipe: TrainRecipe, source: str, gpu_memory: str | None, gpus: int | None
+) -> dict[str, Any] | None:
+    """Print the per-rank memory table (stderr); refuse a layout over `--gpu-memory` in one line."""
+    from rich.console import Console
+
+    from corpus.app.memory_report import print_plan, refuse_if_over
+    from trainer.memory_plan import parse_memory_size, plan_memory, plan_to_json
+
+    capacity = parse_memory_size(gpu_memory) if gpu_memory is not None else None
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        console = Console(stderr=True, width=150)  # a log file gets the whole table, not wrapped cells
+    if recipe.model.vocab_size is None:
+        from trainer.data import resolve_blend
+
+        try:
+            vocab = resolve_blend(recipe.data).vocab_size
+        except UserError as e:
+            vocab = None
+            reason = str(e)
+        else:
+            reason = "the data manifest gives no vocab_size"
+        if vocab is None:
+            if capacity is not None:
+                raise UserError(f"{source}: model.vocab_size is null and {reason}; set model.vocab_size")
+            console.print(f"memory plan skipped: model.vocab_size is null and {reason}")
+            return None
+        recipe = recipe.model_copy(deep=True)
+        recipe.model.vocab_size = vocab
+    plan = plan_memory(recipe, gpus=gpus)
+    print_plan(plan, capacity, console)
+    if capacity is not None:
+        refuse_if_over(plan, recipe, capacity, gpus, source)
+    return plan_to_json(plan)
+
+
+def _describe(recipe: TrainRecipe, memory: dict[str, Any] | None = None) -> None:
     c = shape_counts(recipe.model)
     info = {
         "name": recipe.name,
@@ -80,4 +153,6 @@ def _describe(recipe: TrainRecipe) -> None:
         "tokens_per_step": recipe.batch.global_batch_size * recipe.data.seq_length,
         "steps": recipe.training.steps,
     }
+    if memory is not None:
+        info["memory"] = memory
     typer.echo(json.dumps(info, indent=1))
