@@ -8,9 +8,10 @@ decontamination, tokenizer, token counts, plan, shards). In one run:
 1. anchor: every archive read plainly (tarfile, every member's bytes), MiB/s per core;
 2. `coderforge build` of the real-code recipe as a subprocess, fresh output in a temporary folder,
    `--workers N` (default 1, so per-core figures are clean) and OMP_NUM_THREADS=1, while the whole
-   process tree's RSS (sum over processes) and CPU time are sampled every 50 ms (psutil). Each
-   stage's window is [end - seconds_this_run, end]: seconds from manifest.json, end = the newest
-   of the stage's completions/* and stats.json. Samples in a window give the stage's peak RSS and
+   process tree's RSS (sum over processes) and CPU time are sampled every 50 ms (psutil; the code
+   is corpus/app/measure.py, shared with `coderforge estimate`). Each stage's window is
+   [end - seconds_this_run, end]: seconds from manifest.json, end = the newest of the stage's
+   completions/* and stats.json. Samples in a window give the stage's peak RSS and
    CPU seconds; before the first stage is start-up (imports, recipe, plan), after the last the
    manifest (sha256 of every file) and exit;
 3. the same recipe on the smallest package only (16 KB unpacked): each stage's seconds there are
@@ -61,31 +62,27 @@ words); github/documents is gzip reading plus Parquet writing of kept and droppe
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import os
 import re
-import resource
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from corpus.app.measure import MIB, Build, analyse, run_measured
 from tests.realdata import fetch
 from tests.realdata.packages import PACKAGES, cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-MIB = 1024 * 1024
 SLOW = 20.0  # MiB/s per core: the bar a stage should clear
 # programmatic identifiers only: snake_case (an inner underscore), camelCase, PascalCase; never a
 # prose word, a keyword or an all-caps marker such as BEGIN/PRIVATE/KEY or a "generated" banner
@@ -192,48 +189,6 @@ def scaled_copy(repo: Repo, j: int, dest: Path) -> Repo:
 # ---------------------------------------------------------------- the build and its samples
 
 
-@dataclass
-class Sample:
-    t: float  # epoch seconds
-    rss: int  # sum over the tree
-    rss_max: int  # the largest single process
-    cpu: float  # CPU seconds of the tree since the previous sample
-    procs: int
-
-
-@dataclass
-class Build:
-    output: Path
-    workers: int
-    t0: float
-    t1: float
-    samples: list[Sample]
-    cpu_children: float  # user+sys of every reaped descendant (getrusage)
-    manifest: dict = field(default_factory=dict)
-    load: tuple[float, float, float] = (0.0, 0.0, 0.0)
-
-
-def sample_tree(root: psutil.Process, last_cpu: dict[int, float]) -> Sample:
-    procs = [root]
-    with contextlib.suppress(psutil.NoSuchProcess):
-        procs += root.children(recursive=True)
-    rss = rss_max = 0
-    cpu = 0.0
-    for p in procs:
-        try:
-            with p.oneshot():
-                r = p.memory_info().rss
-                c = p.cpu_times()
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-        rss += r
-        rss_max = max(rss_max, r)
-        used = c.user + c.system
-        cpu += max(0.0, used - last_cpu.get(p.pid, 0.0))
-        last_cpu[p.pid] = used
-    return Sample(time.time(), rss, rss_max, cpu, len(procs))
-
-
 def coderforge() -> list[str]:
     exe = Path(sys.executable).parent / "coderforge"
     if exe.exists():
@@ -246,99 +201,11 @@ def run_build(recipe: Path, output: Path, workers: int, interval: float, log: Pa
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if rayon > 0:
         env["RAYON_NUM_THREADS"] = str(rayon)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    load = os.getloadavg()
-    samples: list[Sample] = []
-    last_cpu: dict[int, float] = {}
-    with open(log, "w") as out:
-        t0 = time.time()
-        proc = subprocess.Popen(
-            [*coderforge(), "build", str(recipe), "--workers", str(workers)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-        )
-        root = psutil.Process(proc.pid)
-        while proc.poll() is None:
-            samples.append(sample_tree(root, last_cpu))
-            time.sleep(interval)
-        t1 = time.time()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        sys.exit(f"coderforge build {recipe} failed ({proc.returncode}):\n{log.read_text()[-3000:]}")
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    manifest = json.loads((output / "manifest.json").read_text())
-    return Build(output, workers, t0, t1, samples, cpu, manifest, load)
-
-
-def stage_end(folder: Path) -> float:
-    marks = [*folder.glob("completions/*"), folder / "stats.json"]
-    return max((p.stat().st_mtime for p in marks if p.exists()), default=0.0)
-
-
-def window_samples(b: Build, start: float, end: float, interval: float) -> list[Sample]:
-    inside = [s for s in b.samples if start <= s.t <= end]
-    if inside:
-        return inside
-    # shorter than one sampling interval: the sample that follows its start
-    near = [s for s in b.samples if start - interval <= s.t <= end + interval]
-    return near[:1]
-
-
-def analyse(b: Build, fixed: dict[str, float] | None, interval: float) -> dict:
-    """Per-stage rows and totals of one build."""
-    rows = []
-    windows: list[tuple[float, float]] = []
-    for st in b.manifest["stages"]:
-        label, secs = st["stage"], float(st["seconds_this_run"])
-        end = stage_end(b.output / label)
-        start = end - secs
-        windows.append((start, end))
-        ss = window_samples(b, start, end, interval)
-        cpu = sum(s.cpu for s in ss)
-        row = {
-            "stage": label,
-            "tasks": st["tasks"],
-            "documents_in": int(st["documents_in"]),
-            "documents_out": int(st["documents_out"]),
-            "bytes_in": int(st["bytes_in"]),
-            "seconds": secs,
-            "cpu_s": round(cpu, 3),
-            "mib_s_per_core": st["bytes_in"] / MIB / secs / b.workers
-            if secs > 0 and st["bytes_in"]
-            else None,
-            "mib_s_per_cpu_s": st["bytes_in"] / MIB / cpu if cpu > 0 and st["bytes_in"] else None,
-            "docs_s": st["documents_in"] / secs if secs > 0 and st["documents_in"] else None,
-            "peak_rss_mib": max((s.rss for s in ss), default=0) / MIB,
-            "peak_process_rss_mib": max((s.rss_max for s in ss), default=0) / MIB,
-        }
-        if fixed is not None:
-            f = fixed.get(label, 0.0)
-            row["fixed_s"] = f
-            net = secs - f
-            row["mib_s_per_core_net"] = (
-                st["bytes_in"] / MIB / net / b.workers if net > 0.05 and st["bytes_in"] else None
-            )
-        rows.append(row)
-    first = min((w[0] for w in windows), default=b.t1)
-    last = max((w[1] for w in windows), default=b.t0)
-    startup = [s for s in b.samples if s.t < first]
-    tail = [s for s in b.samples if s.t > last]
-    return {
-        "stages": rows,
-        "startup_s": first - b.t0,
-        "startup_peak_rss_mib": max((s.rss for s in startup), default=0) / MIB,
-        "manifest_exit_s": b.t1 - last,
-        "manifest_exit_peak_rss_mib": max((s.rss for s in tail), default=0) / MIB,
-        "wall_s": b.t1 - b.t0,
-        "cpu_s": b.cpu_children,
-        "peak_rss_mib": max((s.rss for s in b.samples), default=0) / MIB,
-        "peak_process_rss_mib": max((s.rss_max for s in b.samples), default=0) / MIB,
-        "max_processes": max((s.procs for s in b.samples), default=0),
-        "samples": len(b.samples),
-        "loadavg_before": b.load,
-    }
+    cmd = [*coderforge(), "build", str(recipe), "--workers", str(workers)]
+    b, rc = run_measured(cmd, output, workers, log=log, env=env, cwd=ROOT, interval=interval)
+    if rc != 0:
+        sys.exit(f"coderforge build {recipe} failed ({rc}):\n{log.read_text()[-3000:]}")
+    return b
 
 
 def totals(a: dict, raw: int, workers: int) -> dict:

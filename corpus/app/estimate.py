@@ -273,6 +273,17 @@ def target_settings(recipe: Recipe, sizes: dict[str, SourceSize], cores: int | N
     )
 
 
+def refuse_own_output(recipe_path: Path, work: Path) -> None:
+    """The sample builds never go into (or under) the recipe's own output folder."""
+    own = str(load_yaml_mapping(recipe_path, "recipe").get("output") or "")
+    if own and "://" not in own:
+        own_path = Path(own).expanduser().resolve()
+        if work == own_path or own_path in work.parents:
+            raise UserError(
+                f"--output: {work} is inside the recipe's own output {own_path}; give another folder"
+            )
+
+
 def run_estimate(recipe_path: Path, opts: EstimateOptions, console: Console) -> Estimate:
     if opts.sample_bytes is not None and opts.sample_fraction is not None:
         raise UserError("give --sample-bytes or --sample-fraction, not both")
@@ -282,6 +293,8 @@ def run_estimate(recipe_path: Path, opts: EstimateOptions, console: Console) -> 
         raise UserError(f"--cores: {opts.cores} is not a positive number of cores")
     if not recipe_path.is_file():
         raise UserError(f"{recipe_path}: recipe not found")
+    if opts.output is not None:
+        refuse_own_output(recipe_path, Path(opts.output).resolve())
     temporary = opts.output is None
     work = Path(tempfile.mkdtemp(prefix="coderforge-estimate-")) if temporary else Path(opts.output).resolve()
     keep = not temporary
@@ -298,8 +311,6 @@ def run_estimate(recipe_path: Path, opts: EstimateOptions, console: Console) -> 
 
 def _estimate(recipe_path: Path, opts: EstimateOptions, console: Console, work: Path) -> Estimate:
     target = load_target(recipe_path, not opts.stand_in, work)
-    if opts.output is not None and Path(target.output).resolve() == work:
-        raise UserError(f"--output: {work} is the recipe's own output; give another folder")
     sizes = size_sources(target, recipe_path.resolve().parent, opts)
     sections: dict[str, dict] = {}
     if not opts.stand_in:
