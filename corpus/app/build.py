@@ -20,6 +20,7 @@ from corpus.app.claim import claim_output, output_lock, recipe_fingerprint, refu
 from corpus.app.manifest import write_manifest
 from corpus.app.plan import StageBuilder, plan
 from corpus.app.recipe import Recipe
+from corpus.app.retry import failed_summary, finish_reopening, plan_reopening, reopen, write_failed_lists
 from corpus.app.runner import (
     RunSettings,
     StageResult,
@@ -28,6 +29,7 @@ from corpus.app.runner import (
     run_stages,
     summary_table,
 )
+from corpus.core.errors import UserError
 from corpus.core.stage import Stage
 
 #: recipe fields that change how a build runs but never what it writes
@@ -67,27 +69,46 @@ def build(
     console: Console | None = None,
     builders: list[StageBuilder] | None = None,
     rebuild: bool = False,
+    retry_failed: bool = False,
 ) -> list[StageResult]:
     """Run every stage of `recipe`; progress goes to stderr, the plan and summary to stdout.
 
     `builders` replaces the build's own list (`corpus.app.plan.STAGE_BUILDERS`) when a project
-    adds stages of its own; `rebuild` starts over an output whose inputs changed.
+    adds stages of its own; `rebuild` starts over an output whose inputs changed; `retry_failed`
+    re-opens the fetch tasks that recorded failed repositories first (`corpus.app.retry`).
     """
+    if retry_failed and rebuild:
+        raise UserError("--retry-failed and --rebuild: choose one (--rebuild fetches everything again)")
     out = console or console_for(stderr=False)
     stages = plan(recipe, builders)
     if dry_run:
         print_plan(stages, recipe, out)
+        if retry_failed:  # what a retry would re-open; nothing is removed
+            out.print(escape(plan_reopening(stages).describe()))
         return []
     settings = run_settings(recipe, verbose)
     check_ray_address(settings)  # before anything is written: an unreachable cluster leaves no trace
     refuse_foreign(recipe.output)
     with output_lock(recipe.output):
         claim_output(recipe, recipe_fingerprint(recipe, RUN_ONLY_FIELDS), rebuild)
+        finish_reopening(stages)  # a retry killed while re-opening tasks is completed first
+        retried = None
+        if retry_failed:
+            retried = plan_reopening(stages)
+            out.print(escape(retried.describe()))
+            reopen(stages, retried)
         wall_start = time.perf_counter()
         results = run_stages(stages, settings, console or console_for(stderr=True))
         wall = time.perf_counter() - wall_start
         write_manifest(recipe, stages, results, wall)
+        failed = write_failed_lists(stages)
     out.print(summary_table(results, f"{recipe.name}: done in {wall:.1f}s -> {recipe.output}"))
+    if retried is not None and retried.repos:
+        still = {r.name for _, repos in failed for r in repos}
+        got = sum(r.name not in still for r in retried.repos)
+        out.print(f"retry: {got} of {len(retried.repos)} repositories fetched this time")
+    if msg := failed_summary(failed):
+        out.print(f"[yellow]{escape(msg)}[/]")
     if recipe.decontam is not None:  # an implausible share removed is said loudly, not only counted
         for r in results:
             if r.stage.name == "decontam" and (

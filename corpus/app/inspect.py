@@ -11,9 +11,11 @@ from typing import Any
 
 import polars as pl
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from classifiers.recall.stages import loop_summary
+from corpus.app.retry import RETRY_REASONS, failed_lists
 from corpus.core.atomic import split_url
 from corpus.core.errors import UserError
 from corpus.core.stage import ALL_SOURCES
@@ -97,6 +99,9 @@ def summarise(path: str) -> dict[str, Any]:
         )
         out["dropped"] = d.height
         out["drops"] = [{"stage": r[0], "reason": r[1], "count": r[2]} for r in agg.iter_rows()]
+        failed = d.filter(pl.col("reason").is_in(RETRY_REASONS)).height
+        if failed:  # repositories not fetched or damaged: where their list is, for a retry
+            out["failed_fetches"] = {"repositories": failed, "lists": failed_lists(path)}
     else:
         out["dropped"] = 0
         out["drops"] = []
@@ -156,6 +161,13 @@ def extras(path: str) -> dict[str, Any]:
     return found
 
 
+def _cell(value: Any) -> str:
+    """A recall-table cell: held-out AP, F1 and thresholds to three decimals, a gap as `-`."""
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
 def inspect_path(path: str, as_json: bool = False, console: Console | None = None) -> dict[str, Any]:
     try:
         summary = summarise(path)
@@ -204,6 +216,12 @@ def inspect_path(path: str, as_json: bool = False, console: Console | None = Non
         for r in summary["drops"]:
             table.add_row(r["stage"], r["reason"], f"{r['count']:,}")
         console.print(table)
+    if failed := summary.get("failed_fetches"):
+        where = ", ".join(failed["lists"]) or "the fetch stages' drops (reason fetch_failed, corrupt_archive)"
+        console.print(
+            f"[yellow]failed fetches: {failed['repositories']:,} repositories, listed in {escape(where)}; "
+            "`coderforge build RECIPE --retry-failed` fetches only those again[/]"
+        )
     if summary.get("redactions"):
         table = Table(title="redactions", title_justify="left")
         for c in ("stage", "kind", "count"):
@@ -221,12 +239,16 @@ def inspect_path(path: str, as_json: bool = False, console: Console | None = Non
             "new",
             "target_domains",
             "prefixes",
+            "settings",
+            "heldout_ap",
+            "heldout_f1",
+            "threshold",
             "stop_reason",
         )
         for c in cols:
             table.add_column(c)
         for r in rows:
-            table.add_row(*(str(r[c]) for c in cols))
+            table.add_row(*(_cell(r.get(c)) for c in cols))
         console.print(table)
     for stage, text in texts.items():
         console.print(f"[bold]{stage}[/]\n{text}")

@@ -63,7 +63,7 @@ from corpus.core.schema import make_document
 from corpus.core.story import StoryStep
 from corpus.github import linguist
 from corpus.github.config import GithubSource
-from corpus.github.fetch import Fetcher, FetchError
+from corpus.github.fetch import Fetcher, FetchError, _safe
 from corpus.github.host_rate_limit import HostRateLimit
 from corpus.github.licenses import LICENSE_FILE, is_license_file, repository_license
 from corpus.github.linguist_generated import (
@@ -435,6 +435,15 @@ class GithubRepoReader(StoryStep):
             languages=cur.languages,
             not_code=cur.not_code,
         )
+
+    def cached_folder(self, name: str) -> str | None:
+        """Where the fetch cache keeps repository `name` (None without a cache): a retry forgets
+        a damaged archive there, or it would read the same bytes again."""
+        cache = self.fetcher.cache_dir
+        if cache is None:
+            return None
+        owner, _, repo = name.partition("/")
+        return os.path.join(cache, _safe(owner), _safe(repo))
 
     def all_repos(self) -> list[dict[str, Any]]:
         repos = list(self.repos)

@@ -30,6 +30,13 @@ def build_command(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="inputs changed since the output was built: build it again")
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="fetch again only the repositories that failed (and re-run the stages after them)",
+        ),
+    ] = False,
 ) -> None:
     """Build a corpus from RECIPE; re-running the same command resumes an interrupted build."""
 
@@ -41,7 +48,13 @@ def build_command(
         "executor.workers": workers,
         "output": output,
     }
-    build(load_recipe(recipe, overrides), dry_run=dry_run, verbose=verbose, rebuild=rebuild)
+    build(
+        load_recipe(recipe, overrides),
+        dry_run=dry_run,
+        verbose=verbose,
+        rebuild=rebuild,
+        retry_failed=retry_failed,
+    )
 
 
 def inspect_command(
