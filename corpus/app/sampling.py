@@ -34,8 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from corpus.commoncrawl.sources import read_paths_file
 from corpus.core.atomic import split_url
 from corpus.core.errors import UserError
+from corpus.github.repo_lists import load_repo_lists
 
 #: Common Crawl's main crawls since 2018 are cut into 100 segments of 900 WARC files each (their
 #: `warc.paths.gz` lists 90,000 files; CC-MAIN-2023-40 and -50 are laid out so), and a WARC file is
@@ -132,8 +134,6 @@ def crawl_files(url: str) -> tuple[int, int, str]:
     segments = [s for v in query.get("segments", []) for s in v.split(",") if s]
     first = query.get("first")
     if paths_file and "://" not in paths_file and os.path.isfile(paths_file):
-        from corpus.commoncrawl.sources import read_paths_file
-
         lines = read_paths_file(paths_file)
         if segments:
             lines = [p for p in lines if any(f"/segments/{s}/" in p for s in segments)]
@@ -193,8 +193,6 @@ def size_github(
     `size_kb`; those that cannot be sized here (git URLs, tarball URLs, a search) count at the
     mean of the sized ones, or `repo_bytes`. `repos` is the whole number of repositories (what a
     search or an activity list would give); without it, the listed ones are all there is."""
-    from corpus.github.repo_lists import load_repo_lists
-
     out = SourceSize("github")
     entries: list[dict] = [r.model_dump(mode="json", exclude_none=True) for r in gh.repos]  # type: ignore[attr-defined]
     curation = gh.curation  # type: ignore[attr-defined]

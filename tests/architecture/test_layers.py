@@ -31,6 +31,8 @@ LAZY_ALLOWED = (
     "ray",
     "datatrove.executor.ray",
     "trainer",
+    "safetensors",  # the `hf` extra
+    "transformers",
 )
 
 

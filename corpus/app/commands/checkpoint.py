@@ -11,6 +11,7 @@ import os
 import tempfile
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from corpus.core.errors import UserError
@@ -49,7 +50,7 @@ def _size(text: str) -> int:
 def _recipe_model(recipe: str | None):
     if recipe is None:
         return None
-    from trainer.recipe import load_recipe
+    from trainer.recipe import load_recipe  # the trainer loads only when a checkpoint command runs
 
     return load_recipe(recipe).model
 
@@ -65,7 +66,7 @@ def import_command(
     OUT/model.yaml (the recipe's model section, and YaRN for the long-context stages).
     """
     _need("torch", "safetensors")
-    from trainer.hf_import import RECIPE_FILE, import_hf
+    from trainer.hf_import import RECIPE_FILE, import_hf  # the `train` and `hf` extras, loaded here
 
     s = import_hf(hf_dir, out)
     name, size = s.largest
@@ -89,6 +90,7 @@ def export_command(
 ) -> None:
     """Write safetensors shards, their index and a config.json that transformers loads."""
     _need("torch", "megatron.core", "safetensors")
+    # the `train` and `hf` extras, loaded only when the command runs
     from trainer.distributed import single_process_state
     from trainer.hf_export import export_hf
 
@@ -117,7 +119,7 @@ def forward_command(
     fp32); this is the parity check anyone can run.
     """
     _need("torch", "megatron.core")
-    import numpy as np
+    # torch, megatron-core and the trainer are the `train` extra: loaded only when a command runs
     import torch
 
     from trainer.checkpoint_forward import (

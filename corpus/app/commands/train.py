@@ -7,8 +7,13 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
+from corpus.app.memory_report import print_plan, refuse_if_over
 from corpus.core.errors import UserError
+from trainer.init_from import describe as describe_init_from
+from trainer.init_from import prepare as prepare_init_from
+from trainer.memory_plan import parse_memory_size, plan_memory, plan_to_json
 from trainer.model.shapes import shape_counts, train_flops_per_token
 from trainer.recipe import TrainRecipe, load_recipe, parse_override
 
@@ -72,8 +77,6 @@ def train_command(
     if dry_run:
         _describe(parsed, _plan_memory(parsed, recipe, gpu_memory, gpus))
         if init_from is not None:
-            from trainer.init_from import describe as describe_init_from
-
             typer.echo(describe_init_from(init_from, init_state))
         return
     if gpu_memory is not None or gpus is not None:
@@ -84,8 +87,6 @@ def train_command(
     preflight(parsed)
     req = LaunchRequest(recipe, stage, ov, resume, steps, result)
     if init_from is not None:
-        from trainer.init_from import prepare as prepare_init_from
-
         prepared = prepare_init_from(init_from, init_state, parsed, log=typer.echo)
         req.init_from, req.init_state = prepared.path, prepared.state
     if ray_address:
@@ -109,17 +110,12 @@ def _plan_memory(
     recipe: TrainRecipe, source: str, gpu_memory: str | None, gpus: int | None
 ) -> dict[str, Any] | None:
     """Print the per-rank memory table (stderr); refuse a layout over `--gpu-memory` in one line."""
-    from rich.console import Console
-
-    from corpus.app.memory_report import print_plan, refuse_if_over
-    from trainer.memory_plan import parse_memory_size, plan_memory, plan_to_json
-
     capacity = parse_memory_size(gpu_memory) if gpu_memory is not None else None
     console = Console(stderr=True)
     if not console.is_terminal:
         console = Console(stderr=True, width=150)  # a log file gets the whole table, not wrapped cells
     if recipe.model.vocab_size is None:
-        from trainer.data import resolve_blend
+        from trainer.data import resolve_blend  # reads the corpus manifest; loaded only when needed
 
         try:
             vocab = resolve_blend(recipe.data).vocab_size
