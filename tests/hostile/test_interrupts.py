@@ -18,7 +18,7 @@ from corpus.app.runner import remove_stale_temporaries
 from corpus.core.stage import Stage
 from tests.conftest import CODERFORGE, REPO, run_cli
 
-FILES, RECORDS = 4, 60_000
+FILES, RECORDS = 4, 15_000
 #: per-run records: timings and executor settings differ between any two runs
 RUN_RECORDS = ("executor.json", "stats.json")
 
