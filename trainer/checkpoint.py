@@ -126,16 +126,32 @@ def _load_optimizer_across_layouts(optimizer, loaded: Any) -> None:
 
     The moments themselves arrived as per-parameter sharded tensors in the structure we asked for;
     only the checkpoint's common part (param groups, the shared step) has the old grouping, so the
-    groups come from the live optimizer and the step from wherever the checkpoint kept it.
+    groups come from the live optimizer and the step from wherever the checkpoint kept it. An
+    optimizer without parameters (the expert one on a pipeline stage of dense layers) has nothing
+    to load.
     """
     step = _find(loaded, "common_step")
     subs = _sub_optimizers(optimizer)
-    parts = [loaded] if len(subs) == 1 else [loaded[i] for i in range(len(subs))]
+    parts = [loaded] if len(subs) == 1 else [loaded.get(i, {}) for i in range(len(subs))]
     for sub, part in zip(subs, parts, strict=True):
+        if not any(g["params"] for g in sub.optimizer.param_groups):
+            continue
         moments = {k: v for k, v in part["state"].items() if isinstance(k, int)}
         if step is not None:
             moments["common_step"] = step
         sub.load_state_dict({"state": moments, "param_groups": sub.optimizer.state_dict()["param_groups"]})
+
+
+def _same_grouping_everywhere(optimizer) -> bool:
+    """Whether every rank splits its parameters into the same optimizers and groups.
+
+    The checkpoint's common part is rank 0's, so it fits another rank only then. Pipeline stages can
+    differ: a stage of dense layers alone has an expert optimizer with no parameters, so no state.
+    """
+    shape = [[bool(g["params"]) for g in o.optimizer.param_groups] for o in _sub_optimizers(optimizer)]
+    shapes: list[list[list[bool]] | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(shapes, shape)
+    return all(s == shape for s in shapes)
 
 
 def current_layout() -> dict[str, int]:
@@ -143,6 +159,7 @@ def current_layout() -> dict[str, int]:
         "world": dist.get_world_size(),
         "tensor": ps.get_tensor_model_parallel_world_size(),
         "expert": ps.get_expert_model_parallel_world_size(),
+        "pipeline": ps.get_pipeline_model_parallel_world_size(),
         "data": ps.get_data_parallel_world_size(),
     }
 
@@ -159,12 +176,16 @@ def load(path: str, model, optimizer, scheduler, *, with_optimizer: bool = True)
     """
     common = dist_checkpointing.load_common_state_dict(path)
     saved_layout = common.get("layout")
+    if isinstance(saved_layout, dict):
+        saved_layout = {"pipeline": 1, **saved_layout}  # written before pipelines were trained
     same_layout = saved_layout == current_layout()
     if common.get(WEIGHTS_ONLY):
         # an imported checkpoint: weights and nothing else, so optimizer and schedule start afresh
         with_optimizer = False
     want_optimizer = with_optimizer and optimizer is not None
-    load_optimizer = want_optimizer and (same_layout or _reshardable(optimizer))
+    # rank 0's optimizer structure (in the common part) applies as is only where every rank has it
+    as_saved = want_optimizer and same_layout and _same_grouping_everywhere(optimizer)
+    load_optimizer = want_optimizer and (as_saved or _reshardable(optimizer))
     state = _sharded_state(
         model,
         optimizer if load_optimizer else None,
@@ -175,7 +196,7 @@ def load(path: str, model, optimizer, scheduler, *, with_optimizer: bool = True)
     )
     loaded = dist_checkpointing.load(state, path)
     _unwrap(model).load_state_dict(loaded["model"])
-    if load_optimizer and same_layout:
+    if load_optimizer and as_saved:
         optimizer.load_state_dict(loaded["optimizer"])
     elif load_optimizer:
         _load_optimizer_across_layouts(optimizer, loaded["optimizer"])

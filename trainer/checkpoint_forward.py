@@ -65,13 +65,18 @@ def build_and_load(
     *,
     expert_parallel: int = 1,
     max_sequence_length: int = 4096,
+    pipeline: int = 1,
+    layers_per_stage: list[int] | None = None,
 ) -> torch.nn.Module:
-    """The trainer's GPTModel (fp32, eval mode) with the checkpoint's weights; needs a parallel state."""
+    """The trainer's GPTModel (fp32, eval mode) with the checkpoint's weights; needs a parallel state
+    of the same expert and pipeline sizes (then this rank's stage of the model)."""
+    # the trainer's torch/megatron-core modules load only when this runs
     from trainer import checkpoint as ckpt
     from trainer.cpu_compat import default_device
     from trainer.model.builder import build_gpt_model, transformer_config
 
-    config = transformer_config(model, ParallelConfig(expert=expert_parallel), precision="fp32", yarn=yarn)
+    parallel = ParallelConfig(expert=expert_parallel, pipeline=pipeline, layers_per_stage=layers_per_stage)
+    config = transformer_config(model, parallel, precision="fp32", yarn=yarn)
     gpt = build_gpt_model(config, model, max_sequence_length=max_sequence_length).to(default_device())
     ckpt.load(path, gpt, None, None, with_optimizer=False)
     return gpt.eval()
@@ -84,6 +89,35 @@ def logits_of(gpt: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
     tokens = tokens.to(device)
     positions = torch.arange(tokens.shape[1], device=device).unsqueeze(0).expand_as(tokens)
     return gpt(tokens, positions, None).float().cpu()
+
+
+@torch.no_grad()
+def pipeline_logits(gpt: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor | None:
+    """`logits_of` for one stage of a pipeline: every stage calls it with the same tokens.
+
+    Each stage receives the previous stage's hidden states and sends its own on; only the last stage
+    returns logits, the others None. Without a pipeline it is `logits_of`.
+    """
+    # torch and megatron-core (the `train` extra) load only when this runs
+    import torch.distributed as dist
+    from megatron.core import parallel_state as ps
+
+    if ps.get_pipeline_model_parallel_world_size() == 1:
+        return logits_of(gpt, tokens)
+    device = next(gpt.parameters()).device
+    tokens = tokens.to(device)
+    positions = torch.arange(tokens.shape[1], device=device).unsqueeze(0).expand_as(tokens)
+    if not ps.is_pipeline_first_stage():
+        # megatron's activations between stages are [seq, batch, hidden]
+        shape = (tokens.shape[1], tokens.shape[0], gpt.config.hidden_size)
+        hidden = torch.empty(shape, dtype=gpt.config.params_dtype, device=device)
+        dist.recv(hidden, src=ps.get_pipeline_model_parallel_prev_rank())
+        gpt.set_input_tensor([hidden])
+    out = gpt(tokens, positions, None)
+    if not ps.is_pipeline_last_stage():
+        dist.send(out.contiguous(), dst=ps.get_pipeline_model_parallel_next_rank())
+        return None
+    return out.float().cpu()
 
 
 def parse_tokens(text: str, vocab_size: int | None) -> list[int]:

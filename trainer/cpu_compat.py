@@ -77,6 +77,7 @@ _MEGATRON_MODULES = (
     "megatron.core.dist_checkpointing.validation",
     "megatron.core.rerun_state_machine",
     "megatron.core.pipeline_parallel.schedules",
+    "megatron.core.pipeline_parallel.p2p_communication",
     "megatron.core.num_microbatches_calculator",
 )
 

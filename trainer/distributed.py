@@ -61,20 +61,30 @@ def init_distributed(timeout_s: int = 600) -> DistInfo:
     return DistInfo(rank, world, local_rank, device)
 
 
-def init_model_parallel(tensor: int = 1, expert: int = 1, seed: int = 1234) -> None:
-    """megatron-core's parallel state and its model-parallel RNG streams."""
+def init_model_parallel(
+    tensor: int = 1, expert: int = 1, seed: int = 1234, pipeline: int = 1, virtual: int | None = None
+) -> None:
+    """megatron-core's parallel state and its model-parallel RNG streams.
+
+    `pipeline` stages split the world outermost (megatron's default tp-cp-ep-dp-pp order), so each
+    stage holds whole expert- and data-parallel groups; `virtual` is the interleaved schedule's model
+    chunks per stage (None: plain 1F1B).
+    """
     # megatron: the launcher imports this module (free_port, shutdown) and never loads megatron itself
     from megatron.core import parallel_state
     from megatron.core.tensor_parallel.random import model_parallel_cuda_manual_seed
 
     world = dist.get_world_size()
-    if world % (tensor * expert) and world % tensor:
-        raise ValueError(f"world size {world} does not fit tensor={tensor} x expert={expert}")
+    if world % (tensor * pipeline) or (world // pipeline) % (tensor * expert):
+        raise ValueError(
+            f"world size {world} does not fit tensor={tensor} x expert={expert} x pipeline={pipeline}"
+        )
     if parallel_state.model_parallel_is_initialized():
         parallel_state.destroy_model_parallel()
     parallel_state.initialize_model_parallel(
         tensor_model_parallel_size=tensor,
-        pipeline_model_parallel_size=1,
+        pipeline_model_parallel_size=pipeline,
+        virtual_pipeline_model_parallel_size=virtual,
         expert_model_parallel_size=expert,
     )
     torch.manual_seed(seed)

@@ -55,6 +55,7 @@ def _safetensors_save() -> Any:
 
 
 def _stored(path: str) -> dict[str, Any]:
+    # torch and megatron-core (the `train` extra) load only when this runs
     from torch.distributed.checkpoint import FileSystemReader
 
     return FileSystemReader(path).read_metadata().state_dict_metadata
@@ -72,6 +73,7 @@ def export_hf(
 
     Needs a (single-process) megatron parallel state: `trainer.distributed.single_process_state()`.
     """
+    # torch and megatron-core (the `train` extra) load only when this runs
     from megatron.core import dist_checkpointing
     from megatron.core.dist_checkpointing.mapping import ShardedTensor
 

@@ -206,6 +206,7 @@ def _write_dcp(
     folder: str, hf: HFCheckpoint, items: list[_Item], progress: Callable[[int, int], None]
 ) -> None:
     """Write the PyTorch Distributed Checkpoint files, resolving each tensor as it is written."""
+    # torch and megatron-core (the `train` extra) load only when this runs
     from torch.distributed.checkpoint import FileSystemWriter
     from torch.distributed.checkpoint import save as dcp_save
     from torch.distributed.checkpoint.default_planner import DefaultSavePlanner

@@ -53,6 +53,7 @@ class InitFrom:
 
 def describe(source: str, state: str) -> str:
     """One line for `--dry-run`: what --init-from would load (reads no weights)."""
+    # the trainer's torch/megatron-core modules load only when this runs
     from trainer.hf_import import is_hf_folder
 
     kind = "a Hugging Face folder, converted before training" if is_hf_folder(source) else "a checkpoint"
@@ -86,6 +87,7 @@ def _converted_folder(source: str, recipe: TrainRecipe) -> str:
 
 def prepare(source: str, state: str, recipe: TrainRecipe, log=print) -> InitFrom:
     """Check `source` against the recipe and return the checkpoint to load (converting an HF folder)."""
+    # the trainer's torch/megatron-core modules load only when this runs
     from trainer.checkpoint_forward import read_common, resolve_checkpoint
     from trainer.hf_import import WEIGHTS_ONLY, import_hf, is_hf_folder
 

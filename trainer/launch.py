@@ -51,21 +51,11 @@ class LaunchRequest:
 
 def preflight(recipe: TrainRecipe) -> None:
     """Mistakes that every rank would hit, found before any rank (or Ray actor) starts."""
-    refuse_pipeline(recipe)
     resolve_blend(recipe.data)
     if recipe.parallel.tensor > 1 and not (te_available() or importlib.util.find_spec("apex") is not None):
         raise UserError(
             "parallel.tensor > 1 needs TransformerEngine or Apex: megatron-core's MoE layers require "
             "sequence parallelism, whose norms only those provide; use parallel.expert and data parallelism"
-        )
-
-
-def refuse_pipeline(recipe: TrainRecipe) -> None:
-    """Pipeline layouts are planned (`--dry-run`) but not trained: refuse rather than silently ignore."""
-    if recipe.parallel.pipeline > 1:
-        raise UserError(
-            f"parallel.pipeline={recipe.parallel.pipeline}: pipeline parallelism is planned only (not yet "
-            "wired); --dry-run plans it, training needs parallel.pipeline=1"
         )
 
 

@@ -97,12 +97,13 @@ class ModelConfig(StrictModel):
 class ParallelConfig(StrictModel):
     """How the model is spread over devices; data parallelism is what the GPU count leaves over.
 
-    `pipeline` and `layers_per_stage` are read by the memory planner (`--dry-run`); the trainer does
-    not run pipeline schedules yet and refuses `pipeline > 1` at launch.
+    `pipeline` stages run megatron-core's 1F1B schedule (the interleaved one is not wired);
+    `layers_per_stage` sets each stage's decoder layers (uneven allowed), as the memory planner
+    (`--dry-run`) plans them.
     """
 
     tensor: int = Field(1, ge=1, description="tensor_model_parallel_size")
-    pipeline: int = Field(1, ge=1, description="pipeline_model_parallel_size (planned only: not yet wired)")
+    pipeline: int = Field(1, ge=1, description="pipeline_model_parallel_size (1F1B schedule)")
     layers_per_stage: list[int] | None = Field(
         None, description="decoder layers of each pipeline stage (null: as even as possible)"
     )

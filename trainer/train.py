@@ -52,6 +52,7 @@ from trainer.distributed import init_distributed, init_model_parallel
 from trainer.model.builder import build_gpt_model, layout_independent_init, transformer_config
 from trainer.model.router import DeepSeekV2Router
 from trainer.model.shapes import train_flops_per_token
+from trainer.pipeline import from_last_stage
 from trainer.recipe import TrainRecipe
 from trainer.throughput import peak_tflops
 
@@ -133,15 +134,13 @@ class Trainer:
         self.info = init_distributed()
         self.is_logger = dist.get_rank() == 0
         r = self.recipe
-        if r.parallel.pipeline > 1:
+        p = r.parallel
+        world = dist.get_world_size()
+        if world % (p.tensor * p.pipeline) or (world // p.pipeline) % (p.tensor * p.expert):
             raise UserError(
-                f"parallel.pipeline={r.parallel.pipeline}: pipeline parallelism is planned only (not yet "
-                "wired); --dry-run plans it, training needs parallel.pipeline=1"
-            )
-        if dist.get_world_size() % (r.parallel.tensor * r.parallel.expert):
-            raise UserError(
-                f"world size {dist.get_world_size()} is not a multiple of "
-                f"parallel.tensor x parallel.expert = {r.parallel.tensor * r.parallel.expert}"
+                f"world size {world} does not fit parallel.pipeline={p.pipeline} stages of "
+                f"parallel.tensor x parallel.expert = {p.tensor * p.expert} ranks each"
+                + (" (start more ranks, e.g. --nproc)" if world < p.pipeline * p.tensor * p.expert else "")
             )
         if self.info.device.type == "cpu" and r.training.precision == "bf16":
             # megatron's mixed-precision optimizer only knows CUDA tensors; the CPU path trains in fp32
@@ -156,7 +155,9 @@ class Trainer:
             # megatron's distributed optimizer only wraps CUDA tensors
             self.log("parallel.distributed_optimizer needs GPUs; using the plain optimizer on the CPU")
             r.parallel.distributed_optimizer = False
-        init_model_parallel(r.parallel.tensor, r.parallel.expert, r.training.seed)
+        init_model_parallel(
+            r.parallel.tensor, r.parallel.expert, r.training.seed, pipeline=r.parallel.pipeline
+        )
         self.ps = parallel_state
         self.dp_rank = parallel_state.get_data_parallel_rank()
         self.dp_size = parallel_state.get_data_parallel_world_size()
@@ -283,10 +284,12 @@ class Trainer:
             if state["weights_only"]:
                 self.log(f"{latest} holds weights only: optimizer and LR schedule start fresh")
             elif not state["optimizer_restored"]:
-                self.log(
-                    f"parallel layout changed ({state['saved_layout']} -> {ckpt.current_layout()}): "
-                    "weights, LR schedule and data position restored; optimizer moments restart"
+                why = (
+                    "pipeline stages group their optimizers differently"
+                    if state["saved_layout"] == ckpt.current_layout()
+                    else f"parallel layout changed ({state['saved_layout']} -> {ckpt.current_layout()})"
                 )
+                self.log(f"{why}: weights, LR schedule and data position restored; optimizer moments restart")
             return
         if self.init_from is not None:
             self._load_init_from(self.init_from)
@@ -305,6 +308,7 @@ class Trainer:
 
     def _load_init_from(self, path: str) -> None:
         """Weights (default) or everything from `path`; see `trainer.init_from`."""
+        # the trainer's torch/megatron-core modules load only when this runs
         from trainer.checkpoint_forward import read_common
         from trainer.init_from import compare_models
 
@@ -326,7 +330,7 @@ class Trainer:
     def _aux_losses(self, num_microbatches: int) -> dict[str, float]:
         tracker = get_moe_layer_wise_logging_tracker()
         # ours (LOSS_NAMES) or megatron's own when the stock router is selected
-        names = sorted(tracker)
+        names = self._pipeline_aux_names(sorted(tracker))
         out: dict[str, float] = {}
         if names:
             reduce_aux_losses_tracker_across_ranks(names)
@@ -336,12 +340,49 @@ class Trainer:
             clear_aux_losses_tracker()
         return out
 
+    def _pipeline_aux_names(self, names: list[str]) -> list[str]:
+        """The tracked aux-loss names of the whole pipeline, each present (zeros) on every stage.
+
+        megatron sums the tracker over the pipeline group name by name, so a stage without MoE layers
+        (DeepSeek-V2's dense first layer alone) must still take part in every reduction.
+        """
+        if self.ps.get_pipeline_model_parallel_world_size() == 1:
+            return names
+        gathered: list[list[str] | None] = [None] * self.ps.get_pipeline_model_parallel_world_size()
+        dist.all_gather_object(gathered, names, group=self.ps.get_pipeline_model_parallel_group())
+        union = sorted({n for part in gathered for n in part or []})
+        tracker = get_moe_layer_wise_logging_tracker()
+        for n in union:
+            if n not in tracker:
+                tracker[n] = {
+                    "values": torch.zeros(self.recipe.model.num_layers, device=self.info.device),
+                    "reduce_group": self.ps.get_tensor_and_context_parallel_group(),
+                    "avg_group": None,
+                    "reduce_group_has_dp": False,
+                }
+        return union
+
     def _expert_load(self) -> list[list[int]]:
-        if not self.routers:
+        """Per MoE layer (global order), tokens routed to each expert, summed over all ranks."""
+        m = self.recipe.model
+        if m.num_moe_layers == 0 or m.router != "deepseek-v2":
             return []
-        load = torch.stack([r.take_expert_load() for r in self.routers]).to(self.info.device)
+        load = torch.zeros(m.num_moe_layers, m.num_experts, dtype=torch.long, device=self.info.device)
+        for r in self.routers:
+            # each stage fills the rows of its own layers; the sum over the world fills them all
+            load[int(r.layer_number) - 1 - m.first_dense_layers] += r.take_expert_load().to(load)
         dist.all_reduce(load)
         return load.cpu().tolist()
+
+    def _mean_loss(self, outs: list[dict[str, torch.Tensor]]) -> float:
+        """The step's mean LM loss, computed on the last pipeline stage, averaged over data ranks."""
+        if outs:
+            local = torch.stack([o["lm loss"] for o in outs]).float().mean().to(self.info.device)
+        else:  # not the last stage: the value comes from there
+            local = torch.zeros((), device=self.info.device)
+        loss = from_last_stage(local)
+        dist.all_reduce(loss, group=self.ps.get_data_parallel_group())
+        return float(loss) / self.dp_size
 
     def train_step(self) -> tuple[float, float, dict[str, float], list[list[int]]]:
         update_num_microbatches(self.consumed_samples, consistency_check=True)
@@ -366,9 +407,7 @@ class Trainer:
         self.scheduler.step(increment=1)
         self.consumed_samples += gbs
         self.step += 1
-        loss = torch.stack([o["lm loss"] for o in outs]).mean().to(self.info.device)
-        dist.all_reduce(loss, group=self.ps.get_data_parallel_group())
-        loss = float(loss) / self.dp_size
+        loss = self._mean_loss(outs)
         return loss, float(grad_norm or 0.0), self._aux_losses(n_micro), self._expert_load()
 
     @torch.no_grad()
@@ -390,13 +429,11 @@ class Trainer:
                 micro_batch_size=b.micro_batch_size,
                 forward_only=True,
             )
-            losses += [o["lm loss"] for o in outs]
+            losses += list(outs)
         for r in self.routers:
             r.take_expert_load()
-        loss = torch.stack(losses).mean().to(self.info.device)
-        dist.all_reduce(loss, group=self.ps.get_data_parallel_group())
         self.model.train()
-        return float(loss) / self.dp_size
+        return self._mean_loss(losses)
 
     def save(self) -> str | None:
         if self.ckpt_root is None:

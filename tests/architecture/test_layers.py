@@ -137,12 +137,18 @@ def _function_imports(path: Path) -> list[tuple[int, str]]:
     return found
 
 
+def _in_import_block(line: str) -> bool:
+    """An import line, or a line of a parenthesised multi-line import."""
+    text = line.strip()
+    return text.startswith(("from ", "import ")) or text == ")" or (text.endswith(",") and "=" not in text)
+
+
 def _has_reason(lines: list[str], lineno: int) -> bool:
     """A comment on the import's line, or on the line above the block of imports it belongs to."""
     if "#" in lines[lineno - 1]:
         return True
     i = lineno - 2
-    while i >= 0 and lines[i].strip().startswith(("from ", "import ")):
+    while i >= 0 and _in_import_block(lines[i]):
         i -= 1
     return i >= 0 and lines[i].strip().startswith("#")
 

@@ -239,8 +239,8 @@ def test_layout_inputs_are_checked():
         load_recipe(RECIPES / "train-full.yaml", {"parallel.layers_per_stage": [30, 30]})
 
 
-def test_training_refuses_a_pipeline_in_one_line(tmp_path):
+def test_training_refuses_a_pipeline_without_its_ranks_in_one_line(tmp_path):
     proc = run_cli("train", str(RECIPES / "train-tiny.yaml"), "--set", "parallel.pipeline=2", timeout=120)
     assert proc.returncode == 2
-    assert "pipeline parallelism is planned only (not yet wired)" in proc.stderr
+    assert "world size 1 does not fit parallel.pipeline=2 stages" in proc.stderr
     assert "Traceback" not in proc.stderr

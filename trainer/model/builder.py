@@ -24,6 +24,7 @@ from trainer import cpu_compat
 from trainer.kernels.spec import apply_fused_kernels
 from trainer.model.router import DeepSeekV2Router, RouterSettings
 from trainer.model.sdpa_attention import SDPACoreAttention
+from trainer.pipeline import megatron_layout
 from trainer.recipe import ModelConfig, ParallelConfig, YarnConfig
 
 
@@ -95,6 +96,12 @@ def transformer_config(
         moe_token_dispatcher_type=parallel.dispatcher,
         tensor_model_parallel_size=parallel.tensor,
         expert_model_parallel_size=parallel.expert,
+        # pipeline: the recipe's layers per stage (embedding first, loss last); layers keep global
+        # numbers, so checkpoints do not depend on the split
+        pipeline_model_parallel_size=parallel.pipeline,
+        pipeline_model_parallel_layout=megatron_layout(model, parallel),
+        # gloo has no batched (coalesced) p2p: plain isend/irecv on the CPU
+        batch_p2p_comm=not cpu_compat.cpu_active(),
         sequence_parallel=parallel.tensor > 1,
         bf16=bf16,
         params_dtype=torch.bfloat16 if bf16 else torch.float32,
@@ -131,11 +138,12 @@ def router_settings(model: ModelConfig) -> RouterSettings:
     )
 
 
-def layer_block_spec(config: MLATransformerConfig, model: ModelConfig) -> Any:
-    """megatron's decoder block spec with our attention, router and (optionally) fused experts."""
+def layer_block_spec(config: MLATransformerConfig, model: ModelConfig, vp_stage: int | None = None) -> Any:
+    """megatron's decoder block spec (this pipeline stage's layers) with our attention, router and
+    (optionally) fused experts."""
     use_te = cpu_compat.te_available() and not cpu_compat.cpu_active()
     cpu_compat.fix_te_less_megatron()
-    block = get_gpt_decoder_block_spec(config, use_transformer_engine=use_te)
+    block = get_gpt_decoder_block_spec(config, use_transformer_engine=use_te, vp_stage=vp_stage)
     router = DeepSeekV2Router.builder(router_settings(model))
     for layer in block.layer_specs:
         if not use_te:
@@ -149,16 +157,34 @@ def layer_block_spec(config: MLATransformerConfig, model: ModelConfig) -> Any:
     return block
 
 
-def build_gpt_model(config: MLATransformerConfig, model: ModelConfig, max_sequence_length: int) -> GPTModel:
-    """The GPTModel itself (untied embeddings and output head, as in DeepSeek-V2)."""
+def build_gpt_model(
+    config: MLATransformerConfig, model: ModelConfig, max_sequence_length: int, vp_stage: int | None = None
+) -> GPTModel:
+    """This pipeline stage's part of the GPTModel (untied embeddings and output head, as in
+    DeepSeek-V2): the embedding on the first stage, final norm and head on the last."""
+    pre_process = parallel_state.is_pipeline_first_stage(ignore_virtual=False, vp_stage=vp_stage)
+    post_process = parallel_state.is_pipeline_last_stage(ignore_virtual=False, vp_stage=vp_stage)
     return GPTModel(
         config=config,
-        transformer_layer_spec=layer_block_spec(config, model),
+        transformer_layer_spec=layer_block_spec(config, model, vp_stage),
         vocab_size=model.vocab_size,
         max_sequence_length=max_sequence_length,
+        pre_process=pre_process,
+        post_process=post_process,
         share_embeddings_and_output_weights=False,
         position_embedding_type="rope",
+        vp_stage=vp_stage,
     )
+
+
+_LAYER = re.compile(r"^((?:module\.)*decoder\.layers\.)(\d+)\.")
+
+
+def _global_layer_names(gpt_model: torch.nn.Module) -> Any:
+    """Parameter name -> the name it has in a one-stage model (decoder layers renumbered globally)."""
+    layers = getattr(getattr(gpt_model, "decoder", None), "layers", None)
+    offset = int(layers[0].layer_number) - 1 if layers else 0
+    return lambda name: _LAYER.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + offset}.", name)
 
 
 _LOCAL_EXPERT = re.compile(r"\.local_experts\.(\d+)\.")
@@ -211,12 +237,15 @@ def layout_independent_init(gpt_model: torch.nn.Module, model: ModelConfig, seed
     ep_rank = parallel_state.get_expert_model_parallel_rank()
     ep_size = parallel_state.get_expert_model_parallel_world_size()
     local_experts = model.num_experts // ep_size
+    global_name = _global_layer_names(gpt_model)
     scaled_std = model.init_std / math.sqrt(2.0 * model.num_layers)
     count = 0
     with torch.no_grad():
-        for name, p in gpt_model.named_parameters():
+        for local_name, p in gpt_model.named_parameters():
             if p.dim() < 2 or p.device.type == "meta":
                 continue
+            # keyed by the global layer number, so every pipeline split draws the same model
+            name = global_name(local_name)
             canonical = _LOCAL_EXPERT.sub(
                 lambda m: f".expert.{ep_rank * local_experts + int(m.group(1))}.", name
             )

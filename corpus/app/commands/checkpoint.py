@@ -122,6 +122,7 @@ def forward_command(
     # torch, megatron-core and the trainer are the `train` extra: loaded only when a command runs
     import torch
 
+    # the trainer's modules need both
     from trainer.checkpoint_forward import (
         build_and_load,
         checkpoint_model,
