@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -109,6 +110,9 @@ def test_dry_run_prints_sizes():
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["parameters_total"] == 15_706_484_224
+    # which layers a launch here would take: TransformerEngine's where it is installed
+    te = importlib.util.find_spec("transformer_engine") is not None
+    assert info["layers"].startswith("TransformerEngine" if te else "megatron-core's local layers")
 
 
 def test_tensor_parallel_without_te_or_apex_is_refused_before_launch(manifest, tmp_path):

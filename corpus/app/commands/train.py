@@ -138,6 +138,20 @@ def _plan_memory(
     return plan_to_json(plan)
 
 
+def _layer_path() -> str:
+    """Which layer implementation a launch on this machine takes (`trainer.model.builder`): found
+    without importing TransformerEngine, so --dry-run stays quick."""
+    if importlib.util.find_spec("transformer_engine") is not None:
+        return (
+            "TransformerEngine layers on CUDA (TE attention and linear layers; parallel.tensor > 1 "
+            "allowed); megatron-core's local layers with SDPA attention on the CPU"
+        )
+    return (
+        "megatron-core's local layers with SDPA attention (TransformerEngine not installed: "
+        "parallel.tensor > 1 needs it or Apex)"
+    )
+
+
 def _describe(recipe: TrainRecipe, memory: dict[str, Any] | None = None) -> None:
     c = shape_counts(recipe.model)
     info = {
@@ -148,6 +162,7 @@ def _describe(recipe: TrainRecipe, memory: dict[str, Any] | None = None) -> None
         "train_flops_per_token": train_flops_per_token(recipe.model, recipe.data.seq_length),
         "tokens_per_step": recipe.batch.global_batch_size * recipe.data.seq_length,
         "steps": recipe.training.steps,
+        "layers": _layer_path(),
     }
     if memory is not None:
         info["memory"] = memory
