@@ -37,3 +37,4 @@ clean-demo:
 # $$CODERFORGE_REAL_CODE (default ~/.cache/coderforge/real-code), never into the repository.
 real-code: $(STAMP)
 	$(BIN)/python -m tests.realdata.fetch
+	$(BIN)/python -m tests.langid.extension_samples

@@ -26,12 +26,12 @@ import time
 from dataclasses import dataclass
 
 from classifiers.langid.model import ContentModel, load_model
-from classifiers.langid.not_code import TEXT_CHARS, classify, is_license_name, line_stats
+from classifiers.langid.not_code import Scan, classify, is_license_name
+from classifiers.langid.package_metadata import description_label
 from classifiers.langid.rules import LanguageTable, load_table
 from classifiers.langid.sniff import (
     HEAD_BYTES,
     decode,
-    decode_prefix,
     interpreter_variants,
     is_binary,
     modeline,
@@ -107,11 +107,32 @@ class Detection:
         return text
 
 
+#: bound on the per-table memos below (names matched by a glob are as many as the files)
+_MEMO_SIZE = 10_000
+
+
+def _memo(table: LanguageTable, name: str) -> dict:
+    """A dict kept on `table` (the answers depend on it), emptied when it grows past the bound."""
+    memo = table.__dict__.get(name)
+    if memo is None or len(memo) > _MEMO_SIZE:
+        memo = table.__dict__[name] = {}
+    return memo
+
+
 def _answer(table: LanguageTable, label: str, how: str, confidence: float = 1.0, note: str = "") -> Detection:
-    if table.in_list(label):
-        return Detection(label, label, how, confidence, note)
-    reason = f"{label} is not one of the 338 languages"
-    return Detection(None, label, how, confidence, f"{reason}; {note}" if note else reason)
+    # a Detection is immutable: the common answers (a language, how, no note) are made once
+    key = (label, how, confidence, note)
+    answers = _memo(table, "_answers")
+    found = answers.get(key)
+    if found is None:
+        if table.in_list(label):
+            found = Detection(label, label, how, confidence, note)
+        else:
+            reason = f"{label} is not one of the 338 languages"
+            found = Detection(None, label, how, confidence, f"{reason}; {note}" if note else reason)
+        if not note and confidence == 1.0:
+            answers[key] = found
+    return found
 
 
 def _unknown(reason: str, label: str | None = None) -> Detection:
@@ -130,11 +151,14 @@ def _decisive(table: LanguageTable, base: str, cands: tuple[str, ...], how: str,
     """Whether the name decides a programming language: every candidate is one of the 338 names,
     the extension is not a weak one (``.txt``, ``.in``, ``.sample``...), and a licence file name
     does not merely carry a markup extension (``LICENSE.html`` is a licence, not a web page)."""
-    if not cands or not all(c in table.listed for c in cands):
-        return False
-    if how == "extension" and key.lstrip(".") in _WEAK_SUFFIXES:
-        return False
-    return not (set(cands) <= _MARKUP and is_license_name(base))
+    memo = _memo(table, "_decisive")
+    found = memo.get((cands, how, key))
+    if found is None:
+        listed = bool(cands) and all(c in table.listed for c in cands)
+        weak = how == "extension" and key.lstrip(".") in _WEAK_SUFFIXES
+        found = memo[(cands, how, key)] = (listed and not weak, set(cands) <= _MARKUP)
+    decisive, markup = found
+    return decisive and not (markup and is_license_name(base))
 
 
 def detect(
@@ -165,6 +189,12 @@ def detect(
     if mode and mode in table.by_alias:
         return _answer(table, table.by_alias[mode], "modeline")
 
+    described = description_label(base, head)
+    if described is not None:
+        return _answer(
+            table, described, "filename", note="package metadata (PKG-INFO); its description's format"
+        )
+
     decisive = _decisive(table, base, cands, how, key)
     if decisive and len(cands) == 1:
         note = ""
@@ -191,7 +221,7 @@ def detect(
             if len(cands) == 1:
                 return _answer(table, cands[0], how)
 
-    stats = None
+    scan = Scan(head, MODEL_BYTES)
     weak = how == "extension" and key.lstrip(".") in _WEAK_SUFFIXES
     if weak and how != "shebang":
         # `run.sh.in`, `conf.py.sample`: the name under the weak suffix decides when it can
@@ -202,7 +232,7 @@ def detect(
         if key.lower() in _TEXT_SUFFIXES and not head.startswith(b"#!"):
             # notes, requirement lists and templates that look like code are still text files;
             # only a shebang makes a `.txt` a script
-            kind = classify(base, head, decode_prefix(head, TEXT_CHARS), None, nameless=True)
+            kind = classify(base, scan, nameless=True)
             if kind is not None:
                 return Detection(None, kind.label, "content-kind", 1.0, kind.reason)
             return _answer(table, cands[0], how) if len(cands) == 1 else _unknown(f"{key} file")
@@ -210,9 +240,7 @@ def detect(
         nameless = not cands or weak
         if nameless:
             cands, how = (), ""
-        text = decode_prefix(head, TEXT_CHARS) if nameless else None
-        stats = line_stats(text) if text is not None else None
-        kind = classify(base, head, text, stats, nameless=nameless)
+        kind = classify(base, scan, nameless=nameless)
         if kind is not None:
             return Detection(None, kind.label, "content-kind", 1.0, kind.reason)
         if len(cands) == 1:
@@ -221,7 +249,7 @@ def detect(
     note = ""
     heuristics = table.heuristics_for(key) if len(cands) > 1 and by_extension else ()
     # the heuristics read the whole head; the line checks and the model only its first characters
-    text = decode(head) if heuristics else decode_prefix(head, max(TEXT_CHARS, MODEL_BYTES))
+    text = decode(head) if heuristics else scan.text
     if len(cands) > 1 and by_extension:
         deadline = time.monotonic() + HEURISTIC_SECONDS
         try:
@@ -252,8 +280,7 @@ def detect(
             )
         return _answer(table, best[0], "model", best[1], note)
 
-    if stats is None:
-        stats = line_stats(text)
+    stats = scan.stats
     if not stats.code_like:
         return _unknown(f"no name rule matched; content does not look like code ({stats.describe()})")
     listed = table.listed

@@ -30,7 +30,9 @@ Kinds (the ``label`` of the resulting detection):
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
+from itertools import repeat
 
 from classifiers.langid.sniff import decode_prefix
 
@@ -77,9 +79,12 @@ _SSH_PUBLIC = re.compile(
 _CERT_LABELS = (b"CERTIFICATE", b"X509 CRL", b"CERTIFICATE REQUEST", b"TRUSTED CERTIFICATE", b"PKCS7")
 
 
-def private_key(head: bytes) -> str | None:
-    """Which kind of private key the bytes hold, or None; two substring probes for most files."""
-    if b"PRIVATE KEY" in head:
+def private_key(head: bytes, armour: bool | None = None) -> str | None:
+    """Which kind of private key the bytes hold, or None; two substring probes for most files.
+
+    `armour`: whether ``BEGIN `` is in `head`, when the caller has looked (every armour line
+    holds it), so that files without one skip the search for ``PRIVATE KEY``."""
+    if (armour is None or armour) and b"PRIVATE KEY" in head:
         m = _PRIVATE_ARMOUR.search(head)
         if m:
             line = m.group(0).split(b"\n", 1)[0].strip().strip(b"- ").decode("ascii", "replace")
@@ -89,9 +94,12 @@ def private_key(head: bytes) -> str | None:
     return None
 
 
-def _pem_or_public(head: bytes) -> tuple[str, str] | None:
-    """Certificates and public keys when they make up the file (at least half its non-blank bytes)."""
-    pem, ssh = b"-----BEGIN " in head, b"AAAA" in head
+def _pem_or_public(head: bytes, armour: bool = True) -> tuple[str, str] | None:
+    """Certificates and public keys when they make up the file (at least half its non-blank bytes);
+    `armour` False when ``BEGIN `` is known not to be in `head`."""
+    pem = armour and b"-----BEGIN " in head
+    # every OpenSSH public-key line holds a key type literal and a base64 body starting AAAA
+    ssh = b"AAAA" in head and (b"ssh-" in head or b"ecdsa-sha2-" in head or b"@openssh.com" in head)
     if not (pem or ssh):
         return None
     solid = len(head) - sum(head.count(c) for c in b" \t\r\n")
@@ -188,14 +196,43 @@ _LICENSE_HINTS = (
 
 def _license_hint(head: bytes) -> bool:
     low = head[:4096].lower()
-    return any(h in low for h in _LICENSE_HINTS)
+    # `any(h in low for h in _LICENSE_HINTS)`, written out: it runs for most files
+    return (
+        b"license" in low
+        or b"licence" in low
+        or b"permission" in low
+        or b"redistribution" in low
+        or b"public domain" in low
+        or b"creative commons" in low
+    )
+
+
+#: words of the phrases that documentation uses too, and so select few texts
+_COMMON_WORDS = frozenset(
+    {"license", "licensed", "licence", "software", "general", "public", "library", "distribution"}
+    | {"version", "permission", "provided", "program", "free", "this", "the", "what", "want", "open"}
+)
+
+
+def _phrase_word(phrase: str) -> str:
+    words = [w.strip(",.;'\"") for w in phrase.split()]
+    return max((w for w in words if w not in _COMMON_WORDS), key=len, default=max(words, key=len))
+
+
+#: one word of each phrase, its longest uncommon one, and the phrase as a pattern with any white
+#: space between its words: a phrase is in the folded text exactly where its pattern matches the
+#: case-folded text, and only where its word is there too, so most texts search no pattern at all
+_PHRASE_WORDS = tuple(_phrase_word(phrase) for _, phrase in LICENSE_PHRASES)
+_PHRASE_PATTERNS = tuple(
+    re.compile(r"\s+".join(map(re.escape, phrase.split(" ")))) for _, phrase in LICENSE_PHRASES
+)
 
 
 def license_phrase(text: str) -> str | None:
     """The licence whose phrase opens the text (first 4 KiB), or None."""
-    folded = _SPACE.sub(" ", text[:4096]).casefold()
-    for name, phrase in LICENSE_PHRASES:
-        if phrase in folded:
+    low = text[:4096].casefold()
+    for (name, _), word, pattern in zip(LICENSE_PHRASES, _PHRASE_WORDS, _PHRASE_PATTERNS, strict=True):
+        if word in low and pattern.search(low):
             return name
     return None
 
@@ -211,12 +248,41 @@ _WORD = re.compile(r"[A-Za-z][a-z']+|[A-Z]{2,}")
 #: code characters as bytes: bytes.translate(None, these) deletes them in C, ten times faster than
 #: str.translate, and the length difference is their count
 _CODE_BYTES = "".join(sorted(_CODE_CHARS)).encode()
+#: the code characters that `_URL_OR_MAIL`'s address branch and `_MARKER` never remove
+_FIRM_CODE_BYTES = "".join(sorted(_CODE_CHARS - set(";<>+@"))).encode()
 _NOT_LETTER = re.compile(r"[^A-Za-z ]")
 _CALL = re.compile(r"[A-Za-z0-9_]\((?!s\))")
 _CODE_END = (";", "{", "}", "[", "(", "\\", "=>", "->", ":=")
 _OPERATORS = re.compile(
     r"==|!=|&&|\|\||\+=|-=|->|=>|::|:=|</|/>|\s=\s|\w\.\w+\(|\$\{?[A-Za-z_]|^\s*@\w+(?:\(|\.|$)"
 )
+#: `_OPERATORS` cut into the parts that share a character every match of them contains, each
+#: searched only when that character is in the line: one pattern that starts with ``\w`` and
+#: ``\s`` branches is tried at every position, the parts are tried where they can match
+_SYMBOL_OPERATORS = re.compile(r"==|!=|&&|\|\||\+=|-=|->|=>|::|:=|</|/>|\s=\s")
+_METHOD_CALL = re.compile(r"\w\.\w+\(")
+_VARIABLE = re.compile(r"\$\{?[A-Za-z_]")
+_DECORATOR = re.compile(r"\s*@\w+(?:\(|\.|$)")
+
+
+def _has_operator(line: str) -> bool:
+    """``_OPERATORS.search(line) is not None``, for a line without line breaks."""
+    if (
+        "=" in line
+        or "&&" in line
+        or "||" in line
+        or "->" in line
+        or "::" in line
+        or "</" in line
+        or "/>" in line
+    ) and _SYMBOL_OPERATORS.search(line):
+        return True
+    if "(" in line and "." in line and _METHOD_CALL.search(line):
+        return True
+    if "$" in line and _VARIABLE.search(line):
+        return True
+    return "@" in line and _DECORATOR.match(line) is not None
+
 
 _TIMESTAMP = re.compile(
     r"^\s*[\[(]?(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\d{4}/\d\d/\d\d \d\d:\d\d|\d\d:\d\d:\d\d[.,]\d"
@@ -278,74 +344,91 @@ class LineStats:
         return f"{self.code} code-like and {self.prose} prose lines of {self.lines}"
 
 
-def _classify_line(line: str) -> tuple[bool, bool]:
-    """(code, prose) for one line, its end already stripped."""
+_NEITHER, _CODE, _PROSE = 0, 1, 2
+
+
+def _line_kind(line: str) -> int:
+    """``_CODE``, ``_PROSE`` or ``_NEITHER`` for one line, its end already stripped."""
+    # two code characters that neither an address nor a comment marker can remove make the line
+    # code whatever else is removed below; most code lines end here, and long minified lines skip
+    # the address search, which is slow on them. A URL may hold any character, but only within
+    # the run of non-space characters that holds its `://`; e-mail addresses hold none of these.
+    kept = line if "://" not in line else " ".join(w for w in line.split() if "://" not in w)
+    raw = kept.encode("utf-8", "surrogatepass")
+    if len(raw) - len(raw.translate(None, _FIRM_CODE_BYTES)) >= 2:
+        return _CODE
     bare = _URL_OR_MAIL.sub(" ", line) if ("@" in line or "://" in line) else line
     m = _MARKER.match(bare)
     if m:
         bare = bare[m.end() :]
         if not bare:
-            return False, False
+            return _NEITHER
     if "(c)" in bare or "(C)" in bare:
         bare = bare.replace("(c)", "").replace("(C)", "")
     raw = bare.encode("utf-8", "surrogatepass")
     syms = len(raw) - len(raw.translate(None, _CODE_BYTES))
-    if (
-        syms >= 2
-        or bare.endswith(_CODE_END)
-        or ("(" in bare and _CALL.search(bare))
-        or _OPERATORS.search(bare)
-    ):
+    if syms >= 2:
+        return _CODE
+    if bare.endswith(_CODE_END) or ("(" in bare and _CALL.search(bare)):
         # a long sentence with a bracket or a semicolon in it is still a sentence
-        if syms <= 1 and len(_WORD.findall(bare)) >= 8 and not _OPERATORS.search(bare):
-            return False, True
-        return True, False
-    if syms <= 1 and len(_WORD.findall(bare)) >= 5:
-        size = len(bare.strip())
-        if size - len(_NOT_LETTER.findall(bare.strip())) >= 0.85 * size:
-            return False, True
-    return False, False
+        if len(_WORD.findall(bare)) >= 8 and not _has_operator(bare):
+            return _PROSE
+        return _CODE
+    if _has_operator(bare):
+        return _CODE
+    if len(_WORD.findall(bare)) >= 5:
+        stripped = bare.strip()
+        size = len(stripped)
+        if size - len(_NOT_LETTER.findall(stripped)) >= 0.85 * size:
+            return _PROSE
+    return _NEITHER
+
+
+def _classify_line(line: str) -> tuple[bool, bool]:
+    """(code, prose) for one line, its end already stripped."""
+    kind = _line_kind(line)
+    return kind == _CODE, kind == _PROSE
+
+
+def _numeric(line: str) -> bool:
+    """Mostly numbers, in two or more fields (a row of a table of results)."""
+    raw = line.encode("utf-8", "surrogatepass")
+    digits = len(raw) - len(raw.translate(None, b"0123456789"))
+    if digits >= 4 and digits * 3 >= len(line) - line.count(" "):
+        fields = line.split()
+        nums = sum(1 for f in fields if _NUMBER.fullmatch(f.strip("|,;()[]")))
+        return nums >= 2 and nums * 3 >= len(fields)
+    return False
 
 
 def line_stats(text: str) -> LineStats:
-    """One pass over the first ``SCAN_LINES`` non-blank lines of the first ``SCAN_BYTES`` of `text`."""
-    st = LineStats()
-    counts: dict[str, dict[int, int]] = {d: {} for d in _DELIMS}
-    for raw in text[:SCAN_BYTES].split("\n"):
-        line = raw.rstrip()
-        if not line.strip():
-            continue
-        st.lines += 1
-        st.chars += len(line)
-        code, prose = _classify_line(line)
-        st.code += code
-        st.prose += prose
-        head = line[:40]
-        if _TIMESTAMP.match(head):
-            st.log += 1
-        if _HEXDUMP.match(line):
-            st.hexdump += 1
-        if len(line) >= 60 and _BASE64_LINE.match(line):
-            st.base64 += len(line)
-        raw = line.encode("utf-8", "surrogatepass")
-        digits = len(raw) - len(raw.translate(None, b"0123456789"))
-        if digits >= 4 and digits * 3 >= len(line) - line.count(" "):
-            fields = line.split()
-            nums = sum(1 for f in fields if _NUMBER.fullmatch(f.strip("|,;()[]")))
-            if nums >= 2 and nums * 3 >= len(fields):
-                st.numeric += 1
+    """One pass over the first ``SCAN_LINES`` non-blank lines of the first ``SCAN_BYTES`` of `text`.
+
+    Each statistic is one ``map`` of a compiled pattern or a string method over the list of lines
+    (C loops), rather than a Python loop doing every check per line; only the code/prose test is
+    a Python function per line.
+    """
+    # a line with anything left after its trailing white space is removed is not blank
+    lines = [line for line in map(str.rstrip, text[:SCAN_BYTES].split("\n")) if line]
+    del lines[SCAN_LINES:]
+    n = len(lines)
+    st = LineStats(lines=n, chars=sum(map(len, lines)))
+    if not n:
+        return st
+    kinds = list(map(_line_kind, lines))
+    st.code, st.prose = kinds.count(_CODE), kinds.count(_PROSE)
+    st.log = n - list(map(_TIMESTAMP.match, [line[:40] for line in lines])).count(None)
+    st.hexdump = n - list(map(_HEXDUMP.match, lines)).count(None)
+    st.base64 = sum(len(line) for line in lines if len(line) >= 60 and _BASE64_LINE.match(line))
+    st.numeric = sum(map(_numeric, lines))
+    if n >= 5:
         for d in _DELIMS:
-            n = line.count(d)
-            if n:
-                counts[d][n] = counts[d].get(n, 0) + 1
-        if st.lines >= SCAN_LINES:
-            break
-    if st.lines >= 5:
-        for d in _DELIMS:
-            if counts[d]:
-                n, hits = max(counts[d].items(), key=lambda kv: kv[1])
-                if hits >= 0.8 * st.lines:
-                    st.delimited = f"{d!r} x{n}"
+            counts = Counter(filter(None, map(str.count, lines, repeat(d))))
+            if counts:
+                # the first count seen wins a tie, as in a count-by-count pass
+                per_line, hits = max(counts.items(), key=lambda kv: kv[1])
+                if hits >= 0.8 * n:
+                    st.delimited = f"{d!r} x{per_line}"
                     break
     return st
 
@@ -361,43 +444,65 @@ class NotCode:
     reason: str
 
 
-def classify(
-    base: str, head: bytes, text: str | None, stats: LineStats | None, *, nameless: bool
-) -> NotCode | None:
-    """The non-code kind of a file called `base` (its first bytes `head`, decoded `text`), or None.
+class Scan:
+    """A file's head with its decoded text and line statistics, each computed once, when a check
+    first needs it: most files are decided by byte probes (a private key, a PEM block, a licence
+    name) and never pay for the decoding or the line pass."""
+
+    __slots__ = ("_stats", "_text", "chars", "head")
+
+    def __init__(self, head: bytes, chars: int = TEXT_CHARS) -> None:
+        self.head = head
+        self.chars = max(chars, TEXT_CHARS)
+        self._text: str | None = None
+        self._stats: LineStats | None = None
+
+    @property
+    def text(self) -> str:
+        """At least the first ``chars`` characters of the decoded head (``sniff.decode_prefix``)."""
+        if self._text is None:
+            self._text = decode_prefix(self.head, self.chars)
+        return self._text
+
+    @property
+    def stats(self) -> LineStats:
+        if self._stats is None:
+            self._stats = line_stats(self.text)
+        return self._stats
+
+
+def classify(base: str, scan: Scan, *, nameless: bool) -> NotCode | None:
+    """The non-code kind of a file called `base` whose head `scan` holds, or None.
 
     `nameless`: the name gives no candidate at all (or only a weak extension); then the content
     kinds that a telling name would make doubtful (data, program output, prose) are looked for too.
-    `stats` is ``line_stats(text)`` when the caller already has it; `text` is decoded from `head`
-    only when a check needs it (most named files are decided by byte probes alone).
+    The text is decoded and its lines scanned only when a check needs them (most named files are
+    decided by byte probes alone).
     """
-    key = private_key(head)
+    head = scan.head
+    armour = b"BEGIN " in head  # in every PEM, PGP and SSH2 armour line: one search for three
+    key = private_key(head, armour)
     if key:
         return NotCode(PRIVATE_KEY, key)
-    pem = _pem_or_public(head)
+    pem = _pem_or_public(head, armour)
     if pem:
         return NotCode(*pem)
-    if text is None and (nameless or LICENSE_NAME.match(base) or _license_hint(head)):
-        text = decode_prefix(head, TEXT_CHARS)
-    if LICENSE_NAME.match(base):
-        assert text is not None
-        stats = stats or line_stats(text)
-        found = license_phrase(text)
+    licence_name = LICENSE_NAME.match(base) is not None
+    if licence_name:
+        found = license_phrase(scan.text)
         if found:
             return NotCode(LICENSE, f"licence file name, {found} licence text")
-        if not stats.code_like:
+        if not scan.stats.code_like:
             return NotCode(LICENSE, "licence file name, not code")
     ext = _last_extension(base)
-    if ext in OUTPUT_EXTENSIONS and not LICENSE_NAME.match(base):
+    if ext in OUTPUT_EXTENSIONS and not licence_name:
         return NotCode(OUTPUT, f"output file extension {ext}")
-    found = license_phrase(text) if text is not None and _license_hint(head) else None
-    if found:
-        stats = stats or line_stats(text)
-        if stats.code_share < 0.3:
-            return NotCode(LICENSE, f"{found} licence text")
-    if not nameless or text is None:
+    found = license_phrase(scan.text) if _license_hint(head) else None
+    if found and scan.stats.code_share < 0.3:
+        return NotCode(LICENSE, f"{found} licence text")
+    if not nameless:
         return None
-    stats = stats or line_stats(text)
+    text, stats = scan.text, scan.stats
     n = stats.lines
     if not n:
         return None

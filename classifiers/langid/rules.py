@@ -22,6 +22,8 @@ from typing import Any
 
 import regex
 
+from classifiers.langid.extensions import EXTRA_EXTENSIONS
+
 DATA_FILE = Path(__file__).parent / "data" / "languages.json"
 
 
@@ -43,22 +45,53 @@ class HeuristicRule:
     #: contains one of each of; None when unknown
     needs: tuple[tuple[str, ...], ...] | None = None
     negative_needs: tuple[tuple[str, ...], ...] | None = None
+    #: the top-level alternatives of `pattern` (of `negative`), each compiled with its own required
+    #: strings (see `top_level_branches`); empty when the pattern is searched whole
+    parts: tuple[tuple[Any, RequiredStrings], ...] = ()
+    negative_parts: tuple[tuple[Any, RequiredStrings], ...] = ()
 
     def matches(self, text: str, deadline: float) -> bool:
-        if self.pattern is not None and not _search(self.pattern, self.needs, text, deadline):
+        if self.pattern is not None and not _search(self.pattern, self.needs, self.parts, text, deadline):
             return False
-        if self.negative is not None and _search(self.negative, self.negative_needs, text, deadline):
+        if self.negative is not None and _search(
+            self.negative, self.negative_needs, self.negative_parts, text, deadline
+        ):
             return False
         return all(r.matches(text, deadline) for r in self.all_of)
 
 
-def _search(pattern: Any, needs: tuple[tuple[str, ...], ...] | None, text: str, deadline: float) -> bool:
+RequiredStrings = tuple[tuple[str, ...], ...] | None
+
+
+def _has(needs: RequiredStrings, text: str) -> bool:
+    return needs is None or all(any(s in text for s in group) for group in needs)
+
+
+def _search(
+    pattern: Any,
+    needs: RequiredStrings,
+    parts: tuple[tuple[Any, RequiredStrings], ...],
+    text: str,
+    deadline: float,
+) -> bool:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TimeoutError("heuristic time budget spent")
-    if needs is not None and not all(any(s in text for s in group) for group in needs):
+    if not _has(needs, text):
         return False  # substring searches are far cheaper than the pattern, and the answer is the same
-    return pattern.search(text, timeout=remaining) is not None
+    if not parts:
+        return pattern.search(text, timeout=remaining) is not None
+    # the alternation matches somewhere exactly when one of its alternatives does; each one is
+    # searched only where its own strings are present, and alone it runs far faster than inside
+    # an alternation of ``^\s*`` branches that is tried at every position
+    for part, part_needs in parts:
+        if _has(part_needs, text):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("heuristic time budget spent")
+            if part.search(text, timeout=remaining) is not None:
+                return True
+    return False
 
 
 #: the most strings one requirement may hold; a larger one costs more than it saves
@@ -103,6 +136,67 @@ def required_strings(pattern: str) -> tuple[tuple[str, ...], ...] | None:
     if selective not in groups:
         groups.append(selective)
     return tuple(tuple(sorted(g)) for g in groups)
+
+
+#: what makes an alternative mean something else when it stands alone: backreferences (a group
+#: of another alternative), conditionals, and the syntax `required_strings` leaves alone
+_NOT_SPLITTABLE = re.compile(r"\\[1-9]|\\g<|\(\?P=|\(\?\(|\(\?[a-zA-Z]*x|\[:|\{\s*[a-zA-Z]")
+
+
+def top_level_branches(pattern: str) -> list[str] | None:
+    """The alternatives of a pattern that is one alternation at its top level (``A|B|C``), as
+    pattern texts; None for any other pattern or one that cannot be cut safely.
+
+    The text is cut at each ``|`` outside groups and character sets, and the cut is kept only
+    when it agrees with the standard library's parse (as many alternatives, each one parsing
+    alone) and the pattern has no global inline flags.
+    """
+    if _NOT_SPLITTABLE.search(pattern):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = _sre_parser.parse(pattern, re.MULTILINE)
+    except Exception:  # a pattern the stdlib parser rejects is searched whole
+        return None
+    if parsed.state.flags & ~(re.MULTILINE | re.UNICODE):
+        return None
+    items = list(parsed)
+    if len(items) != 1 or items[0][0] is not _sre_constants.BRANCH:
+        return None
+    pieces, depth, start, i, size = [], 0, 0, 0, len(pattern)
+    while i < size:
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i += 1
+            if i < size and pattern[i] == "^":
+                i += 1
+            if i < size and pattern[i] == "]":
+                i += 1  # a ']' first in a set is a literal
+            while i < size and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            pieces.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    pieces.append(pattern[start:])
+    if len(pieces) != len(items[0][1][1]):
+        return None
+    for piece in pieces:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _sre_parser.parse(piece, re.MULTILINE)
+        except Exception:
+            return None
+    return pieces
 
 
 def _selectivity(needs: Needs) -> tuple[int, int]:
@@ -222,16 +316,27 @@ class LanguageTable:
         return id(self)
 
 
-def _compile_rule(rule: dict[str, Any]) -> HeuristicRule:
+_FLAGS = regex.MULTILINE | regex.VERSION0
 
-    flags = regex.MULTILINE | regex.VERSION0
+
+def _parts(pattern: str | None) -> tuple[tuple[Any, RequiredStrings], ...]:
+    pieces = top_level_branches(pattern) if pattern is not None else None
+    if not pieces:
+        return ()
+    return tuple((regex.compile(p, _FLAGS), required_strings(p)) for p in pieces)
+
+
+def _compile_rule(rule: dict[str, Any]) -> HeuristicRule:
+    pattern, negative = rule.get("pattern"), rule.get("negative_pattern")
     return HeuristicRule(
         labels=tuple(rule.get("labels", ())),
-        pattern=regex.compile(rule["pattern"], flags) if "pattern" in rule else None,
-        negative=regex.compile(rule["negative_pattern"], flags) if "negative_pattern" in rule else None,
+        pattern=regex.compile(pattern, _FLAGS) if pattern is not None else None,
+        negative=regex.compile(negative, _FLAGS) if negative is not None else None,
         all_of=tuple(_compile_rule(r) for r in rule.get("and", [])),
-        needs=required_strings(rule["pattern"]) if "pattern" in rule else None,
-        negative_needs=required_strings(rule["negative_pattern"]) if "negative_pattern" in rule else None,
+        needs=required_strings(pattern) if pattern is not None else None,
+        negative_needs=required_strings(negative) if negative is not None else None,
+        parts=_parts(pattern),
+        negative_parts=_parts(negative),
     )
 
 
@@ -282,4 +387,8 @@ def load_table(path: str = str(DATA_FILE)) -> LanguageTable:
     for block in raw["heuristics"]:
         for ext in block["extensions"]:
             t.heuristic_blocks.setdefault(ext, []).append(block)
+    for ext, labels in EXTRA_EXTENSIONS.items():
+        # extensions the generated rules do not know (see `extensions`); theirs always win
+        if ext not in t.by_extension and all(label in t.labels for label in labels):
+            t.by_extension[ext] = labels
     return t

@@ -6,6 +6,12 @@ before its shortcuts: the lazy decoding of only the characters a check reads, th
 modeline probe, and the literal probes that skip heuristic searches which cannot match. Any
 change of decision on these 2,109 files is a regression of those shortcuts, or a deliberate
 change of the rules that must come with a new table (regenerate it with `detect` and say why).
+
+Deliberate changes so far: the two Flow declarations (``index.js.flow``) are JavaScript by the
+extension table (were unknown, the model's best guess TypeScript), and the 24 ``PKG-INFO`` files
+take the label of their ``Description-Content-Type`` header, decided by name (were unknown or
+model answers labelled Markdown, reStructuredText, YAML or nothing); no language answer changed
+for them but the Flow files'.
 """
 
 from __future__ import annotations
