@@ -32,6 +32,54 @@ class FastTextParams(StrictModel):
     threads: int = Field(1, ge=1, description="more than 1 makes training non-deterministic")
 
 
+#: positives from which the paper's settings are used as given (no grid; see `TuningConfig`)
+PAPER_FROM_POSITIVES = 50_000
+
+
+class TuningConfig(StrictModel):
+    """How recall training adapts its fastText settings to the seed set (`classifiers.recall.tuning`).
+
+    The paper's settings (epoch 3, lr 0.1) were made for ~500k seed pages; on a user's first few
+    hundred they barely move the model off its initial state. Below `paper_from` positives, part
+    of the seeds and negatives is held out (grouped by host or package, so near-identical pages
+    stay on one side), every pair of `epochs` x `lrs` is trained on the rest and scored by average
+    precision on the held-out part, the best pair is retrained on everything, and the decision
+    threshold is the F1-max cut on the held-out scores. At or above `paper_from` the paper's
+    settings are used as given, one model is trained on all but a held-out sample of at most
+    `max_heldout` pages a side, and that sample only measures AP and places the threshold.
+
+    Why 50,000: the paper's settings were chosen for ~500k seed pages, where three epochs are
+    already millions of updates per class; at a tenth of that they are still in that regime, while
+    a user's first seed sets (tens to thousands of pages) are orders of magnitude below it. The
+    grid costs about (176 + 3 x chosen epochs) / 3, i.e. 60-110 times one training at the paper's
+    settings: minutes for a few hundred pages (benchmarks/bench_recall_heldout.py), hours for tens
+    of thousands on one core. Set `fasttext.epoch` and `fasttext.lr` (or a lower `paper_from`) to
+    skip it on mid-sized seed sets. A setting the user gives (`fasttext.epoch`,
+    `fasttext.lr`, or `--epoch` / `--lr`) is used exactly and only the others are tuned.
+    """
+
+    enabled: bool = True
+    holdout_share: float = Field(0.2, gt=0, lt=1, description="share of seeds and negatives held out")
+    epochs: list[int] = Field(default_factory=lambda: [3, 10, 25, 50], min_length=1)
+    lrs: list[float] = Field(default_factory=lambda: [0.1, 0.5], min_length=1)
+    paper_from: int = Field(
+        PAPER_FROM_POSITIVES, ge=1, description="positives from which the paper's settings are used as given"
+    )
+    max_heldout: int = Field(5_000, ge=2, description="held-out pages per side at or above paper_from")
+    calibration_folds: int = Field(
+        3, ge=1, description="held-out folds the threshold is placed on (1: the grid's fold only)"
+    )
+    min_heldout: int = Field(
+        3, ge=1, description="fewer held-out pages than this on a side: no tuning, the settings as given"
+    )
+
+    @model_validator(mode="after")
+    def _positive_grid(self) -> TuningConfig:
+        if any(e < 1 for e in self.epochs) or any(lr <= 0 for lr in self.lrs):
+            raise ValueError("epochs must be >= 1 and lrs > 0")
+        return self
+
+
 class TargetConfig(StrictModel):
     """One recall target (the paper ran code and math separately)."""
 
@@ -78,6 +126,7 @@ class RecallConfig(StrictModel):
     tokenizer_vocab: int = Field(32_000, ge=256)
     max_chars: int = Field(20_000, ge=100, description="characters of a page that the classifier reads")
     fasttext: FastTextParams = Field(default_factory=FastTextParams)
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
     negatives_per_positive: float = Field(
         1.0, gt=0, description="random pool pages drawn as negatives per seed page (the paper: 1:1)"
     )
@@ -102,14 +151,16 @@ class RecallConfig(StrictModel):
 
     @model_serializer(mode="wrap")
     def _omit_unset_parallel(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Leave the parallel-mode keys out while they hold their defaults, so recipes that do not
-        use them keep the same resolved recipe, fingerprint and manifest bytes as before."""
+        """Leave the parallel-mode and tuning keys out while they hold their defaults, so recipes
+        that do not use them keep the same resolved recipe, fingerprint and manifest bytes as before."""
         data = handler(self)
         if isinstance(data, dict):
             if data.get("tasks") is None:
                 data.pop("tasks", None)
             if data.get("tokenizer_pages") == 100_000:
                 data.pop("tokenizer_pages", None)
+            if data.get("tuning") == TuningConfig().model_dump():
+                data.pop("tuning", None)
         return data
 
     @model_validator(mode="after")

@@ -37,9 +37,10 @@ import numpy as np
 import polars as pl
 
 from classifiers.recall.config import RecallConfig, TargetConfig
-from classifiers.recall.model import RecallModel, train_model
-from classifiers.recall.seeds import read_texts
+from classifiers.recall.model import RecallModel
+from classifiers.recall.seeds import read_texts_and_groups
 from classifiers.recall.split import Splitter, fasttext_lines
+from classifiers.recall.tuning import Choice, fit_recall_model
 from corpus.commoncrawl.urls import domain_of, path_prefixes
 from corpus.core.atomic import atomic_write_text
 
@@ -128,6 +129,8 @@ class IterationResult:
     prefixes: list[str]
     seed_additions: int
     stop_reason: str = ""
+    #: how the model was trained: epoch, lr, mode, held-out AP and F1, the calibrated threshold
+    training: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -256,6 +259,7 @@ def rank_iteration(
     model_path: str,
     seed_positives: int,
     seed_negatives: int,
+    choice: Choice | None = None,
 ) -> tuple[IterationResult, np.ndarray, np.ndarray]:
     """Everything an iteration decides once the pool is scored: recall by budget, the domain table,
     discovered prefixes, seed additions and the stop rule; writes the iteration's files.
@@ -263,8 +267,11 @@ def rank_iteration(
     Shared by the single-task loop and the parallel rank stage, so both decide alike. `ever` marks
     pages recalled in earlier iterations, `added` pages that already joined the seed. Returns the
     iteration's summary, its recall mask and the pool indices that join the seed (best score first).
+    The score floor is the target's `min_score` when the recipe sets it, else the threshold
+    calibrated on held-out seeds (`choice`); the ranking by score is the same either way.
     """
-    recalled = recall_by_budget(scores, pool.tokens, budget, target.min_score)
+    min_score = floor(target, choice)
+    recalled = recall_by_budget(scores, pool.tokens, budget, min_score)
     new = recalled & ~ever
     new_share = float(new.sum() / recalled.sum()) if recalled.any() else 0.0
     cutoff = float(scores[recalled].min()) if recalled.any() else 1.0
@@ -288,11 +295,12 @@ def rank_iteration(
         new_share=round(new_share, 6),
         score_cutoff=round(cutoff, 6),
         budget_tokens=budget,
-        min_score=target.min_score,
+        min_score=min_score,
         domain_threshold=cfg.discovery.domain_threshold,
         target_domains=sorted(targets),
         prefixes=[f"{d}{p}" for d, p in zip(prefixes["domain"], prefixes["prefix"], strict=True)],
         seed_additions=len(candidates),
+        training=choice.as_dict() if choice is not None else {},
     )
     if it == cfg.iterations:
         info.stop_reason = f"reached {cfg.iterations} iterations"
@@ -304,12 +312,27 @@ def rank_iteration(
     return info, recalled, candidates
 
 
+def floor(target: TargetConfig, choice: Choice | None) -> float:
+    """The score under which no page is recalled: the recipe's `min_score` when it names one,
+    else the calibrated threshold when the settings were tuned or are the paper's for a large
+    seed set, else `min_score`'s default 0.5. Settings given in full are the user's exact run:
+    their held-out AP and threshold are reported, the floor stays where it was."""
+    if "min_score" in target.model_fields_set or choice is None or not choice.calibrated:
+        return target.min_score
+    return choice.threshold
+
+
 def iteration_line(info: IterationResult) -> str:
     """The one-line progress report of an iteration."""
+    t = info.training
+    trained = ""
+    if t:
+        ap = "-" if t.get("average_precision") is None else f"{t['average_precision']:.3f}"
+        trained = f"; epoch {t['epoch']}, lr {t['lr']:g} ({t['mode']}), held-out AP {ap}, threshold {info.min_score:.3f}"
     return (
         f"{info.target} iteration {info.iteration}: recalled {info.recalled} pages ({info.new} new, "
         f"{info.new_share:.0%}), {len(info.target_domains)} target domains, {len(info.prefixes)} prefixes, "
-        f"{info.seed_additions} pages join the seed"
+        f"{info.seed_additions} pages join the seed{trained}"
     )
 
 
@@ -345,9 +368,9 @@ class RecallLoop:
         atomic_write_text(str(self.out / "loop.json"), json.dumps(summary, indent=2, sort_keys=True))
         return results
 
-    def _seed_lines(self, target: TargetConfig, paths: list[str]) -> list[str]:
-        texts = read_texts([self._resolve(p) for p in paths], target.text_key)
-        return fasttext_lines(self.splitter, texts)
+    def _seed_lines(self, target: TargetConfig, paths: list[str]) -> tuple[list[str], list[str]]:
+        texts, groups = read_texts_and_groups([self._resolve(p) for p in paths], target.text_key)
+        return fasttext_lines(self.splitter, texts), groups
 
     def _resolve(self, p: str) -> str:
         return p if "://" in p or Path(p).is_absolute() else str(self.base / p)
@@ -355,8 +378,10 @@ class RecallLoop:
     def run_target(self, pool: Pool, target: TargetConfig) -> TargetResult:
         cfg = self.cfg
         rng = np.random.default_rng(cfg.seed)
-        positives = self._seed_lines(target, target.positives)
-        extra_negatives = self._seed_lines(target, target.negatives) if target.negatives else []
+        positives, positive_groups = self._seed_lines(target, target.positives)
+        extra_negatives, extra_groups = (
+            self._seed_lines(target, target.negatives) if target.negatives else ([], [])
+        )
         n_neg = max(1, math.ceil(cfg.negatives_per_positive * len(positives)) - len(extra_negatives))
         negative_idx = np.sort(rng.permutation(len(pool))[: min(n_neg, len(pool))])
         budget = target.budget_tokens or max(1, int(target.budget_share * int(pool.tokens.sum())))
@@ -366,10 +391,22 @@ class RecallLoop:
         for it in range(1, cfg.iterations + 1):
             folder = self.out / target.name / f"iter_{it}"
             folder.mkdir(parents=True, exist_ok=True)
-            pos_lines = positives + [pool.lines[i] for i in np.flatnonzero(added)]
-            neg_lines = extra_negatives + [pool.lines[i] for i in negative_idx if not added[i]]
+            joined = np.flatnonzero(added)
+            negs = [i for i in negative_idx if not added[i]]
+            pos_lines = positives + [pool.lines[i] for i in joined]
+            neg_lines = extra_negatives + [pool.lines[i] for i in negs]
             params = cfg.fasttext.model_copy(update={"seed": cfg.fasttext.seed + it})
-            model_path = train_model(pos_lines, neg_lines, folder / "model", params)
+            model_path, choice = fit_recall_model(
+                pos_lines,
+                neg_lines,
+                folder / "model",
+                params,
+                given=set(cfg.fasttext.model_fields_set),
+                tuning=cfg.tuning,
+                positive_groups=positive_groups + [pool.domains[i] for i in joined],
+                negative_groups=extra_groups + [pool.domains[i] for i in negs],
+                report=self.report,
+            )
             scores = RecallModel(model_path).scores(pool.lines)
             info, recalled, candidates = rank_iteration(
                 cfg,
@@ -384,6 +421,7 @@ class RecallLoop:
                 model_path=str(model_path),
                 seed_positives=len(pos_lines),
                 seed_negatives=len(neg_lines),
+                choice=choice,
             )
             added[candidates] = True
             ever |= recalled

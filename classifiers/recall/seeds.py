@@ -15,6 +15,7 @@ import fsspec
 import pyarrow.parquet as pq
 import zstandard
 
+from corpus.commoncrawl.urls import domain_of
 from corpus.core.errors import UserError
 from corpus.core.json_lines import BadRecord, parse_line
 
@@ -71,3 +72,35 @@ def read_texts(paths: list[str], text_key: str = "text") -> list[str]:
                 raise UserError(f"{where}: key {text_key!r} is missing or not a string")
             texts.append(value)
     return texts
+
+
+def record_group(record: dict[str, Any], fallback: str) -> str:
+    """The group a seed page is held out with: its URL's host, else a package or repository key
+    (`domain`, `package`, `repo`, `group`, also inside `metadata`), else the page alone."""
+    meta = record.get("metadata")
+    sources = [record, meta] if isinstance(meta, dict) else [record]
+    for src in sources:
+        url = src.get("url")
+        if isinstance(url, str) and url:
+            host = domain_of(url)
+            if host:
+                return host
+        for key in ("domain", "package", "repo", "group"):
+            value = src.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return fallback
+
+
+def read_texts_and_groups(paths: list[str], text_key: str = "text") -> tuple[list[str], list[str]]:
+    """Texts as `read_texts` reads them, and each one's hold-out group (`record_group`)."""
+    texts: list[str] = []
+    groups: list[str] = []
+    for path in paths:
+        for where, record in iter_records(path):
+            value = record.get(text_key)
+            if not isinstance(value, str):
+                raise UserError(f"{where}: key {text_key!r} is missing or not a string")
+            texts.append(value)
+            groups.append(record_group(record, where))
+    return texts, groups

@@ -65,12 +65,14 @@ from classifiers.recall.loop import (
     assign_groups,
     build_pool,
     iteration_line,
+    locate,
     rank_iteration,
 )
-from classifiers.recall.model import RecallModel, train_model
-from classifiers.recall.seeds import read_texts
+from classifiers.recall.model import RecallModel
+from classifiers.recall.seeds import read_texts_and_groups
 from classifiers.recall.split import BpeSplitter, Splitter, WhitespaceSplitter, fasttext_lines, train_bpe
 from classifiers.recall.steps import settle_page
+from classifiers.recall.tuning import Choice, fit_recall_model
 from corpus.commoncrawl.urls import url_key
 from corpus.core.atomic import atomic_open, atomic_write_text, split_url
 from corpus.core.errors import UserError
@@ -248,40 +250,52 @@ class RecallTrainStep(_LoopStage):
         if not files.active(target.name, it) or pool_pages(self.pool) == 0:
             return
         splitter = loop_splitter(cfg, files)
-        positives = fasttext_lines(
-            splitter, read_texts([self._resolve(p) for p in target.positives], target.text_key)
+        pos_texts, pos_groups = read_texts_and_groups(
+            [self._resolve(p) for p in target.positives], target.text_key
         )
-        extra = (
-            fasttext_lines(
-                splitter, read_texts([self._resolve(p) for p in target.negatives], target.text_key)
+        positives = fasttext_lines(splitter, pos_texts)
+        extra, extra_groups = [], []
+        if target.negatives:
+            neg_texts, extra_groups = read_texts_and_groups(
+                [self._resolve(p) for p in target.negatives], target.text_key
             )
-            if target.negatives
-            else []
-        )
+            extra = fasttext_lines(splitter, neg_texts)
         added: set[str] = set()
         for j in range(1, it):
             table = pq.read_table(files.iteration(target.name, j) / "seed_additions.parquet", columns=["id"])
             added.update(table.column("id").to_pylist())
         n_neg = max(1, math.ceil(cfg.negatives_per_positive * len(positives)) - len(extra))
-        heap: list[tuple[int, int, int, str, str]] = []  # max-heap of the n_neg smallest hashes
-        joined: list[tuple[int, int, str]] = []
+        heap: list[tuple[int, int, int, str, str, str]] = []  # max-heap of the n_neg smallest hashes
+        joined: list[tuple[int, int, str, str]] = []
         for fi, path in enumerate(data_files(self.pool)):
-            for row, rec in enumerate(_iter_rows(path, ["id", "text"])):
+            for row, rec in enumerate(_iter_rows(path, ["id", "text", "metadata"])):
                 doc_id, head = str(rec["id"]), rec["text"][: cfg.max_chars]
+                domain = locate(cfg.unit, _metadata(rec))[0]
                 if doc_id in added:
-                    joined.append((fi, row, head))
-                key = (-page_hash(cfg.seed, doc_id), -fi, -row, doc_id, head)
+                    joined.append((fi, row, head, domain))
+                key = (-page_hash(cfg.seed, doc_id), -fi, -row, doc_id, head, domain)
                 if len(heap) < n_neg:
                     heapq.heappush(heap, key)
                 elif key > heap[0]:
                     heapq.heapreplace(heap, key)
         sample = sorted(heap, key=lambda k: (-k[1], -k[2]))
         joined.sort(key=lambda k: (k[0], k[1]))
-        pos_lines = positives + fasttext_lines(splitter, [head for _, _, head in joined])
-        neg_lines = extra + fasttext_lines(splitter, [k[4] for k in sample if k[3] not in added])
+        pos_lines = positives + fasttext_lines(splitter, [k[2] for k in joined])
+        kept = [k for k in sample if k[3] not in added]
+        neg_lines = extra + fasttext_lines(splitter, [k[4] for k in kept])
         folder = files.iteration(target.name, it)
         params = cfg.fasttext.model_copy(update={"seed": cfg.fasttext.seed + it})
-        model_path = train_model(pos_lines, neg_lines, folder / "model", params)
+        model_path, choice = fit_recall_model(
+            pos_lines,
+            neg_lines,
+            folder / "model",
+            params,
+            given=set(cfg.fasttext.model_fields_set),
+            tuning=cfg.tuning,
+            positive_groups=pos_groups + [k[3] for k in joined],
+            negative_groups=extra_groups + [k[5] for k in kept],
+            report=logger.info,
+        )
         self.stat_update("seed_positives", value=len(pos_lines))
         self.stat_update("seed_negatives", value=len(neg_lines))
         atomic_write_text(
@@ -291,6 +305,7 @@ class RecallTrainStep(_LoopStage):
                     "model_path": str(model_path),
                     "seed_positives": len(pos_lines),
                     "seed_negatives": len(neg_lines),
+                    "training": choice.as_dict(),
                 },
                 indent=2,
                 sort_keys=True,
@@ -480,6 +495,7 @@ class RecallRankStep(_LoopStage):
                 model_path=trained["model_path"],
                 seed_positives=trained["seed_positives"],
                 seed_negatives=trained["seed_negatives"],
+                choice=Choice.from_dict(trained["training"]) if "training" in trained else None,
             )
             self.stat_update(f"recalled:{target.name}", value=info.recalled)
             if info.stop_reason:

@@ -51,6 +51,19 @@ def loop_stages(
     ]
 
 
+def training_columns(it: dict[str, Any]) -> dict[str, Any]:
+    """How an iteration's model was trained, for tables: the chosen settings and how they were
+    chosen, held-out AP and F1, and the score floor in force (the calibrated threshold unless the
+    recipe set `min_score`). Iterations recorded before tuning existed give empty cells."""
+    t = it.get("training") or {}
+    return {
+        "settings": f"epoch {t['epoch']}, lr {t['lr']:g} ({t['mode']})" if t else "",
+        "heldout_ap": t.get("average_precision"),
+        "heldout_f1": t.get("f1"),
+        "threshold": it.get("min_score"),
+    }
+
+
 def loop_summary(folder: str | Path) -> list[dict[str, Any]]:
     """One row per target and iteration from `<folder>/loop.json` (a recall stage's `iterations/`)."""
     folder = Path(folder)
@@ -72,6 +85,7 @@ def loop_summary(folder: str | Path) -> list[dict[str, Any]]:
                     "prefixes": ", ".join(it["prefixes"]),
                     "seed_additions": it["seed_additions"],
                     "stop_reason": it["stop_reason"],
+                    **training_columns(it),
                 }
             )
     return rows

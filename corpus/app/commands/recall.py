@@ -11,18 +11,20 @@ from typing import Annotated
 
 import polars as pl
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from classifiers.decontam.benchmarks import BenchmarkSet, DecontamConfig
 from classifiers.decontam.step import build_index
-from classifiers.recall.config import RecallConfig
+from classifiers.recall.config import RecallConfig, TuningConfig
 from classifiers.recall.loop import RecallLoop, build_pool
-from classifiers.recall.model import FastTextParams, train_model
-from classifiers.recall.seeds import iter_records, read_texts
+from classifiers.recall.model import FastTextParams
+from classifiers.recall.seeds import iter_records, read_texts_and_groups
 from classifiers.recall.split import BpeSplitter, fasttext_lines, make_splitter, train_bpe
 from classifiers.recall.stages import loop_summary
 from classifiers.recall.steps import make_loop_splitter, score_jsonl
+from classifiers.recall.tuning import fit_recall_model
 from corpus.core.atomic import atomic_open
 from corpus.core.errors import UserError
 from corpus.core.strict import load_yaml, validate
@@ -49,50 +51,100 @@ def train_command(
     vocab_size: Annotated[int, typer.Option(help="vocabulary of a BPE trained here")] = 32_000,
     text_key: Annotated[str, typer.Option(help="record key holding the text")] = "text",
     dim: int = 256,
-    lr: float = 0.1,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            help="learning rate; default: chosen on held-out seeds (the paper's 0.1 from 50k positives)"
+        ),
+    ] = None,
     word_ngrams: int = 3,
     min_count: int = 3,
-    epoch: int = 3,
+    epoch: Annotated[
+        int | None,
+        typer.Option(help="epochs; default: chosen on held-out seeds (the paper's 3 from 50k positives)"),
+    ] = None,
     bucket: int = 200_000,
     quantize: Annotated[bool, typer.Option("--quantize/--no-quantize")] = False,
     seed: int = 0,
+    tune: Annotated[
+        bool,
+        typer.Option(
+            "--tune/--no-tune",
+            help="hold out part of the inputs to choose epoch/lr and the threshold; --no-tune: the paper's settings, threshold 0.5",
+        ),
+    ] = True,
+    holdout_share: Annotated[float, typer.Option(help="share of positives and negatives held out")] = 0.2,
+    paper_from: Annotated[
+        int, typer.Option(help="positives from which the paper's epoch/lr are used without a grid")
+    ] = 50_000,
 ) -> None:
-    """Train one binary recall model (paper defaults: dim 256, lr 0.1, wordNgrams 3, minCount 3, epoch 3)."""
+    """Train one binary recall model.
+
+    The paper's settings (dim 256, lr 0.1, wordNgrams 3, minCount 3, epoch 3) assume ~500k seed
+    pages. Below --paper-from positives, epoch and lr are chosen by average precision on a
+    held-out part of the inputs (grouped by URL host or `package`/`repo` key), the decision
+    threshold is calibrated there (F1-max), and the model is retrained on everything. --epoch and
+    --lr, when given, are used exactly.
+    """
     for path in [*positives, *negatives]:
         if "://" not in path:
             check_input_file(path)
 
     start = time.perf_counter()
-    pos = read_texts(positives, text_key)
-    neg = read_texts(negatives, text_key)
+    pos, pos_groups = read_texts_and_groups(positives, text_key)
+    neg, neg_groups = read_texts_and_groups(negatives, text_key)
+    if not 0 < holdout_share < 1:
+        raise UserError(f"--holdout-share: must be between 0 and 1 (got {holdout_share})")
+    if paper_from < 1:
+        raise UserError(f"--paper-from: must be at least 1 (got {paper_from})")
     if split == "bpe" and tokenizer is None:
         splitter = train_bpe(pos + neg, vocab_size)
     else:
         splitter = make_splitter(split, str(tokenizer) if tokenizer else None)
-    params = FastTextParams(
-        dim=dim,
-        lr=lr,
-        word_ngrams=word_ngrams,
-        min_count=min_count,
-        epoch=epoch,
-        bucket=bucket,
-        quantize=quantize,
-        seed=seed,
-    )
+    given = {"epoch": epoch, "lr": lr}
+    try:
+        params = FastTextParams(
+            dim=dim,
+            word_ngrams=word_ngrams,
+            min_count=min_count,
+            bucket=bucket,
+            quantize=quantize,
+            seed=seed,
+            **{k: v for k, v in given.items() if v is not None},
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise UserError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
     if quantize:
         typer.echo("training, then quantising (at dim 256 about two minutes on one core)", err=True)
-    path = train_model(fasttext_lines(splitter, pos), fasttext_lines(splitter, neg), out, params)
+    tuning = TuningConfig(enabled=tune, holdout_share=holdout_share, paper_from=paper_from)
+    path, choice = fit_recall_model(
+        fasttext_lines(splitter, pos),
+        fasttext_lines(splitter, neg),
+        out,
+        params,
+        given={k for k, v in given.items() if v is not None},
+        tuning=tuning,
+        positive_groups=pos_groups,
+        negative_groups=neg_groups,
+        report=lambda msg: typer.echo(msg, err=True),
+    )
     if isinstance(splitter, BpeSplitter):
         splitter.save(_tokenizer_beside(path))
     meta = {
         "split": split,
         "tokenizer": str(_tokenizer_beside(path)) if split == "bpe" else None,
         **params.model_dump(),
+        "epoch": choice.epoch,
+        "lr": choice.lr,
+        "threshold": choice.decision_threshold,
+        "training": choice.as_dict(),
     }
-    path.with_name(path.stem + ".json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    with atomic_open(str(path.with_name(path.stem + ".json")), "w", encoding="utf-8") as f:
+        f.write(json.dumps(meta, indent=2, sort_keys=True))
     typer.echo(
         f"trained on {len(pos)} positives / {len(neg)} negatives ({split} split) in "
-        f"{time.perf_counter() - start:.1f}s -> {path}",
+        f"{time.perf_counter() - start:.1f}s -> {path}; {choice.summary()}",
         err=True,
     )
 
@@ -203,14 +255,23 @@ def show_command(
         "domains",
         "prefixes",
         "+seed",
+        "trained",
+        "AP",
+        "F1",
+        "threshold",
         "stop",
     ):
         table.add_column(col)
+
+    def num(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
     for r in rows:
         table.add_row(
             r["target"], str(r["iteration"]), str(r["seed_positives"]), str(r["recalled"]), str(r["new"]),
             f"{r['new_share']:.0%}", f"{r['score_cutoff']:.3f}", str(r["target_domains"]), r["prefixes"],
-            str(r["seed_additions"]), r["stop_reason"],
+            str(r["seed_additions"]), r["settings"], num(r["heldout_ap"]), num(r["heldout_f1"]),
+            num(r["threshold"]), r["stop_reason"],
         )  # fmt: skip
     console.print(table)
     if target:
