@@ -106,7 +106,10 @@ def build(
     if retried is not None and retried.repos:
         still = {r.name for _, repos in failed for r in repos}
         got = sum(r.name not in still for r in retried.repos)
-        out.print(f"retry: {got} of {len(retried.repos)} repositories fetched this time")
+        total = len(retried.repos)
+        out.print(
+            f"retry: {got} of {total} {'repository' if total == 1 else 'repositories'} fetched this time"
+        )
     if msg := failed_summary(failed):
         out.print(f"[yellow]{escape(msg)}[/]")
     if recipe.decontam is not None:  # an implausible share removed is said loudly, not only counted

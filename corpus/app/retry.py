@@ -84,7 +84,7 @@ class Reopening:
         names = ", ".join(r.name for r in self.repos[:5]) + (
             f" and {len(self.repos) - 5} more" if len(self.repos) > 5 else ""
         )
-        text = f"retry: {len(self.repos)} repositories ({names}) in {where}"
+        text = f"retry: {_repositories(len(self.repos))} ({names}) in {where}"
         if self.stages:
             text += f"; stages re-run whole: {', '.join(self.stages)}"
         return text
@@ -138,7 +138,7 @@ def failed_summary(written: list[tuple[str, list[FailedRepo]]]) -> str | None:
     count = sum(len(repos) for _, repos in written)
     lists = ", ".join(path for path, _ in written)
     return (
-        f"{count} repositories could not be fetched or were damaged: listed in {lists}; "
+        f"{_repositories(count)} could not be fetched or were damaged: listed in {lists}; "
         "`coderforge build RECIPE --retry-failed` fetches only those again"
     )
 
@@ -302,3 +302,7 @@ def failed_lists(path: str) -> list[str]:
     protocol = path.split("://", 1)[0] + "://" if "://" in path else ""
     found = set(fs.glob(f"{root}/**/{FAILED_LIST}")) | set(fs.glob(f"{root}/{FAILED_LIST}"))
     return sorted(protocol + p for p in found)
+
+
+def _repositories(n: int) -> str:
+    return f"{n:,} repository" if n == 1 else f"{n:,} repositories"

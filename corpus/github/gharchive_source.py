@@ -264,11 +264,13 @@ class GharchiveScan(PipelineStep):
         hours = task_hours(hour_range(self.since, self.until), rank, world_size)
         reducer = HourReducer()
         log: list[str] = []
+        compressed = 0
         started = time.monotonic()
         for i, hour in enumerate(hours, start=1):
             read = self.source.read(hour, reducer)
             self.stat_update(f"hours_{read.status}")
             self.stat_update("compressed_bytes", value=read.compressed_bytes)
+            compressed += read.compressed_bytes
             if read.status != "ok":
                 logger.warning(f"GH Archive {hour_file(hour)}: {read.status} ({read.detail})")
             log.append(json.dumps(read.__dict__, sort_keys=True))
@@ -279,6 +281,10 @@ class GharchiveScan(PipelineStep):
         for reason, count in sorted(reducer.skipped.items()):
             self.stat_update(f"skipped_lines:{reason}", value=count)
         self.stat_update("repositories_seen", value=len(reducer.states))
+        # the build's summary row: events read in, repository states out (a reduction, not drops)
+        self.stat_update("documents_in", value=reducer.events)
+        self.stat_update("bytes_in", value=compressed)
+        self.stat_update("documents_out", value=len(reducer.states))
         by_bucket: list[list[RepoState]] = [[] for _ in range(self.buckets)]
         for repo_id in sorted(reducer.states):
             by_bucket[repo_id % self.buckets].append(reducer.states[repo_id])
@@ -346,6 +352,10 @@ class GharchiveReduce(PipelineStep):
             lines.append(orjson.dumps(record, option=orjson.OPT_SORT_KEYS) + b"\n")
         self.stat_update("repositories", value=len(merged))
         self.stat_update("listed", value=len(lines))
+        # the build's summary row: repositories in, listed out, the rest dropped by the filters
+        self.stat_update("documents_in", value=len(merged))
+        self.stat_update("documents_out", value=len(lines))
+        self.stat_update("dropped", value=len(merged) - len(lines))
         atomic_write_bytes(f"{self.folder.rstrip('/')}/lists/{rank:05d}.jsonl", b"".join(lines))
 
     def location(self, record: dict[str, Any]) -> dict[str, str]:
