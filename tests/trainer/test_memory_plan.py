@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from corpus.core.errors import UserError
-from tests.trainer.conftest import run_cli
+from tests.trainer.conftest import run_cli, save_recipe, tiny_recipe
 from trainer.memory_plan import (
     GiB,
     Layout,
@@ -239,8 +239,9 @@ def test_layout_inputs_are_checked():
         load_recipe(RECIPES / "train-full.yaml", {"parallel.layers_per_stage": [30, 30]})
 
 
-def test_training_refuses_a_pipeline_without_its_ranks_in_one_line(tmp_path):
-    proc = run_cli("train", str(RECIPES / "train-tiny.yaml"), "--set", "parallel.pipeline=2", timeout=120)
+def test_training_refuses_a_pipeline_without_its_ranks_in_one_line(manifest, tmp_path):
+    path = save_recipe(tmp_path / "r.yaml", tiny_recipe(manifest))
+    proc = run_cli("train", str(path), "--set", "parallel.pipeline=2", timeout=120)
     assert proc.returncode == 2
     assert "world size 1 does not fit parallel.pipeline=2 stages" in proc.stderr
     assert "Traceback" not in proc.stderr
