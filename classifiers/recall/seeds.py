@@ -64,14 +64,7 @@ def iter_records(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def read_texts(paths: list[str], text_key: str = "text") -> list[str]:
-    texts: list[str] = []
-    for path in paths:
-        for where, record in iter_records(path):
-            value = record.get(text_key)
-            if not isinstance(value, str):
-                raise UserError(f"{where}: key {text_key!r} is missing or not a string")
-            texts.append(value)
-    return texts
+    return read_texts_and_groups(paths, text_key)[0]
 
 
 def record_group(record: dict[str, Any], fallback: str) -> str:

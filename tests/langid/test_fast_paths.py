@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import re
-import tarfile
 import time
 from pathlib import Path
 
@@ -21,8 +20,7 @@ from classifiers.langid.not_code import LICENSE_PHRASES, LineStats, license_phra
 from classifiers.langid.rules import HeuristicRule, load_table, top_level_branches
 from classifiers.langid.sniff import decode
 from classifiers.langid.tokens import KEEP_IDENTIFIER, MAX_TOKENS, MODEL_BYTES, _converted, code_tokens
-from tests.realdata import fetch
-from tests.realdata.packages import PACKAGES, cache_dir
+from tests.langid.conftest import real_code_files
 
 # -- the plain definitions -------------------------------------------------------------------------
 
@@ -157,20 +155,8 @@ def reference_matches(rule: HeuristicRule, text: str) -> bool:
 @pytest.fixture(scope="module")
 def real_texts() -> list[tuple[str, str]]:
     """(path, decoded head) of every text file of the real-code corpus."""
-    out: list[tuple[str, str]] = []
-    for pkg in PACKAGES:
-        hit = fetch.cached(cache_dir(), pkg)
-        if hit is None:
-            pytest.skip(f"the real-code corpus is missing or stale in {cache_dir()}: run `make real-code`")
-        with tarfile.open(hit.path) as tar:
-            for member in tar.getmembers():
-                if member.isfile():
-                    handle = tar.extractfile(member)
-                    assert handle is not None
-                    head = handle.read(64 * 1024)
-                    if b"\x00" not in head[:8000]:
-                        out.append((member.name, decode(head)))
-    return out
+    heads = ((name, data[: 64 * 1024]) for name, data in real_code_files())
+    return [(name, decode(head)) for name, head in heads if b"\x00" not in head[:8000]]
 
 
 def _random_texts(alphabet: list[str], count: int, longest: int, seed: int) -> list[str]:

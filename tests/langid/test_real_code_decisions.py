@@ -17,7 +17,6 @@ for them but the Flow files'.
 from __future__ import annotations
 
 import json
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -25,26 +24,14 @@ import pytest
 from classifiers.langid import detect
 from classifiers.langid.rules import load_table, required_strings
 from classifiers.langid.sniff import decode, decode_prefix, modeline, scan_modeline
-from tests.realdata import fetch
-from tests.realdata.packages import PACKAGES, cache_dir
+from tests.langid.conftest import real_code_files
 
 DECISIONS = Path(__file__).parent / "data" / "real_code_decisions.json"
 
 
 @pytest.fixture(scope="module")
 def real_files() -> list[tuple[str, bytes]]:
-    files: list[tuple[str, bytes]] = []
-    for pkg in PACKAGES:
-        hit = fetch.cached(cache_dir(), pkg)
-        if hit is None:
-            pytest.skip(f"the real-code corpus is missing or stale in {cache_dir()}: run `make real-code`")
-        with tarfile.open(hit.path) as tar:
-            for member in tar.getmembers():
-                if member.isfile():
-                    handle = tar.extractfile(member)
-                    assert handle is not None
-                    files.append((member.name, handle.read()))
-    return files
+    return list(real_code_files())
 
 
 def test_every_real_file_gets_the_recorded_decision(real_files: list[tuple[str, bytes]]) -> None:

@@ -9,7 +9,6 @@ Synthetic only for the shader suffixes, which no pinned release carries.
 from __future__ import annotations
 
 import json
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,7 @@ from classifiers.langid import detect
 from classifiers.langid.extensions import EXTRA_EXTENSIONS
 from classifiers.langid.rules import DATA_FILE, load_table
 from tests.langid import extension_samples
-from tests.realdata import fetch
-from tests.realdata.packages import PACKAGES, cache_dir
+from tests.langid.conftest import real_code_files
 
 LD_SCRIPTS = Path("/usr/lib/x86_64-linux-gnu/ldscripts")
 
@@ -35,18 +33,7 @@ def pygments_examples() -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def corpus_files() -> dict[str, bytes]:
     """The real-code corpus files these tests look at (Flow declarations, PKG-INFO)."""
-    out: dict[str, bytes] = {}
-    for pkg in PACKAGES:
-        hit = fetch.cached(cache_dir(), pkg)
-        if hit is None:
-            pytest.skip(f"the real-code corpus is missing or stale in {cache_dir()}: run `make real-code`")
-        with tarfile.open(hit.path) as tar:
-            for member in tar.getmembers():
-                if member.isfile() and member.name.endswith((".js.flow", "/PKG-INFO")):
-                    handle = tar.extractfile(member)
-                    assert handle is not None
-                    out[member.name] = handle.read()
-    return out
+    return dict(real_code_files(lambda name: name.endswith((".js.flow", "/PKG-INFO"))))
 
 
 def test_every_entry_names_a_listed_language_and_never_overrides_the_generated_rules() -> None:

@@ -110,6 +110,47 @@ def run_cli(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
     )
 
 
+def run_gloo_ranks(world: int, code: str, *args: str, timeout: int = 180) -> None:
+    """`python -c code *args` as `world` torch.distributed ranks on loopback (gloo); every rank must
+    exit 0, and a rank that hangs takes the others down with it."""
+    from trainer.distributed import free_port
+
+    port = str(free_port())
+    procs = []
+    for rank in range(world):
+        env = dict(
+            os.environ,
+            OMP_NUM_THREADS="1",
+            PYTHONPATH=str(REPO),
+            RANK=str(rank),
+            LOCAL_RANK=str(rank),
+            WORLD_SIZE=str(world),
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=port,
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", code, *args],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    logs = []
+    try:
+        for proc in procs:
+            log, _ = proc.communicate(timeout=timeout)
+            logs.append(log)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    for proc, log in zip(procs, logs, strict=True):
+        assert proc.returncode == 0, log[-4000:]
+
+
 def train_cli(recipe: Path, result: Path, *extra: str, timeout: int = 240) -> dict[str, Any]:
     proc = run_cli("train", str(recipe), "--result", str(result), *extra, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -11,19 +11,16 @@ at EP=2, and a forward pass of both must give the same logits.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import torch
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from trainer.distributed import free_port, single_process_state
+from tests.trainer.conftest import run_gloo_ranks
+from trainer.distributed import single_process_state
 from trainer.model.builder import build_gpt_model, layout_independent_init, transformer_config
 from trainer.recipe import ModelConfig, ParallelConfig
 
-REPO = Path(__file__).resolve().parents[2]
 SEED = 11
 EXPERTS = 4
 HIDDEN = 32
@@ -126,38 +123,8 @@ def _dump_fused_expert_parallel(out: str) -> None:
 
 def test_fused_experts_are_the_same_for_two_expert_parallel_ranks(tmp_path):
     out = tmp_path / "ep2.pt"
-    port = str(free_port())
     code = f"from tests.trainer.test_fused_init import _dump_fused_expert_parallel as f; f({str(out)!r})"
-    procs = []
-    for rank in range(2):
-        env = dict(
-            os.environ,
-            OMP_NUM_THREADS="1",
-            PYTHONPATH=str(REPO),
-            RANK=str(rank),
-            LOCAL_RANK=str(rank),
-            WORLD_SIZE="2",
-            MASTER_ADDR="127.0.0.1",
-            MASTER_PORT=port,
-        )
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", code],
-                cwd=REPO,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    for proc in procs:
-        try:
-            log, _ = proc.communicate(timeout=150)
-        except subprocess.TimeoutExpired:
-            for p in procs:
-                p.kill()
-            raise
-        assert proc.returncode == 0, log[-4000:]
+    run_gloo_ranks(2, code, timeout=150)
 
     with single_process_state():
         one = _canonical(_model(fused=True), 0, EXPERTS)

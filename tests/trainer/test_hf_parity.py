@@ -23,9 +23,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 pytest.importorskip("transformers")
 
+from tests.trainer.conftest import run_gloo_ranks
 from tests.trainer.hf_models import SHAPES, hf_expert_choices, make_model, safetensors_content, save
 from trainer.checkpoint_forward import build_and_load, checkpoint_model, logits_of
-from trainer.distributed import free_port, single_process_state
+from trainer.distributed import single_process_state
 from trainer.hf_export import export_hf
 from trainer.hf_import import import_hf
 from trainer.model.router import DeepSeekV2Router
@@ -188,41 +189,11 @@ def test_two_expert_parallel_ranks_give_the_same_logits(cases, tmp_path):
     case = cases["group_limit"]
     out = tmp_path / "ep2.pt"
     torch.save(_tokens(), tmp_path / "tokens.pt")
-    port = str(free_port())
     code = (
         "import torch; from tests.trainer.hf_models import forward_expert_parallel as f; "
         f"f({str(case.ckpt)!r}, torch.load({str(tmp_path / 'tokens.pt')!r}), {str(out)!r})"
     )
-    procs = []
-    for rank in range(2):
-        env = dict(
-            os.environ,
-            OMP_NUM_THREADS="1",
-            PYTHONPATH=str(REPO),
-            RANK=str(rank),
-            LOCAL_RANK=str(rank),
-            WORLD_SIZE="2",
-            MASTER_ADDR="127.0.0.1",
-            MASTER_PORT=port,
-        )
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", code],
-                cwd=REPO,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    for proc in procs:
-        try:
-            log, _ = proc.communicate(timeout=150)
-        except subprocess.TimeoutExpired:
-            for p in procs:
-                p.kill()
-            raise
-        assert proc.returncode == 0, log[-4000:]
+    run_gloo_ranks(2, code, timeout=150)
     ep2 = torch.load(out)
     assert (ep2 - case.logits).abs().max().item() <= 1e-6
     assert (ep2 - case.hf_logits).abs().max().item() <= 1e-5

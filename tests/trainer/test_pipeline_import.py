@@ -8,15 +8,11 @@ returns the logits, which must match a one-process forward of the same checkpoin
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.trainer.conftest import run_gloo_ranks
+
 BATCH, SEQ = 2, 16
 
 # One rank: EP=2 x PP=2, layers split [1, 2] (the dense first layer alone on stage 0). The last
@@ -42,45 +38,6 @@ finally:
 """
 
 
-def _run_ranks(world: int, args: list[str]) -> None:
-    from trainer.distributed import free_port
-
-    port = str(free_port())
-    procs = []
-    for rank in range(world):
-        env = dict(
-            os.environ,
-            OMP_NUM_THREADS="1",
-            PYTHONPATH=str(REPO),
-            RANK=str(rank),
-            LOCAL_RANK=str(rank),
-            WORLD_SIZE=str(world),
-            MASTER_ADDR="127.0.0.1",
-            MASTER_PORT=port,
-        )
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", RANK_CODE, *args],
-                cwd=REPO,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    logs = []
-    try:
-        for proc in procs:
-            log, _ = proc.communicate(timeout=180)
-            logs.append(log)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    for proc, log in zip(procs, logs, strict=True):
-        assert proc.returncode == 0, log[-4000:]
-
-
 def test_import_at_ep2_pp2_gives_the_one_process_logits(tmp_path):
     pytest.importorskip("transformers")
     from tests.trainer.hf_models import SHAPES, hf_expert_choices, make_model, save
@@ -98,7 +55,7 @@ def test_import_at_ep2_pp2_gives_the_one_process_logits(tmp_path):
         model, yarn = checkpoint_model(str(ckpt))
         one = logits_of(build_and_load(str(ckpt), model, yarn, max_sequence_length=SEQ), tokens)
     torch.save(tokens, tmp_path / "tokens.pt")
-    _run_ranks(4, [str(ckpt), str(tmp_path / "tokens.pt"), str(tmp_path / "pp.pt")])
+    run_gloo_ranks(4, RANK_CODE, str(ckpt), str(tmp_path / "tokens.pt"), str(tmp_path / "pp.pt"))
     split = torch.load(tmp_path / "pp.pt")
     assert split.shape == one.shape == (BATCH, SEQ, 256)
     diff_one = (split - one).abs().max().item()
