@@ -25,6 +25,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from classifiers.langid.families import family_of
+from classifiers.langid.family_model import FamilyModel, load_family_model
 from classifiers.langid.model import ContentModel, load_model
 from classifiers.langid.not_code import Scan, classify, is_license_name
 from classifiers.langid.package_metadata import description_label
@@ -71,6 +73,8 @@ MIN_CONFIDENCE_NAMED = 0.95
 #: files nobody here wrote (benchmarks/bench_langid_accuracy.py): 0.3 raises accuracy on the 338
 #: by ~1.5 points and leaves overall accuracy level.
 OUTSIDE_LIST_WEIGHT = 0.3
+#: documentation formats and how a file in one opens (a `#!` line, blank lines, then a command)
+_DOC_FORMATS = {"POD": re.compile(rb"\A(?:#![^\n]*\n)?\s*=[a-z]")}
 #: time budget of linguist's content heuristics for one file (some patterns backtrack badly)
 HEURISTIC_SECONDS = 0.2
 _USE_DEFAULT = object()
@@ -135,6 +139,13 @@ def _answer(table: LanguageTable, label: str, how: str, confidence: float = 1.0,
     return found
 
 
+def _named(base: str) -> bool:
+    """A name that no rule knows but that says something: an extension (`.map`, `.pth`) or a
+    prose name (`README`). Model-only answers for such files need `MIN_CONFIDENCE_NAMED`, and
+    their content is judged by its first lines only (no looking past a comment header)."""
+    return bool(base) and ("." in base.strip(".") or _PROSE_NAME.match(base) is not None)
+
+
 def _unknown(reason: str, label: str | None = None) -> Detection:
     return Detection(None, label, "unknown", 0.0, reason)
 
@@ -167,8 +178,12 @@ def detect(
     *,
     model: ContentModel | object | None = _USE_DEFAULT,
     table: LanguageTable | None = None,
+    family: FamilyModel | object | None = _USE_DEFAULT,
 ) -> Detection:
-    """Decide the language of a file called `name` (a path or base name) holding `content`."""
+    """Decide the language of a file called `name` (a path or base name) holding `content`.
+
+    `family` is the second-stage model for content-only answers (``family_model``): the shipped
+    one by default, None for the first stage alone."""
     table = table or load_table()
     name = os.fspath(name) if name else ""
     if model is _USE_DEFAULT:
@@ -240,13 +255,21 @@ def detect(
         nameless = not cands or weak
         if nameless:
             cands, how = (), ""
-        kind = classify(base, scan, nameless=nameless)
+        kind = classify(base, scan, nameless=nameless, past_header=not _named(base))
         if kind is not None:
             return Detection(None, kind.label, "content-kind", 1.0, kind.reason)
         if len(cands) == 1:
             return _answer(table, cands[0], how)
 
     note = ""
+    if len(cands) > 1:
+        # a documentation format shares its interpreter with its language (linguist gives POD
+        # the interpreter perl): a script is that format only when it opens as one
+        kept = tuple(c for c in cands if c not in _DOC_FORMATS or _DOC_FORMATS[c].match(head))
+        if kept and kept != cands:
+            cands = kept
+            if len(cands) == 1:
+                return _answer(table, cands[0], how)
     heuristics = table.heuristics_for(key) if len(cands) > 1 and by_extension else ()
     # the heuristics read the whole head; the line checks and the model only its first characters
     text = decode(head) if heuristics else scan.text
@@ -281,21 +304,37 @@ def detect(
         return _answer(table, best[0], "model", best[1], note)
 
     stats = scan.stats
+    named = _named(base)
     if not stats.code_like:
-        return _unknown(f"no name rule matched; content does not look like code ({stats.describe()})")
+        if named or not scan.body_code_like:
+            return _unknown(f"no name rule matched; content does not look like code ({stats.describe()})")
+        text = scan.model_text(MODEL_BYTES)  # a long comment header: the code after it decides
     listed = table.listed
-    best = model.best(text, prior=lambda label: 1.0 if label in listed else OUTSIDE_LIST_WEIGHT)
+
+    def prior(label: str) -> float:
+        return 1.0 if label in listed else OUTSIDE_LIST_WEIGHT
+
+    best = model.best(text, prior=prior)
     if best is None:
         return _unknown("no name rule matched and no code tokens to classify")
     label, conf = best
+    if family is _USE_DEFAULT:
+        family = load_family_model()
+    if isinstance(family, FamilyModel) and family_of(label) is not None:
+        floor = MIN_CONFIDENCE_NAMED if named else MIN_CONFIDENCE
+        decided = family.decide(model.weighted(text, prior), text, floor=floor)
+        if decided is not None:
+            if decided[0] != label:
+                note = f"{family_of(label)} family: the second stage prefers it to {label}"
+            label, conf = decided
     if conf < MIN_CONFIDENCE:
         return _unknown(f"no name rule matched; model unsure (best {label} at {conf:.2f})", label)
-    if base and conf < MIN_CONFIDENCE_NAMED and ("." in base.strip(".") or _PROSE_NAME.match(base)):
+    if named and conf < MIN_CONFIDENCE_NAMED:
         # an extension that no rule knows (`.map`, `.pth`, `,cover` outputs) or a prose name
         # (`README`) is rarely code in a language the name would not give away; the model must be
         # close to certain there
         return _unknown(f"no name rule matched; model not sure enough (best {label} at {conf:.2f})", label)
-    return _answer(table, label, "model", conf)
+    return _answer(table, label, "model", conf, note)
 
 
 def identify(name: str | os.PathLike[str], content: bytes) -> str | None:

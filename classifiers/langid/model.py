@@ -53,6 +53,14 @@ class ContentModel:
         names = self._names
         return {names[lab]: float(p) for lab, p in zip(labels, probs, strict=True)}
 
+    def weighted(self, text: str, prior: Callable[[str], float] | None = None) -> dict[str, float]:
+        """The top labels' probabilities times `prior(label)`, renormalised over them."""
+        scores = self.scores(text, k=TOP_K)
+        if prior is not None:
+            scores = {k: v * prior(k) for k, v in scores.items()}
+        total = sum(scores.values()) or 1.0
+        return {k: v / total for k, v in scores.items()}
+
     def best(
         self,
         text: str,

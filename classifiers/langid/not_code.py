@@ -53,6 +53,9 @@ SCAN_LINES = 80
 #: every check here reads at most this many characters of a file's text (``SCAN_BYTES`` of it for
 #: the line checks, 4 KiB for licence phrases), so a caller may pass just these
 TEXT_CHARS = SCAN_BYTES
+#: what is read of a file past a leading comment block (`Scan.body_code_like`): licence headers
+#: and file descriptions run to a few KiB, so the code after them starts within this
+BODY_CHARS = 24 * 1024
 
 # -- keys and certificates -------------------------------------------------------------------------
 
@@ -137,6 +140,11 @@ OUTPUT_EXTENSIONS = frozenset(
     {".out", ".output", ".log", ".logs", ".stdout", ".stderr", ".expected", ".actual", ".golden"}
     | {".result", ".results", ".trace"}
 )
+
+
+#: name endings of tools' outputs that are not extensions (coverage.py's annotated copies of
+#: source files, `module.py,cover`)
+OUTPUT_SUFFIXES = (",cover",)
 
 
 def is_license_name(base: str) -> bool:
@@ -253,6 +261,9 @@ _FIRM_CODE_BYTES = "".join(sorted(_CODE_CHARS - set(";<>+@"))).encode()
 _NOT_LETTER = re.compile(r"[^A-Za-z ]")
 _CALL = re.compile(r"[A-Za-z0-9_]\((?!s\))")
 _CODE_END = (";", "{", "}", "[", "(", "\\", "=>", "->", ":=")
+#: a Lisp form: an opening parenthesis and a lower-case head symbol or operator, as in
+#: `(defun name (x)` or `(let ((a 1))`; prose in brackets starts with a capital or a number
+_LISP_FORM = re.compile(r"\s*\((?:[a-z][-a-z0-9*!?<>=/+:.]*|[-+*/<>=]=?)[\s()]")
 _OPERATORS = re.compile(
     r"==|!=|&&|\|\||\+=|-=|->|=>|::|:=|</|/>|\s=\s|\w\.\w+\(|\$\{?[A-Za-z_]|^\s*@\w+(?:\(|\.|$)"
 )
@@ -357,6 +368,13 @@ def _line_kind(line: str) -> int:
     raw = kept.encode("utf-8", "surrogatepass")
     if len(raw) - len(raw.translate(None, _FIRM_CODE_BYTES)) >= 2:
         return _CODE
+    if (
+        "(" in line
+        and _LISP_FORM.match(line)
+        and line.count("(") + line.count(")") >= 2
+        and len(_WORD.findall(line)) < 8
+    ):
+        return _CODE
     bare = _URL_OR_MAIL.sub(" ", line) if ("@" in line or "://" in line) else line
     m = _MARKER.match(bare)
     if m:
@@ -433,6 +451,67 @@ def line_stats(text: str) -> LineStats:
     return st
 
 
+# -- a leading comment block ---------------------------------------------------------------------
+
+#: a whole-line comment: the common markers, and fixed-form Fortran's `C`, `c`, `*` or `!` in
+#: the first column
+_COMMENT_LINE = re.compile(
+    r"\s*(?:;|#(?!\s*(?:include|import|define|undef|if|ifdef|ifndef|elif|else|endif|pragma|error)\b)"
+    r"|//|--|%|\*|!|')|[Cc*](?:[\s*=-]|$)|REM\b|\"\s"
+)
+_BLOCKS = (("/*", "*/"), ("(*", "*)"), ("{-", "-}"), ("#|", "|#"), ('"""', '"""'), ("'''", "'''"))
+_BLOCKS += (("=begin", "=end"), ("--[[", "]]"), ("<!--", "-->"), ("%{", "%}"))
+
+
+def header_end(text: str) -> int:
+    """Where the file's leading comments end: the offset of its first line that is neither blank
+    nor a comment (line comments, or a block comment opened at a line's start)."""
+    return _comment_walk(text, stop_at_code=True)[0]
+
+
+def code_lines(text: str, limit: int = SCAN_BYTES) -> str:
+    """The lines of `text` that are neither blank nor comments, up to `limit` characters: what
+    is left to judge in a file whose code is documented line by line."""
+    return _comment_walk(text, stop_at_code=False, limit=limit)[1]
+
+
+def _comment_walk(text: str, stop_at_code: bool, limit: int = SCAN_BYTES) -> tuple[int, str]:
+    pos, n = 0, len(text)
+    closing: str | None = None
+    kept: list[str] = []
+    size = 0
+    while pos < n:
+        nl = text.find("\n", pos)
+        end = n if nl < 0 else nl + 1
+        line = text[pos:end]
+        if closing is not None:
+            if closing in line:
+                closing = None
+            pos = end
+            continue
+        s = line.strip()
+        if not s:
+            pos = end
+            continue
+        block = next(((o, c) for o, c in _BLOCKS if s.startswith(o)), None)
+        if block is not None:
+            if block[1] not in s[len(block[0]) :]:
+                closing = block[1]
+            pos = end
+            continue
+        if _COMMENT_LINE.match(line):
+            pos = end
+            continue
+        if stop_at_code:
+            break
+        kept.append(line)
+        size += len(line)
+        pos = end
+        if size >= limit:
+            break
+    return pos, "".join(kept)
+
+
 # -- the decision ------------------------------------------------------------------------------------
 
 
@@ -449,13 +528,14 @@ class Scan:
     first needs it: most files are decided by byte probes (a private key, a PEM block, a licence
     name) and never pay for the decoding or the line pass."""
 
-    __slots__ = ("_stats", "_text", "chars", "head")
+    __slots__ = ("_body", "_stats", "_text", "chars", "head")
 
     def __init__(self, head: bytes, chars: int = TEXT_CHARS) -> None:
         self.head = head
         self.chars = max(chars, TEXT_CHARS)
         self._text: str | None = None
         self._stats: LineStats | None = None
+        self._body: tuple[str, LineStats] | None = None
 
     @property
     def text(self) -> str:
@@ -470,12 +550,38 @@ class Scan:
             self._stats = line_stats(self.text)
         return self._stats
 
+    def _body_scan(self) -> tuple[str, LineStats]:
+        """The text after the leading comment block (licence header, file description), and the
+        line statistics of the file's lines that are not comments. Files in the Lisps, Fortran
+        and most library code open with tens of lines of comments and document their code line
+        by line, which reads as prose."""
+        if self._body is None:
+            text = decode_prefix(self.head, BODY_CHARS)
+            start = header_end(text)
+            body = text[start:] if 0 < start < len(text) else ""
+            code = code_lines(text)
+            self._body = (body, line_stats(code) if code else LineStats())
+        return self._body
 
-def classify(base: str, scan: Scan, *, nameless: bool) -> NotCode | None:
+    @property
+    def body_code_like(self) -> bool:
+        """Whether the code after the leading comment block looks like code (see `_body_scan`)."""
+        return self._body_scan()[1].code_like
+
+    def model_text(self, chars: int) -> str:
+        """What a content model should read when the head is mostly comments: the first KiB of
+        the comments (their syntax tells a family), then the code after them."""
+        body = self._body_scan()[0]
+        return (self.text[:1024] + "\n" + body)[:chars] if body else self.text[:chars]
+
+
+def classify(base: str, scan: Scan, *, nameless: bool, past_header: bool = False) -> NotCode | None:
     """The non-code kind of a file called `base` whose head `scan` holds, or None.
 
     `nameless`: the name gives no candidate at all (or only a weak extension); then the content
     kinds that a telling name would make doubtful (data, program output, prose) are looked for too.
+    `past_header`: a file with no name to go by (no extension, not a prose name) whose first lines
+    are a licence or a description in comments is judged by the code after them as well.
     The text is decoded and its lines scanned only when a check needs them (most named files are
     decided by byte probes alone).
     """
@@ -497,8 +603,10 @@ def classify(base: str, scan: Scan, *, nameless: bool) -> NotCode | None:
     ext = _last_extension(base)
     if ext in OUTPUT_EXTENSIONS and not licence_name:
         return NotCode(OUTPUT, f"output file extension {ext}")
+    if base.endswith(OUTPUT_SUFFIXES):
+        return NotCode(OUTPUT, f"output file name ending {base[base.rfind(',') :]}")
     found = license_phrase(scan.text) if _license_hint(head) else None
-    if found and scan.stats.code_share < 0.3:
+    if found and scan.stats.code_share < 0.3 and not (nameless and past_header and scan.body_code_like):
         return NotCode(LICENSE, f"{found} licence text")
     if not nameless:
         return None
@@ -519,6 +627,7 @@ def classify(base: str, scan: Scan, *, nameless: bool) -> NotCode | None:
         return NotCode(OUTPUT, f"table of numbers ({stats.numeric} of {n} lines)")
     if stats.delimited and n >= 5 and stats.code_share < 0.5:
         return NotCode(DATA, f"delimited rows ({stats.delimited} on most lines)")
-    if stats.code_share < 0.3 and stats.prose >= 3 and stats.prose >= 0.5 * n:
+    prose = stats.code_share < 0.3 and stats.prose >= 3 and stats.prose >= 0.5 * n
+    if prose and not (past_header and scan.body_code_like):
         return NotCode(TEXT, f"prose: {stats.describe()}")
     return None

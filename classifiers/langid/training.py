@@ -21,6 +21,8 @@ from pathlib import Path
 
 import fasttext
 
+from classifiers.langid.families import family_labels
+from classifiers.langid.features import family_line
 from classifiers.langid.identify import detect
 from classifiers.langid.model import label_token
 from classifiers.langid.rules import LanguageTable, load_table
@@ -56,6 +58,21 @@ class TrainConfig:
     seed: int = 0
     quantize: bool = True
     cutoff: int = 100_000
+    #: the second-stage family model (``family_model``): family members only, keyword-keeping
+    #: tokens and trait tokens (``features.family_line``), character n-grams minn..maxn
+    family: bool = False
+    minn: int = 0
+    maxn: int = 0
+    #: a family member with fewer files is left out of the family model, which then leaves its
+    #: share to the first stage (``FamilyModel.decide``) rather than learn it from a sample or two
+    min_family_files: int = 15
+
+
+def family_config(**overrides: object) -> TrainConfig:
+    """The settings of the shipped family model."""
+    base: dict[str, object] = {"family": True, "minn": 2, "maxn": 4, "epoch": 25, "dim": 48}
+    base.update(overrides)
+    return TrainConfig(**base)  # type: ignore[arg-type]
 
 
 def label_for_folder(table: LanguageTable, folder: str) -> str | None:
@@ -171,7 +188,11 @@ def training_lines(
 ) -> list[str]:
     rng = random.Random(cfg.seed)
     lines: list[str] = []
+    line_of = family_line if cfg.family else model_line
+    wanted = family_labels() if cfg.family else None
     for label in sorted(by_label):
+        if wanted is not None and (label not in wanted or len(by_label[label]) < cfg.min_family_files):
+            continue
         files = by_label[label]
         examples: list[str] = []
         for _path, content in files:
@@ -186,7 +207,7 @@ def training_lines(
                 examples.extend(_windows(decode(content[: 1024 * 1024]), 2, rng)[1:])
         tag = label_token(label)
         for ex in examples:
-            toks = model_line(ex)
+            toks = line_of(ex)
             if toks:
                 lines.append(f"{tag} {toks}")
                 stats.per_label[label] += 1
@@ -203,8 +224,8 @@ def _train(fasttext, train_file: Path, cfg: TrainConfig, lr: float):
         wordNgrams=cfg.word_ngrams,
         bucket=cfg.bucket,
         minCount=cfg.min_count,
-        minn=0,
-        maxn=0,
+        minn=cfg.minn,
+        maxn=cfg.maxn,
         loss="softmax",
         thread=1,
         seed=cfg.seed,

@@ -46,6 +46,9 @@ def reference_tokens(text: str, limit: int = MAX_TOKENS, keep_identifier: int | 
 
 def reference_line_kind(line: str) -> tuple[bool, bool]:
     nc = not_code
+    lisp = nc._LISP_FORM.match(line) and line.count("(") + line.count(")") >= 2
+    if lisp and len(nc._WORD.findall(line)) < 8:
+        return True, False
     bare = nc._URL_OR_MAIL.sub(" ", line) if ("@" in line or "://" in line) else line
     m = nc._MARKER.match(bare)
     if m:

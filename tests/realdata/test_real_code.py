@@ -391,6 +391,9 @@ HAND_LABELS: dict[tuple[str, str], str] = {
     # (tests/langid/test_unknown_extensions.py); the labels are those hand-checked here before
     ("pypi/coverage", "tests/stress_phystoken.tok"): "Python",  # Python source kept out of .py
     ("pypi/coverage", "tests/stress_phystoken_dos.tok"): "Python",
+    # decided by the content model since it was retrained on more real code
+    ("pypi/coverage", "a1_coverage.pth"): "Python",  # `import sys; exec(...)`: a .pth line of Python
+    ("pypi/coverage", "lab/coverage-04.dtd"): "XML",  # a DTD: XML's own declaration syntax
 }
 
 

@@ -3,8 +3,9 @@
 # Nothing fetched here is committed: the folders go under $WORK (default /tmp/langid-train).
 #
 # Needs a git mirror (or checkout) of each repository below, at the commit given, under $MIRRORS as
-# <owner>+<name>/repo (a bare repository or a checkout's .git both work with --git-dir).
-set -euo pipefail
+# <owner>+<name>/repo (a bare repository or a checkout's .git both work with --git-dir), and
+# Debian's source archive for the Debian corpus. Run from the project root.
+set -eu  # no pipefail: `head` closes the listings below early on purpose
 MIRRORS=${MIRRORS:?set MIRRORS to the folder holding the git mirrors}
 WORK=${WORK:-/tmp/langid-train}
 mkdir -p "$WORK"
@@ -37,12 +38,33 @@ for r in C C-Plus-Plus C-Sharp Clojure Dart Elixir Elm F-Sharp Fortran Go Haskel
     export_tree "TheAlgorithms+$r" "$WORK/repos/$r" || true
 done
 for r in onetrueawk+awk openmainframeproject+cobol-programming-course PowerShellMafia+PowerSploit \
-    jashkenas+coffeescript odin-lang+Odin leafo+moonscript clojure+clojure koalaman+shellcheck crystal-lang+crystal; do
+    jashkenas+coffeescript leafo+moonscript clojure+clojure koalaman+shellcheck \
+    purescript+purescript-prelude purescript+purescript-arrays lfe+lfe elm+core dart-lang+collection \
+    hylang+hy bakpakin+Fennel; do
     export_tree "$r" "$WORK/repos2/$r" || true
 done
+# two projects whose mirrors lack some large blobs: their sources in one language, file by file
+for spec in idris-lang+Idris2:idr odin-lang+Odin:odin; do
+    r=${spec%%:*} ext=${spec##*:}
+    git --git-dir "$MIRRORS/$r/repo" ls-tree -r --name-only HEAD | grep "\.$ext\$" | head -600 |
+        while read -r p; do
+            mkdir -p "$WORK/repos2/$r/$(dirname "$p")"
+            git --git-dir "$MIRRORS/$r/repo" show "HEAD:$p" >"$WORK/repos2/$r/$p"
+        done
+done
+
+# the training side of the Debian corpus (benchmarks/langid_corpus.py; its test side is the
+# held-out set of benchmarks/bench_langid_content.py). Crystal's own repository is not used: the
+# Debian crystal package is split between the two sides by module instead.
+python benchmarks/langid_corpus.py >/dev/null
+LAYOUT=${CODERFORGE_LANGID_CORPUS:-$HOME/.cache/coderforge/langid-corpus}/layout
 
 OMP_NUM_THREADS=1 coderforge langid train /usr/share /usr/include /usr/lib/python3 /usr/lib/python3.11 \
     "$WORK/repos" "$WORK/repos2" \
     --labelled "$WORK/linguist/samples" --labelled "$WORK/pygments/tests/examplefiles" \
     --labelled "$WORK/rouge_l" --labelled "$WORK/hljs/test/detect" --labelled "$WORK/hljs/test/markup" \
-    --labelled "$WORK/lab2" --out "${OUT:-langid.ftz}"
+    --labelled "$WORK/lab2" --labelled "$LAYOUT/train" --out "${OUT:-langid.ftz}"
+
+# the second stage: family members only (classifiers/langid/families.py)
+OMP_NUM_THREADS=1 coderforge langid train --families "$WORK/repos2" \
+    --labelled "$LAYOUT/train" --labelled "$WORK/linguist/samples" --out "${FAMILY_OUT:-langid-families.ftz}"

@@ -19,7 +19,14 @@ from typer.core import TyperGroup
 from classifiers.langid.identify import detect
 from classifiers.langid.model import load_model
 from classifiers.langid.sniff import HEAD_BYTES
-from classifiers.langid.training import CorpusStats, TrainConfig, labelled_files, train_model, training_lines
+from classifiers.langid.training import (
+    CorpusStats,
+    TrainConfig,
+    family_config,
+    labelled_files,
+    train_model,
+    training_lines,
+)
 from corpus.core.errors import UserError
 from corpus.core.user_files import read_head, walk_user_paths
 
@@ -109,10 +116,19 @@ def train_command(
     max_files_per_label: Annotated[int, typer.Option(help="cap per language")] = 300,
     seed: Annotated[int, typer.Option(help="random seed (same corpus + seed = same model)")] = 0,
     no_quantize: Annotated[bool, typer.Option("--no-quantize", help="keep the full-size model")] = False,
+    families: Annotated[
+        bool,
+        typer.Option(
+            "--families",
+            help="train the second-stage family model (family members only, trait tokens, "
+            "character n-grams) instead of the first-stage model",
+        ),
+    ] = False,
 ) -> None:
     """Train the content model on FOLDERS (labels from file names) and --labelled folders (from folder names).
 
-    To replace the shipped model, pass --out classifiers/langid/data/langid.ftz.
+    To replace the shipped models, pass --out classifiers/langid/data/langid.ftz, or with
+    --families, --out classifiers/langid/data/langid-families.ftz.
     """
 
     folders = list(folders or [])
@@ -122,9 +138,16 @@ def train_command(
             raise UserError(f"{p}: not a folder")
     if not folders and not labelled:
         raise UserError("langid train: give at least one FOLDER or --labelled FOLDER")
-    cfg = TrainConfig(
-        epoch=epoch, dim=dim, max_files_per_label=max_files_per_label, seed=seed, quantize=not no_quantize
-    )
+    if families:
+        cfg = family_config(max_files_per_label=max_files_per_label, seed=seed, quantize=not no_quantize)
+        if epoch != 20:
+            cfg.epoch = epoch
+        if dim != 64:
+            cfg.dim = dim
+    else:
+        cfg = TrainConfig(
+            epoch=epoch, dim=dim, max_files_per_label=max_files_per_label, seed=seed, quantize=not no_quantize
+        )
     console = Console(stderr=True)
     stats = CorpusStats()
     by_label: dict = {}
@@ -143,8 +166,9 @@ def train_command(
     with console.status(f"training on {len(lines):,} examples of {len(by_label)} labels"):
         path = train_model(lines, out, cfg)
     skipped = ", ".join(f"{k}: {v:,}" for k, v in stats.skipped.most_common())
+    trained = len({line.split(" ", 1)[0] for line in lines})
     console.print(
-        f"[green]model[/] {path} ({path.stat().st_size / 1e6:.1f} MB): {len(by_label)} labels, "
+        f"[green]model[/] {path} ({path.stat().st_size / 1e6:.1f} MB): {trained} labels, "
         f"{stats.labelled:,} files of {stats.files_seen:,} seen, {len(lines):,} examples; skipped {skipped or 'none'}"
     )
 
