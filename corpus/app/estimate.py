@@ -33,6 +33,7 @@ from rich.console import Console
 from corpus.app.measure import MIB, analyse, coderforge_command, run_measured
 from corpus.app.projection import Measured, Projection, Target, project
 from corpus.app.recipe import Recipe, load_recipe
+from corpus.app.repo_sample import sample_repositories
 from corpus.app.sampling import SourceSize, Unit, pick, sample_targets, size_files, size_github
 from corpus.core.atomic import atomic_write_text
 from corpus.core.errors import BuildError, UserError
@@ -66,9 +67,11 @@ class Estimate:
     sampled: dict[str, list[Unit]]
     sample_raw: dict[str, int]
     sample_inputs: dict[str, int]  # inputs the sample was picked from, per source
-    measured: dict[str, dict]  # the measured builds' analyses (fixed-cost, sample)
-    work: Path
-    target_name: str
+    #: files picked and files read, per source sampled file by file (GitHub)
+    sample_files: dict[str, tuple[int, int]] = field(default_factory=dict)
+    measured: dict[str, dict] = field(default_factory=dict)  # the measured builds' analyses
+    work: Path = Path()
+    target_name: str = ""
 
 
 def load_target(path: Path, buildable: bool, work: Path) -> Recipe:
@@ -327,10 +330,36 @@ def _estimate(recipe_path: Path, opts: EstimateOptions, console: Console, work: 
             )
     goals = sample_targets(sample_sizes, fraction, opts.sample_bytes)
     seed = target.seed
-    picked = {s: pick(sample_sizes[s].units, goals[s], seed, s) for s in sample_sizes}
+    picked: dict[str, list[Unit]] = {}
+    files: dict[str, tuple[int, int]] = {}
+    for s, size in sample_sizes.items():
+        if s != "github":
+            picked[s] = pick(size.units, goals[s], seed, s)
+            continue
+        # files from every repository (corpus.app.repo_sample), read as the build will read them
+        gh = sections.get("github") or sampled_from.model_dump(mode="json")["sources"]["github"]
+        local = sum(u.size for u in size.units)
+        sampled = sample_repositories(
+            size.units,
+            goals[s] / local if local else 1.0,
+            seed,
+            str(work / "sample-inputs" / s),
+            source=s,
+            max_bytes=int(gh["max_file_bytes"]),
+            skip_generated=bool(gh["curation"]["skip_generated"]),
+        )
+        picked[s] = sampled.units
+        if sampled.of_files:
+            files[s] = (sampled.files, sampled.of_files)
     raw_s = {s: sum(u.size for u in units) for s, units in picked.items()}
     say = ", ".join(
-        f"{s} {len(picked[s])} of {len(sample_sizes[s].units)} inputs ({raw_s[s] / MIB:.2f} MiB)"
+        (
+            f"{s} {files[s][0]:,} of {files[s][1]:,} files from {len(picked[s])} of "
+            f"{len(sample_sizes[s].units)} repositories"
+            if s in files
+            else f"{s} {len(picked[s])} of {len(sample_sizes[s].units)} inputs"
+        )
+        + f" ({raw_s[s] / MIB:.2f} MiB)"
         for s in picked
     )
     console.print(f"sample of {sampled_from.name}: {say}; building it in {work}")
@@ -361,7 +390,7 @@ def _estimate(recipe_path: Path, opts: EstimateOptions, console: Console, work: 
         )
     measured = {"sample": sample.analysis, **({"fixed-cost": tiny.analysis} if tiny else {})}
     inputs = {s: len(z.units) for s, z in sample_sizes.items()}
-    est = Estimate(projection, sizes, picked, raw_s, inputs, measured, work, target.name)
+    est = Estimate(projection, sizes, picked, raw_s, inputs, files, measured, work, target.name)
     atomic_write_text(str(work / "estimate.json"), json.dumps(to_json(est), indent=2) + "\n")
     return est
 
@@ -388,6 +417,11 @@ def to_json(est: Estimate) -> dict[str, Any]:
                 "assumed": z.assumed,
                 "sampled_bytes": est.sample_raw.get(s, 0),
                 "sampled_inputs": [u.key for u in est.sampled.get(s, [])],
+                **(
+                    {"sampled_files": est.sample_files[s][0], "files": est.sample_files[s][1]}
+                    if s in est.sample_files
+                    else {}
+                ),
             }
             for s, z in est.sources.items()
         },

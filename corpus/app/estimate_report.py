@@ -106,6 +106,15 @@ def stage_table(est: Estimate) -> Table:
     return table
 
 
+def sampled_cell(est: Estimate, name: str) -> str:
+    """Inputs (or files of how many inputs) in the sample, and the bytes of the source it stands for."""
+    inputs = f"{len(est.sampled.get(name, []))} of {est.sample_inputs.get(name, 0)}"
+    if name in est.sample_files:
+        picked, of = est.sample_files[name]
+        inputs = f"{picked:,} of {of:,} files in {inputs}"
+    return f"{inputs}, {human_bytes(est.sample_raw.get(name, 0))}"
+
+
 def source_table(est: Estimate) -> Table:
     table = Table(title="sources: full size, where it comes from, and the sample built", title_justify="left")
     for col in ("source", "full size", "inputs", "sampled", "full/sample", "size from"):
@@ -115,8 +124,7 @@ def source_table(est: Estimate) -> Table:
             name,
             human_bytes(s.total) + ("*" if s.assumed else ""),
             human_count(s.inputs) if s.inputs else "-",
-            f"{len(est.sampled.get(name, []))} of {est.sample_inputs.get(name, 0)}, "
-            f"{human_bytes(est.sample_raw.get(name, 0))}",
+            sampled_cell(est, name),
             factor(est.projection.factors.get(name, 0.0)),
             escape(s.note),
         )

@@ -11,7 +11,10 @@ per unit. u is
 - the stages over all sources (`all/*`, `mix/tokens`): the bytes entering them, which at full
   scale is each source's output in the sample times that source's full/sample ratio (sources
   that drop most of their input, the crawl, weigh what they keep);
-- `mix/tokenizer`: the documents it trains on (the sample build's, up to `sample_documents`);
+- `mix/tokenizer`: the bytes of the documents it trains on (all that enter, or the share of them
+  that `sample_documents` documents hold). Bytes, not documents: a sample of files from every
+  repository joins fewer files into each repository-level document than the whole does (the
+  real-code corpus's sample had twice the documents per byte), and BPE training reads words;
 - `mix/shards`: the tokens the plan writes (a `total_tokens` budget fixes it).
 
 Counts (bytes, documents, tokens) scale with u in proportion, as do drop ratios; disk is fitted
@@ -168,16 +171,21 @@ def core_seconds(row: dict) -> float:
     return min(wall, float(row["cpu_s"])) if row.get("cpu_s") else wall
 
 
-def _axis(label: str, raw: dict[str, int], entering: float, planned: float, documents: float) -> float:
+def _axis(label: str, raw: dict[str, int], entering: float, planned: float, trained: float) -> float:
     """What a stage's work grows with (see the module's docstring), in one build."""
     src, _, name = label.partition("/")
     if src in SOURCES:
         return float(raw.get(src, 0))
     if name == "tokenizer":
-        return documents
+        return trained
     if name == "shards":
         return planned
     return entering
+
+
+def _trained(entering: float, documents: float, cap: int) -> float:
+    """Bytes the BPE trains on: those entering the mix, or the share `cap` documents hold of them."""
+    return entering * min(1.0, cap / documents) if documents > 0 else entering
 
 
 def plan_tokens(build: Measured, factors: dict[str, float], target: Target) -> dict[str, dict[str, float]]:
@@ -221,13 +229,17 @@ def project(sample: Measured, tiny: Measured | None, target: Target) -> Projecti
         label = row["stage"]
         cap = target.sample_documents
         grow = entering_f / entering_s if entering_s else 1.0
-        u_s = _axis(label, sample.raw, entering_s, sample.planned_tokens, min(row["documents_in"], cap))
-        u_f = _axis(label, target.raw, entering_f, planned_f, min(row["documents_in"] * grow, cap))
+        docs_s = float(row["documents_in"])
+        u_s = _axis(label, sample.raw, entering_s, sample.planned_tokens, _trained(entering_s, docs_s, cap))
+        u_f = _axis(label, target.raw, entering_f, planned_f, _trained(entering_f, docs_s * grow, cap))
         t_row = tiny_stages.get(label)
         t_point = None
         if t_row is not None and tiny is not None:
-            docs_t = min(t_row["documents_in"], cap)
-            t_point = (_axis(label, tiny.raw, entering_t, tiny.planned_tokens, docs_t), core_seconds(t_row))
+            trained_t = _trained(entering_t, float(t_row["documents_in"]), cap)
+            t_point = (
+                _axis(label, tiny.raw, entering_t, tiny.planned_tokens, trained_t),
+                core_seconds(t_row),
+            )
         fit = Fit.through(t_point, (u_s, core_seconds(row)))
         if label.endswith("/tokenizer"):  # BPE training grows slower than its input
             fit = Fit(

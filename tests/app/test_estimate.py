@@ -16,16 +16,19 @@ from corpus.app.sampling import Unit, parse_size, pick
 from tests.conftest import DEMO_RECIPE, REPO, one_line_error, run_cli
 
 FULL_RECIPE = REPO / "recipes" / "deepseek-coder-v2.yaml"
-#: peak memory of a task, projected from 10% of the real-code corpus to all of it
+#: peak memory of a task, projected from 10% of the real-code corpus to all of it. The sample takes
+#: a tenth of the files of every repository (corpus.app.repo_sample); measured on a shared 2-core
+#: machine, memory came out 9-15% above the whole build's peak in seven runs compared in full.
 MEMORY_TOLERANCE = 0.25
-#: time, likewise: within a factor of two. The goal is 25%; measured, the projection ran 10-34%
-#: over the whole build's CPU time (two of the fifteen repositories, flask and ply, are the seed's
-#: 10%: 32% more bytes per compressed byte reach the stages after the GitHub ones, and their text
-#: costs mix/tokens 20% more per byte than the corpus's average), and on a machine whose cores
-#: are shared (hyperthreads included) the CPU seconds of the same build move by 15-30% from one
-#: minute to the next, so one run of four went past 50%. A tighter bound would be a coin toss.
+#: time, likewise: within a factor of two. The goal is 25%. Measured the same way, the projection
+#: came out 12% under to 12% over the whole build's CPU seconds in those seven runs (the whole
+#: build's own CPU seconds moved between 13.4 and 16.9 s) and within 25% in two runs of this test,
+#: but 58% over in a third: the sample's stages grow by
+#: about 1.5 CPU seconds over the fixed-cost build, multiplied by nine, and when other jobs share
+#: the cores (hyperthreads included) a half-second stage of the sample can take twice its CPU
+#: seconds. A 25% bound would fail one run in ten here. (A sample of whole repositories,
+#: flask and ply, ran 14-34% over, once past 50%.)
 TIME_FACTOR = 2.0
-
 
 # ---------------------------------------------------------------- the real-code corpus
 
@@ -64,13 +67,14 @@ def test_ten_percent_sample_projects_the_whole_build(projected_and_built) -> Non
     sampled = projected["sources"]["github"]
     assert 0.05 < sampled["sampled_bytes"] / sampled["bytes"] < 0.2, sampled
     assert not sampled["assumed"]
+    # files from every repository, about a tenth of them, each repository's in a sample archive
+    assert len(sampled["sampled_inputs"]) == 15, sampled["sampled_inputs"]
+    assert 0.08 < sampled["sampled_files"] / sampled["files"] < 0.12, sampled
+    assert len(list((est_dir / "sample-inputs" / "github").glob("*.tar.gz"))) == 15
     # time on a core of its own: the whole build's CPU seconds, start-up and manifest included
     # (its wall time on a machine others share can be several times that)
     ratio = projected["wall_s"] / measured["cpu_s"]
     assert 1 / TIME_FACTOR < ratio < TIME_FACTOR, (projected["wall_s"], measured["cpu_s"])
-    if measured["wall_s"] <= 1.25 * measured["cpu_s"]:  # the machine was free: wall time too
-        ratio = projected["wall_s"] / measured["wall_s"]
-        assert 1 / TIME_FACTOR < ratio < TIME_FACTOR, (projected["wall_s"], measured["wall_s"])
     # peak memory of a task: the largest process of the whole build
     peak = measured["peak_process_rss_mib"]
     assert _off(projected["peak_mib_per_task"], peak) < MEMORY_TOLERANCE, (
@@ -170,3 +174,40 @@ def test_sample_picks_whole_inputs_by_seed_near_the_target() -> None:
     even = [Unit(f"f{i}", 10) for i in range(20)]
     assert sum(u.size for u in pick(even, 55, 1, "text")) in (50, 60)  # the closer stop
     assert parse_size("2TiB", "x") == 2 * 1024**4 and parse_size("1.5MB", "x") == 1_500_000
+
+
+def test_files_from_every_repository_written_as_archives(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    from corpus.app.repo_sample import sample_repositories
+    from corpus.github.repo_reader import iter_tar
+
+    units = []
+    for r in range(3):
+        archive = tmp_path / f"r{r}.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            for i in range(40):
+                data = (f"def f{i}():\n    return {i}\n" * (1 + i % 7)).encode()
+                if i == 0:
+                    data = b"\x00" * 5000  # binary: dropped by the reader, no kept bytes
+                member = tarfile.TarInfo(f"owner-r{r}-abc/pkg/m{i}.py")
+                member.size = len(data)
+                tar.addfile(member, io.BytesIO(data))
+        units.append(
+            Unit(f"owner/r{r}", archive.stat().st_size, {"name": f"owner/r{r}", "archive": str(archive)})
+        )
+    first = sample_repositories(units, 0.1, 7, str(tmp_path / "a"))
+    again = sample_repositories(list(reversed(units)), 0.1, 7, str(tmp_path / "b"))
+    assert {u.key: u.size for u in again.units} == {u.key: u.size for u in first.units}
+    assert first.of_files == 120 and 9 <= first.files <= 15
+    assert len(first.units) == 3  # every repository gives files
+    for unit in first.units:
+        picked = [f.path for f in iter_tar(unit.entry["archive"], 10**6)]
+        assert picked and all(p.startswith("pkg/m") for p in picked)  # paths as the reader gives them
+        twin = tmp_path / "b" / Path(unit.entry["archive"]).name
+        assert Path(unit.entry["archive"]).read_bytes() == twin.read_bytes()  # same seed, same bytes
+    # the sample stands for its share of the kept bytes of the archives it was drawn from
+    assert 0.05 < first.raw / sum(u.size for u in units) < 0.2
+    assert sample_repositories(units, 0.1, 8, str(tmp_path / "c")).units != first.units
+    assert sample_repositories(units, 1.0, 7, str(tmp_path / "d")).units == units  # the whole: as is
