@@ -41,10 +41,12 @@ for r in onetrueawk+awk openmainframeproject+cobol-programming-course PowerShell
     jashkenas+coffeescript leafo+moonscript clojure+clojure koalaman+shellcheck \
     purescript+purescript-prelude purescript+purescript-arrays lfe+lfe elm+core dart-lang+collection \
     hylang+hy bakpakin+Fennel; do
+    # purescript-prelude fc4c9d23, purescript-arrays 6554b3d9, lfe 1d0de5e0, elm/core 65cea00a,
+    # dart-lang/collection 96afcc2f, hy 5369306c, Fennel d370f8d1
     export_tree "$r" "$WORK/repos2/$r" || true
 done
 # two projects whose mirrors lack some large blobs: their sources in one language, file by file
-for spec in idris-lang+Idris2:idr odin-lang+Odin:odin; do
+for spec in idris-lang+Idris2:idr odin-lang+Odin:odin; do  # 134412e1, 4247507d
     r=${spec%%:*} ext=${spec##*:}
     git --git-dir "$MIRRORS/$r/repo" ls-tree -r --name-only HEAD | grep "\.$ext\$" | head -600 |
         while read -r p; do
@@ -59,12 +61,16 @@ done
 python benchmarks/langid_corpus.py >/dev/null
 LAYOUT=${CODERFORGE_LANGID_CORPUS:-$HOME/.cache/coderforge/langid-corpus}/layout
 
+# --max-files-per-label 600: room for the Debian corpus and the earlier corpora in every label
 OMP_NUM_THREADS=1 coderforge langid train /usr/share /usr/include /usr/lib/python3 /usr/lib/python3.11 \
     "$WORK/repos" "$WORK/repos2" \
     --labelled "$WORK/linguist/samples" --labelled "$WORK/pygments/tests/examplefiles" \
     --labelled "$WORK/rouge_l" --labelled "$WORK/hljs/test/detect" --labelled "$WORK/hljs/test/markup" \
-    --labelled "$WORK/lab2" --labelled "$LAYOUT/train" --out "${OUT:-langid.ftz}"
+    --labelled "$WORK/lab2" --labelled "$LAYOUT/train" --max-files-per-label 600 --out "${OUT:-langid.ftz}"
 
 # the second stage: family members only (classifiers/langid/families.py)
-OMP_NUM_THREADS=1 coderforge langid train --families "$WORK/repos2" \
-    --labelled "$LAYOUT/train" --labelled "$WORK/linguist/samples" --out "${FAMILY_OUT:-langid-families.ftz}"
+OMP_NUM_THREADS=1 coderforge langid train --families /usr/share /usr/include /usr/lib/python3 /usr/lib/python3.11 \
+    "$WORK/repos" "$WORK/repos2" \
+    --labelled "$WORK/linguist/samples" --labelled "$WORK/pygments/tests/examplefiles" \
+    --labelled "$WORK/rouge_l" --labelled "$WORK/hljs/test/detect" --labelled "$WORK/hljs/test/markup" \
+    --labelled "$WORK/lab2" --labelled "$LAYOUT/train" --out "${FAMILY_OUT:-langid-families.ftz}"
