@@ -314,15 +314,16 @@ def detect(
     def prior(label: str) -> float:
         return 1.0 if label in listed else OUTSIDE_LIST_WEIGHT
 
-    best = model.best(text, prior=prior)
-    if best is None:
+    weighted = model.weighted(text, prior)  # what `model.best` ranks, kept for the second stage
+    if not weighted:
         return _unknown("no name rule matched and no code tokens to classify")
-    label, conf = best
+    label = max(weighted, key=weighted.__getitem__)
+    conf = weighted[label]
     if family is _USE_DEFAULT:
         family = load_family_model()
     if isinstance(family, FamilyModel) and family_of(label) is not None:
         floor = MIN_CONFIDENCE_NAMED if named else MIN_CONFIDENCE
-        decided = family.decide(model.weighted(text, prior), text, floor=floor)
+        decided = family.decide(weighted, text, floor=floor)
         if decided is not None:
             if decided[0] != label:
                 note = f"{family_of(label)} family: the second stage prefers it to {label}"
