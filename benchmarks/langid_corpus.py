@@ -15,9 +15,11 @@ A file's label is the language its *name* decides (the extension or file name, l
 heuristics for `.h .pl .v .m ...`): `detect(name, content, model=None)`, kept only when the rules
 decided alone and the language is one of the 338. Files under test-data, vendored and generated
 folders are left out; so are contents seen in another package (test files that also sit in a
-training package are dropped from the test side). Each package gives at most `TRAIN_CAP` /
-`TEST_CAP` files per language (a seeded hash of the path picks them), so one huge package does
-not speak for its language.
+training package are dropped from the test side), and test files whose contents a package
+installed on this machine holds (`installed_digests`: the first-stage model also trains on the
+machine's /usr, where zlib's headers and Tk's library scripts are). Each package gives at most
+`TRAIN_CAP` / `TEST_CAP` files per language (a seeded hash of the path picks them), so one huge
+package does not speak for its language.
 
 Where Debian has one package only for a language (Racket, Crystal, Nim, Kotlin, Scala, Haxe,
 Agda, Elixir, Smalltalk-like cases), that package is split by sub-project instead: its
@@ -374,6 +376,35 @@ def label_files(src: Src, folder: Path) -> dict[tuple[str, str], list[tuple[str,
     return out
 
 
+def installed_digests(sources: tuple[Src, ...] = SOURCES) -> set[bytes]:
+    """Contents of the files that test-side packages (or binaries built from them) installed on
+    this machine: the first-stage model trains on /usr/share, /usr/include and /usr/lib/python3
+    (`classifiers/langid/data/prepare_training_corpus.sh`), so such a file was seen in training."""
+    query = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package} ${source:Package} ${db:Status-Status}\n"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for line in query.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "installed":
+            by_source[parts[1]].append(parts[0])
+            by_source[parts[0]].append(parts[0])
+    out: set[bytes] = set()
+    for src in sources:
+        if src.split == "train":
+            continue
+        for pkg in sorted(set(by_source.get(src.name, []))):
+            listing = subprocess.run(["dpkg", "-L", pkg], capture_output=True, text=True, check=False)
+            for path in map(Path, listing.stdout.splitlines()):
+                try:
+                    if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_FILE_BYTES:
+                        out.add(hashlib.blake2b(path.read_bytes(), digest_size=16).digest())
+                except OSError:
+                    continue
+    return out
+
+
 def build_layout(cache: Path | None = None, quiet: bool = False) -> Path:
     """Fetch every pin and lay out train/ and test/ (atomically: a finished layout is reused)."""
     cache = cache or cache_dir()
@@ -388,6 +419,8 @@ def build_layout(cache: Path | None = None, quiet: bool = False) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".layout-"))
     seen: dict[bytes, str] = {}
     kept: Counter[tuple[str, str]] = Counter()
+    on_this_machine = installed_digests()
+    dropped_installed = 0
     try:
         # training packages first, so that a test file seen in training is the one dropped
         for src in sorted(SOURCES, key=lambda s: (s.split == "test", s.name)):
@@ -403,6 +436,9 @@ def build_layout(cache: Path | None = None, quiet: bool = False) -> Path:
                     digest = hashlib.blake2b(content, digest_size=16).digest()
                     if digest in seen:
                         continue
+                    if side == "test" and digest in on_this_machine:
+                        dropped_installed += 1
+                        continue
                     seen[digest] = side
                     dest = tmp / side / label.replace("/", "-") / f"{src.name}__{rel.replace('/', '__')}"
                     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -413,7 +449,11 @@ def build_layout(cache: Path | None = None, quiet: bool = False) -> Path:
                 print(f"  {src.name:32s} {src.split:10s} " + ", ".join(
                     f"{lab}:{len(v)}" for (_s, lab), v in sorted(groups.items())[:8]
                 ), flush=True)  # fmt: skip
-        (tmp / ".ok").write_text("")
+        if not quiet:
+            print(
+                f"  test files dropped as installed on this machine (seen in training): {dropped_installed}"
+            )
+        (tmp / ".ok").write_text(f"dropped as installed: {dropped_installed}\n")
         if layout.exists():
             shutil.rmtree(layout)
         os.replace(tmp, layout)
