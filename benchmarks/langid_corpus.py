@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from classifiers.langid.identify import detect
 from classifiers.langid.rules import load_table
 from classifiers.langid.sniff import is_binary
-from tests.realdata.fetch import FetchError, download, read_source
+from tests.realdata.fetch import FetchError, download, read_source, sha256_file
 from tests.realdata.packages import Package
 
 CACHE_ENV = "CODERFORGE_LANGID_CORPUS"
@@ -186,7 +186,7 @@ SOURCES: tuple[Src, ...] = (
     Src("src", "tk8.6", "8.6.13-2", "12783fea0125ef3e67a1a07b2b24f7e27329214394ca5b543bd38716a91d7a1e", "test"),
     Src("deb", "python3-flask", "2.2.2-3", "2c8c9a408c2373d8b42f0d3434f17fc1a710bc81e52273b96597b25c57b399d7", "test"),
     Src("deb", "python3-requests", "2.28.1+dfsg-1", "c75b5c05d8d4a813bd83c3d432ffe65a2ca13e771bc91d4b9787690097598603", "test"),
-
+    # more test-side packages for Go, Perl and Fortran
     Src("deb", "golang-github-stretchr-testify-dev", "1.8.1-1", "214a31391cf60e1d1abd9f218cb5134a1fd646340a147a04c2d95a981024a305", "test"),
     Src("deb", "golang-github-google-go-cmp-dev", "0.5.9-1", "b68bd919daa7c1bdf02abfb68894e29e532f19b03b68c8615f50626c48f553b6", "test"),
     Src("deb", "libmojolicious-perl", "9.31+dfsg-1", "bdfa07fd60f56c45c34986e18a94212f09446eb2312e0374509209e7c815954e", "test", langs=("Perl",)),
@@ -198,14 +198,6 @@ SOURCES: tuple[Src, ...] = (
 
 def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _apt_options(cache: Path) -> list[str]:
@@ -267,7 +259,7 @@ def fetch(src: Src, cache: Path, opts: list[str]) -> Path:
         dscs = list(tmp.glob("*.dsc"))
         if len(dscs) != 1:
             raise CorpusError(f"{src.name}={src.version}: expected one .dsc, found {len(dscs)}")
-        digest = _sha256(dscs[0])
+        digest = sha256_file(dscs[0])
         if digest != src.sha256:
             raise CorpusError(
                 f"{src.name}={src.version}: {dscs[0].name} has sha256 {digest}, pinned {src.sha256}"
