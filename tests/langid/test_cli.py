@@ -93,3 +93,32 @@ def test_train_command_writes_a_model_that_identify_uses(tmp_path, capsys):
     assert main(["langid", str(nameless), "--model", str(model)]) == 0
     out = capsys.readouterr().out.strip().split("\t")
     assert out[1] == "C" and out[2].startswith("model ")
+
+
+@pytest.mark.slow
+def test_train_families_then_identify_with_that_family_model(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    ruby = "class Shelf{i}\n  attr_reader :items\n  def initialize(items)\n    @items = items\n  end\nend\n"
+    elixir = "defmodule Shelf{i} do\n  def items(%{{items: items}}), do: items\n  def add(s, x), do: [x | s]\nend\n"
+    _write(
+        corpus,
+        {
+            **{f"lib/s{i}.rb": ruby.format(i=i).encode() for i in range(16)},
+            **{f"lib/s{i}.ex": elixir.format(i=i).encode() for i in range(16)},
+            **{f"lib/s{i}.py": f"def items{i}(s):\n    return s.items\n".encode() for i in range(16)},
+        },
+    )
+    fam = tmp_path / "f.ftz"
+    args = ["langid", "train", "--families", str(corpus), "--out", str(fam), "--epoch", "5", "--dim", "8"]
+    assert main(args) == 0
+    assert "2 labels" in capsys.readouterr().err.replace("\n", " ")  # Python has no family
+    nameless = tmp_path / "nameless"
+    nameless.write_bytes(b"defmodule Cart do\n  def total(%{lines: ls}), do: Enum.sum(ls)\nend\n")
+    assert main(["langid", str(nameless), "--family-model", str(fam)]) == 0
+    assert capsys.readouterr().out.count("\t") == 2
+    assert main(["langid", str(nameless), "--family-model", str(tmp_path / "missing.ftz")]) == 2
+    assert "no such model file" in capsys.readouterr().err
+    few = tmp_path / "few"
+    _write(few, {f"s{i}.rb": ruby.format(i=i).encode() for i in range(3)})
+    assert main(["langid", "train", "--families", str(few), "--out", str(tmp_path / "g.ftz")]) == 2
+    assert "15 files or more" in capsys.readouterr().err

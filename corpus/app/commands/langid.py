@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from classifiers.langid.family_model import load_family_model
 from classifiers.langid.identify import detect
 from classifiers.langid.model import load_model
 from classifiers.langid.sniff import HEAD_BYTES
@@ -53,6 +54,15 @@ def identify_command(
     paths: Annotated[list[Path], typer.Argument(help="files or folders (walked recursively)")],
     model: Annotated[Path | None, typer.Option(help="a fastText model other than the shipped one")] = None,
     no_model: Annotated[bool, typer.Option("--no-model", help="rules only, no content model")] = False,
+    family_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="a second-stage family model other than the shipped one (`langid train --families`)"
+        ),
+    ] = None,
+    no_family: Annotated[
+        bool, typer.Option("--no-family", help="the first-stage content model alone, no family stage")
+    ] = False,
     max_bytes: Annotated[
         int,
         typer.Option(
@@ -78,6 +88,11 @@ def identify_command(
         if model is not None and not model.is_file():
             raise UserError(f"--model {model}: no such model file")
         chosen = load_model(str(model) if model else None)
+    family = None
+    if not no_model and not no_family:
+        if family_model is not None and not family_model.is_file():
+            raise UserError(f"--family-model {family_model}: no such model file")
+        family = load_family_model(str(family_model) if family_model else None)
     out = sys.stdout
     skipped: Counter[str] = Counter()
     for found in files:
@@ -92,7 +107,7 @@ def identify_command(
         except OSError as e:
             out.write(f"{path}\t-\tunknown (unreadable: {e.strerror})\n")
             continue
-        d = detect(str(path), content, model=chosen)
+        d = detect(str(path), content, model=chosen, family=family)
         out.write(f"{path}\t{d.language or '-'}\t{d.describe()}\n")
     if skipped:
         out.flush()
@@ -163,6 +178,13 @@ def train_command(
     if not by_label:
         raise UserError("langid train: no file under the given folders has a name that decides its language")
     lines = training_lines(by_label, cfg, stats)
+    if not lines:
+        if cfg.family:
+            raise UserError(
+                "langid train --families: no language of a family (classifiers/langid/families.py) has "
+                f"{cfg.min_family_files} files or more under the given folders"
+            )
+        raise UserError("langid train: the labelled files hold no code tokens to learn from")
     with console.status(f"training on {len(lines):,} examples of {len(by_label)} labels"):
         path = train_model(lines, out, cfg)
     skipped = ", ".join(f"{k}: {v:,}" for k, v in stats.skipped.most_common())
