@@ -49,9 +49,25 @@ build took 15.3 s at load 0.2 and 34.2 s at load 3.1; the figures below are the 
   peak RSS of the tree         one process (--workers 1); 176 MiB after start-up, 359 MiB by
                                the end of the GitHub stages, 435 MiB peak (mix/tokens)
   --scale 3 10                 K=1/3/10: 33/102/341 MiB raw, 638/1,417/4,100 documents after
-                               dedup; 15/37/161 s; peak RSS 435/612/955 MiB (mix/shards and
-                               mix/tokens; GitHub stages 359/429/560 MiB); mix/tokens slows to
-                               1.1 MiB/s per core at K=10, the GitHub path holds 13-16
+                               dedup; 15/37/161 s; mix/tokens slows to 1.1 MiB/s per core at
+                               K=10, the GitHub path holds 13-16
+  peak RSS, --scale 3 10       re-measured on the same shared 2-core machine (other jobs running):
+                               455/560/704 MiB (was 460/624/972). The mix stages stream (texts
+                               read 32 rows and tokenized 4 Mi characters at a time, the plan
+                               and the shard writer holding numbers) and add at most 32-63 MiB
+                               to what the process holds when they start, at every K (they added
+                               46-300 MiB, growing with K): mix/tokens 434/476/585, mix/shards
+                               450/554/704 against all/decontam 402/491/671 (was mix/tokens
+                               450/567/931, mix/shards 457/624/972). The rest of the growth is
+                               the earlier stages' (all/decontam, all/dedup), held by the one
+                               process. Mix stages alone in a fresh process, K=1 -> K=10:
+                               mix/tokens 330 -> 461 MiB (was 333 -> 822), mix/shards alone 330
+                               -> 451 (was 371 -> 907 after the other mix stages); what still
+                               grows is the tokenizer's training sample (capped by
+                               tokenizer.sample_documents x sample_max_chars) and one
+                               batch_documents batch of texts the shard writer keeps as Arrow
+                               for a Parquet twin's row group (full from about 2,000 documents a
+                               file: K=10 here)
 Where the time goes (py-spy, K=1): mix/tokens is the HF tokenizer's encode itself (its
 pre-tokenizer regex; ~1.6 MB/s per core measured apart, Python overhead small); all/decontam is
 the pure-Python n-gram lookup (classifiers/decontam/ngrams.py NgramIndex.find_all, symbol_tokens,

@@ -67,11 +67,51 @@ def frozen_inputs(path: str) -> list[str]:
     return [e["path"] for e in entries]
 
 
+#: Bytes of a column chunk read from the file at a time. Without it Arrow reads a row group's
+#: whole column chunk (every text of the row group, compressed) before decoding the first page.
+READ_BUFFER_BYTES = 1 << 20
+
+#: Rows per read when only a few rows' texts may be held at once (see `RowStream`).
+TEXT_BATCH_ROWS = 32
+
+
 def iter_batches(path: str, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Batches of `batch_rows` rows (the last one shorter), read through a bounded buffer."""
     fs, p = split_url(path)
     with fs.open(p, "rb") as fh:
-        pf = pq.ParquetFile(fh)
+        pf = pq.ParquetFile(fh, buffer_size=READ_BUFFER_BYTES)
         yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+
+
+class RowStream:
+    """The rows of one file, handed out in runs of any length, read a few rows at a time.
+
+    The mix keeps the row groups of its own Parquet files the size `batch_documents` gives them
+    (the files' bytes depend on it), but only the numbers of such a batch need to be held at
+    once: its texts are taken from a second reader over the same file, run by run, so a task
+    holds the texts of `TEXT_BATCH_ROWS` documents plus what it is tokenizing.
+    """
+
+    def __init__(self, path: str, columns: list[str], batch_rows: int = TEXT_BATCH_ROWS) -> None:
+        self._batches = iter_batches(path, columns, batch_rows)
+        self._left: pa.RecordBatch | None = None
+
+    def take(self, n: int) -> Iterator[pa.RecordBatch]:
+        """The next `n` rows, as consecutive record batches of at most `batch_rows` rows."""
+        while n > 0:
+            batch = self._left if self._left is not None else next(self._batches, None)
+            self._left = None
+            if batch is None:
+                raise ValueError(f"file ended {n} rows early")
+            if batch.num_rows > n:
+                self._left = batch.slice(n)
+                batch = batch.slice(0, n)
+            n -= batch.num_rows
+            yield batch
+
+    def close(self) -> None:
+        self._batches.close()
+        self._left = None
 
 
 class GroupAssigner:

@@ -22,7 +22,15 @@ from corpus.core.atomic import atomic_open, atomic_write_text, split_url
 from corpus.core.errors import UserError
 from corpus.core.story import StoryStep
 from corpus.mix.config import MixSettings, TokenizerSettings
-from corpus.mix.documents import GroupAssigner, freeze_inputs, frozen_inputs, iter_batches
+from corpus.mix.documents import (
+    READ_BUFFER_BYTES,
+    TEXT_BATCH_ROWS,
+    GroupAssigner,
+    RowStream,
+    freeze_inputs,
+    frozen_inputs,
+    iter_batches,
+)
 from corpus.mix.encode import encode_sequences
 from corpus.mix.fim import draw_fim, stable_hash64
 from corpus.mix.plan import check_used_share, mix_order_key, plan_copies, plan_to_json
@@ -55,6 +63,31 @@ SELECTION_SCHEMA = pa.schema(
 )
 
 _DOC_COLUMNS = ["id", "text", "source", "group", "language"]
+_META_COLUMNS = ["id", "source", "group", "language"]
+
+#: Characters of text tokenized in one go by the count stage: the texts, their ids and the copies
+#: made on the way to the cache are what a count task holds, so this bounds its memory whatever
+#: the size of its input or of `batch_documents`.
+ENCODE_BATCH_CHARS = 4 << 20
+
+
+class _Tokenize:
+    """Documents waiting to be tokenized: their ids, mix groups and texts, in row order."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.groups: list[str] = []
+        self.texts: list[str] = []
+        self.chars = 0
+
+    def add(self, did: str, group: str, text: str) -> None:
+        self.ids.append(did)
+        self.groups.append(group)
+        self.texts.append(text)
+        self.chars += len(text)
+
+    def clear(self) -> None:
+        self.ids, self.groups, self.texts, self.chars = [], [], [], 0
 
 
 def _check_columns(path: str) -> None:
@@ -78,6 +111,21 @@ def inputs_file(stage_folder: str) -> str:
 def load_stage_tokenizer(path: str, settings: TokenizerSettings):
 
     return load_tokenizer(path, settings)
+
+
+class _Tally:
+    """Passes texts through, counting them and their characters on the way."""
+
+    def __init__(self, texts: Iterator[str]) -> None:
+        self._texts = texts
+        self.count = 0
+        self.chars = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for text in self._texts:
+            self.count += 1
+            self.chars += len(text)
+            yield text
 
 
 class TrainTokenizerStep(PipelineStep):
@@ -110,14 +158,16 @@ class TrainTokenizerStep(PipelineStep):
         if self.settings.path:
             tok = load_tokenizer(self.settings.path, self.settings)
         else:
-            texts = list(self._sample(files))
-            if not texts:
-                raise UserError("tokenizer: no documents to train on (no input document maps to a mix group)")
+            # the sample is streamed into the trainer, which keeps word counts, not texts
+            sample = _Tally(self._sample(files))
             with self.track_time(unit="tokenizer"):
-                tok = wrap_trained(train_tokenizer(texts, self.settings), self.settings, out)
-            self.stat_update("sample_documents", value=len(texts))
-            self.stat_update("documents_in", value=len(texts))
-            self.stat_update("sample_chars", value=sum(len(t) for t in texts))
+                trained = train_tokenizer(sample, self.settings)
+            if not sample.count:
+                raise UserError("tokenizer: no documents to train on (no input document maps to a mix group)")
+            tok = wrap_trained(trained, self.settings, out)
+            self.stat_update("sample_documents", value=sample.count)
+            self.stat_update("documents_in", value=sample.count)
+            self.stat_update("sample_chars", value=sample.chars)
         tok.save(out)
         atomic_write_text(f"{self.folder}/tokenizer_info.json", json.dumps(tok.describe(), indent=2))
         return
@@ -143,18 +193,20 @@ class TrainTokenizerStep(PipelineStep):
                         elif item > heap[0]:
                             heapq.heapreplace(heap, item)
                     row += 1
-        wanted: dict[int, set[int]] = {}
+        wanted: dict[int, list[int]] = {}
         for _, fi, row in heap:
-            wanted.setdefault(fi, set()).add(row)
+            wanted.setdefault(fi, []).append(row)
         limit = self.settings.sample_max_chars
         for fi in sorted(wanted):
-            rows = wanted[fi]
-            row = 0
-            for batch in iter_batches(files[fi], ["text"], 8192):
-                for text in batch.column(0).to_pylist():
-                    if row in rows and text:
-                        yield text[:limit]
-                    row += 1
+            rows = np.sort(np.asarray(wanted[fi], dtype=np.int64))
+            base = 0
+            for batch in iter_batches(files[fi], ["text"], TEXT_BATCH_ROWS):
+                lo, hi = np.searchsorted(rows, [base, base + batch.num_rows])
+                if hi > lo:  # only the sampled rows of a batch become Python strings
+                    for text in batch.column(0).take(pa.array(rows[lo:hi] - base)).to_pylist():
+                        if text:
+                            yield text[:limit]
+                base += batch.num_rows
 
 
 class CountTokensStep(StoryStep):
@@ -202,57 +254,80 @@ class CountTokensStep(StoryStep):
         yield
 
     def _count(self, tok, assign, files, out, cache, rank: int, world_size: int) -> None:
+        """One row group of counts per `batch_documents` input rows, as the shards' readers expect;
+        the texts behind a row group are streamed and tokenized `ENCODE_BATCH_CHARS` at a time."""
         with atomic_open(out, "wb") as fh, pq.ParquetWriter(fh, COUNT_SCHEMA, compression="zstd") as writer:
             for fi in range(rank, len(files), world_size):
                 _check_columns(files[fi])
-                row = 0
-                for batch in iter_batches(files[fi], _DOC_COLUMNS, self.batch_documents):
-                    cols = batch.to_pydict()
-                    keep: dict[str, list] = {name: [] for name in COUNT_SCHEMA.names}
-                    texts: list[str] = []
-                    for did, text, src, grp, lang in zip(*(cols[c] for c in _DOC_COLUMNS), strict=True):
-                        r = row
-                        row += 1
-                        if did is None or text is None:
-                            self.drop(
-                                f"{files[fi]}#{r}" if did is None else did, "bad-record", "id or text is null"
-                            )
-                            continue
-                        mix_group = assign(grp, src, lang)
-                        if mix_group is None:
-                            self.drop(did, "no-mix-group", f"group={grp} source={src} language={lang}")
-                            continue
-                        if not text:
-                            self.drop(did, "empty", "no text")
-                            continue
-                        for name, value in zip(
-                            ("file", "row", "id", "source", "group", "language", "chars", "order"),
-                            (
-                                fi,
-                                r,
-                                did,
-                                src,
-                                mix_group,
-                                lang,
-                                len(text),
-                                mix_order_key(self.seed, mix_group, did),
-                            ),
-                            strict=True,
-                        ):
-                            keep[name].append(value)
-                        texts.append(text)
-                    with self.track_time(unit="batch"):
-                        keep["tokens"], keep["cost"] = self._measure(
-                            tok, keep["id"], keep["group"], texts, cache
+                texts = RowStream(files[fi], ["text"])
+                try:
+                    row = 0
+                    for batch in iter_batches(files[fi], _META_COLUMNS, self.batch_documents):
+                        writer.write_table(
+                            self._count_batch(tok, assign, files, fi, row, batch, texts, cache)
                         )
-                    self.stat_update("documents_in", value=batch.num_rows)
-                    self.stat_update("documents_out", value=len(texts))
-                    self.stat_update("bytes_in", value=sum(len(t.encode("utf-8")) for t in texts))
-                    self.stat_update("tokens", value=sum(keep["tokens"]))
-                    for g, n in zip(keep["group"], keep["tokens"], strict=True):
-                        self.stat_update(f"tokens:{g}", value=n)
-                        self.stat_update(f"documents:{g}")
-                    writer.write_table(pa.table(keep, schema=COUNT_SCHEMA))
+                        row += batch.num_rows
+                finally:
+                    texts.close()
+
+    def _count_batch(
+        self, tok, assign, files: list[str], fi: int, first_row: int, batch: pa.RecordBatch, texts, cache
+    ) -> pa.Table:
+        """The count rows of one input batch: its metadata is held whole, its texts run by run."""
+        cols = batch.to_pydict()
+        meta = zip(*(cols[c] for c in _META_COLUMNS), strict=True)
+        keep: dict[str, list] = {name: [] for name in COUNT_SCHEMA.names}
+        todo = _Tokenize()
+        r = first_row
+        for run in texts.take(batch.num_rows):
+            for text in run.column(0).to_pylist():
+                did, src, grp, lang = next(meta)
+                kept = self._keep(assign, files, fi, r, did, text, src, grp, lang)
+                r += 1
+                if kept is None:
+                    continue
+                for name, value in zip(
+                    ("file", "row", "id", "source", "group", "language", "chars", "order"),
+                    (fi, r - 1, did, src, kept, lang, len(text), mix_order_key(self.seed, kept, did)),
+                    strict=True,
+                ):
+                    keep[name].append(value)
+                todo.add(did, kept, text)
+                if todo.chars >= ENCODE_BATCH_CHARS:
+                    self._measure_into(tok, todo, keep, cache)
+        self._measure_into(tok, todo, keep, cache)
+        self.stat_update("documents_in", value=batch.num_rows)
+        return pa.table(keep, schema=COUNT_SCHEMA)
+
+    def _keep(self, assign, files, fi: int, r: int, did, text, src, grp, lang) -> str | None:
+        """The document's mix group, or None after recording why it is dropped."""
+        if did is None or text is None:
+            self.drop(f"{files[fi]}#{r}" if did is None else did, "bad-record", "id or text is null")
+            return None
+        mix_group = assign(grp, src, lang)
+        if mix_group is None:
+            self.drop(did, "no-mix-group", f"group={grp} source={src} language={lang}")
+            return None
+        if not text:
+            self.drop(did, "empty", "no text")
+            return None
+        return mix_group
+
+    def _measure_into(self, tok, todo: _Tokenize, keep: dict[str, list], cache: MegatronShardWriter) -> None:
+        """Tokenize the documents waiting in `todo`, append their counts to `keep`, empty `todo`."""
+        if not todo.texts:
+            return
+        with self.track_time(unit="batch"):
+            tokens, cost = self._measure(tok, todo.ids, todo.groups, todo.texts, cache)
+        keep["tokens"].extend(tokens)
+        keep["cost"].extend(cost)
+        self.stat_update("documents_out", value=len(todo.texts))
+        self.stat_update("bytes_in", value=sum(len(t.encode("utf-8")) for t in todo.texts))
+        self.stat_update("tokens", value=sum(tokens))
+        for g, n in zip(todo.groups, tokens, strict=True):
+            self.stat_update(f"tokens:{g}", value=n)
+            self.stat_update(f"documents:{g}")
+        todo.clear()
 
     def _measure(
         self, tok, ids: list[str], groups: list[str], texts: list[str], cache: MegatronShardWriter
@@ -303,16 +378,18 @@ class PlanStep(StoryStep):
         cost_of: list[np.ndarray] = []
         key_of: list[np.ndarray] = []
         for f in count_files:
-            t = pq.read_table(
-                f, filesystem=fs, columns=["group", "cost", "order", "source", "language", "tokens"]
-            )
-            available.add(t)
-            rows.append(t.num_rows)
-            codes_of.append(
-                pc.index_in(t.column("group"), value_set=pa.array(names)).to_numpy(zero_copy_only=False)
-            )
-            cost_of.append(t.column("cost").to_numpy())
-            key_of.append(t.column("order").to_numpy())
+            codes, costs, keys = [], [], []
+            for b in _count_batches(fs, f, ["group", "cost", "order", "source", "language", "tokens"]):
+                available.add(pa.Table.from_batches([b]))
+                codes.append(
+                    pc.index_in(b.column("group"), value_set=pa.array(names)).to_numpy(zero_copy_only=False)
+                )
+                costs.append(b.column("cost").to_numpy())
+                keys.append(b.column("order").to_numpy())
+            rows.append(sum(c.size for c in codes))
+            codes_of.append(_concat(codes, np.int32))
+            cost_of.append(_concat(costs, np.int64))
+            key_of.append(_concat(keys, np.uint64))
         keys_by_group: dict[str, np.ndarray] = {}
         tokens_np: dict[str, np.ndarray] = {}
         where: dict[str, list[np.ndarray]] = {g: [] for g in names}
@@ -341,7 +418,7 @@ class PlanStep(StoryStep):
             t = pq.read_table(f, filesystem=fs, columns=["file", "row", "group"])
             dropped = np.flatnonzero(c == 0)
             if dropped.size:
-                ids = pq.read_table(f, filesystem=fs, columns=["id"]).column("id").take(dropped).to_pylist()
+                ids = _take_ids(fs, f, dropped)
                 groups = t.column("group").take(dropped).to_pylist()
                 for did, grp in zip(ids, groups, strict=True):
                     reason = "zero-share" if self.mix.groups[grp].share == 0 else "downsampled"
@@ -369,6 +446,33 @@ class PlanStep(StoryStep):
             self.stat_update(f"planned_tokens:{g}", value=gp.planned_tokens)
         return
         yield
+
+
+#: Rows of a count file read at a time by the plan (numbers and short strings only).
+PLAN_BATCH_ROWS = 65_536
+
+
+def _count_batches(fs, path: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    with fs.open(path, "rb") as fh:
+        yield from pq.ParquetFile(fh, buffer_size=READ_BUFFER_BYTES).iter_batches(
+            batch_size=PLAN_BATCH_ROWS, columns=columns
+        )
+
+
+def _concat(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+
+def _take_ids(fs, path: str, rows: np.ndarray) -> list[str]:
+    """The ids of the given rows (sorted) of a count file, read batch by batch."""
+    ids: list[str] = []
+    base = 0
+    for b in _count_batches(fs, path, ["id"]):
+        lo, hi = np.searchsorted(rows, [base, base + b.num_rows])
+        if hi > lo:
+            ids.extend(b.column(0).take(pa.array(rows[lo:hi] - base)).to_pylist())
+        base += b.num_rows
+    return ids
 
 
 def _gather(per_table: list[np.ndarray], where: list[np.ndarray], dtype) -> np.ndarray:
