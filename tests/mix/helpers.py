@@ -148,12 +148,12 @@ def built_output() -> Path:
     return root
 
 
-if __name__ == "__main__":  # build one by hand: python -m tests.mix.helpers OUT
-    out = Path(sys.argv[1])
-    print(json.dumps(build_mix(out, make_inputs(out))["mix"]["realised"], indent=2))
-
-
 def run_local(stages: list[Stage], workers: int = 1) -> dict:
     """Run mix stages on this machine through the build's runner and merge their manifest entries."""
     run_stages(stages, RunSettings(workers=workers))
     return merge_stage_manifests(stages)
+
+
+if __name__ == "__main__":  # build one by hand: python -m tests.mix.helpers OUT
+    out = Path(sys.argv[1])
+    print(json.dumps(build_mix(out, make_inputs(out))["mix"]["realised"], indent=2))
