@@ -29,7 +29,9 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_token
 from corpus.core.atomic import atomic_write_text, split_url
 from corpus.core.errors import UserError
 from corpus.core.redaction import PLACEHOLDERS
+from corpus.mix import rank_encoder
 from corpus.mix.config import SpecialTokens, TokenizerSettings
+from corpus.mix.rank_encoder import RankEncoder
 
 #: Characters handed to the tokenizer per call (see `CorpusTokenizer._slices`).
 ENCODE_SLICE_CHARS = 262_144
@@ -198,6 +200,13 @@ class CorpusTokenizer:
         )
         if self._fast_form:
             self.tokenizer.pre_tokenizer = fast
+        # And through tiktoken's encoder where it gives exactly these ids (see corpus.mix.rank_encoder).
+        self._rank: RankEncoder | None = None
+        if self._fast_form:
+            extra = NUMERIC_BEYOND_REGEX[tokenizers.__version__]
+            self._rank = rank_encoder.build(
+                self.tokenizer, fast_pre_tokenize_pattern(extra), extra, ROUND_TRIP_PROBE, self.source
+            )
 
     @property
     def _literal(self) -> Tokenizer:
@@ -205,6 +214,11 @@ class CorpusTokenizer:
             self._literal_copy = Tokenizer.from_str(self.tokenizer.to_str())  # the fast form
             self._literal_copy.encode_special_tokens = True
         return self._literal_copy
+
+    @property
+    def rank_encoded(self) -> bool:
+        """Whether texts are encoded through tiktoken's encoder (same ids, see corpus.mix.rank_encoder)."""
+        return self._rank is not None
 
     @property
     def one_step_form(self) -> bool:
@@ -256,6 +270,8 @@ class CorpusTokenizer:
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         """Token ids of each text, as Python lists."""
+        if self._rank is not None:
+            return [self._rank.encode(t).tolist() for t in texts]
         return [e.ids for part in self._slices(texts) for e in self._encodings(part)]
 
     def encode_arrays(self, texts: list[str]) -> list[np.ndarray]:
@@ -265,6 +281,8 @@ class CorpusTokenizer:
         lists of a whole batch of long files at once (millions of int objects) made tokenizing
         markedly slower than the tokenizer itself.
         """
+        if self._rank is not None:
+            return [self._rank.encode(t) for t in texts]
         return [
             np.array(e.ids, dtype=np.int32) for part in self._slices(texts) for e in self._encodings(part)
         ]

@@ -12,60 +12,23 @@ comparison is skipped, saying which, since their own output may differ.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-import pytest
+from tests.output_reference import assert_matches, write
 
 REFERENCE = Path(__file__).parent / "data" / "demo_output_sha256.json"
-#: libraries whose own output is part of the demo's bytes
-WRITERS = (
-    "python",
-    "datatrove",
-    "pyarrow",
-    "polars",
-    "fastwarc",
-    "resiliparse",
-    "fasttext-numpy2",
-    "tokenizers",
-)
-
-
-def _manifest(output: Path) -> tuple[dict[str, str], dict[str, str]]:
-    manifest = json.loads((output / "manifest.json").read_text())
-    files = {f["path"]: f["sha256"] for f in manifest["files"]}
-    versions = {k: v for k, v in manifest["versions"].items() if k in WRITERS}
-    return files, versions
 
 
 def test_demo_output_bytes_match_the_reference(demo_output: Path) -> None:
-    reference = json.loads(REFERENCE.read_text())
-    files, versions = _manifest(demo_output)
-    if versions != reference["versions"]:
-        changed = {
-            k: (reference["versions"].get(k), v)
-            for k, v in versions.items()
-            if reference["versions"].get(k) != v
-        }
-        pytest.skip(
-            f"reference made with other library versions {changed}; rewrite it with this module's __main__"
-        )
-    moved = sorted(
-        p for p in set(files) | set(reference["files"]) if files.get(p) != reference["files"].get(p)
-    )
-    assert not moved, f"{len(moved)} output files differ from the reference, e.g. {moved[:5]}"
+    assert_matches(demo_output, REFERENCE)
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or not (Path(argv[0]) / "manifest.json").is_file():
         print("usage: python -m tests.foundation.test_output_hashes BUILD_OUTPUT", file=sys.stderr)
         return 2
-    files, versions = _manifest(Path(argv[0]))
-    REFERENCE.write_text(
-        json.dumps({"versions": versions, "files": dict(sorted(files.items()))}, indent=1) + "\n"
-    )
-    print(f"{REFERENCE}: {len(files)} files")
+    print(f"{REFERENCE}: {write(Path(argv[0]), REFERENCE)} files")
     return 0
 
 
