@@ -163,11 +163,14 @@ class NgramIndex:
             self.stats.per_benchmark[item.benchmark] = self.stats.per_benchmark.get(item.benchmark, 0) + 1
             toks = words(item.text)
             if len(toks) >= self.n:
+                # `carries_information` per window, with each token judged once rather than n times
+                # (building the index is part of every decontamination task's start-up)
+                said = [t if informative(t) else None for t in toks]
                 for i in range(len(toks) - self.n + 1):
                     gram = tuple(toks[i : i + self.n])
                     if gram in self._ngrams:
                         continue
-                    if not self.carries_information(gram):
+                    if len(set(said[i : i + self.n]) - {None}) < self.min_distinct:
                         self.stats.low_information_ngrams += 1
                         continue
                     self._ngrams[gram] = idx
