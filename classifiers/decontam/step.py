@@ -22,6 +22,7 @@ contamination.
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_right
 from collections.abc import Iterator
 from itertools import pairwise
@@ -39,9 +40,34 @@ from corpus.core.story import StoryStep
 _EXCERPT = 160
 
 
+#: the index last built in this process, by its config and the stamps of its set files: the tasks
+#: a worker runs share it (building it is a task's whole start-up), a changed set file rebuilds it
+_BUILT: dict[tuple, NgramIndex] = {}
+
+
+def _index_key(cfg: DecontamConfig) -> tuple | None:
+    stamps = []
+    for bench in cfg.sets:
+        for path in bench.paths:
+            if "://" in path:
+                return None  # a remote file's stamp costs a request; build it each time
+            try:
+                st = os.stat(os.path.expanduser(path))
+            except OSError:
+                return None  # let the reader say what is wrong with it
+            stamps.append((path, st.st_size, st.st_mtime_ns))
+    return cfg.model_dump_json(), tuple(stamps)
+
+
 def build_index(cfg: DecontamConfig) -> NgramIndex:
+    key = _index_key(cfg)
+    if key is not None and key in _BUILT:
+        return _BUILT[key]
     index = NgramIndex(cfg.n, cfg.short_min, cfg.min_distinct, cfg.min_short_chars)
     index.add(all_items(cfg))
+    if key is not None:
+        _BUILT.clear()
+        _BUILT[key] = index
     return index
 
 

@@ -54,7 +54,7 @@ def stage_table(est: Estimate) -> Table:
         title=f"estimate: {est.target_name}, full inputs, {p.cores:,} cores"
         + (" (* rests on assumed sizes; see sources)" if mark else "")
         + (
-            "; ? ≤: too short in the sample to measure, an upper bound"
+            "; ? ~: grew too little in the sample to measure well (as measured; see the notes)"
             if any(not r.resolved for r in p.rows)
             else ""
         ),
@@ -82,8 +82,8 @@ def stage_table(est: Estimate) -> Table:
             f"{r.mib_s_per_core:.1f}"
             if r.mib_s_per_core and r.resolved
             else ("?" if not r.resolved else "-"),
-            ("≤ " if not r.resolved else "") + hours(r.core_hours) + mark,
-            ("≤ " if not r.resolved else "") + human_time(r.wall_s) + mark,
+            ("~ " if not r.resolved else "") + hours(r.core_hours) + mark,
+            ("~ " if not r.resolved else "") + human_time(r.wall_s) + mark,
             f"{r.peak_mib:,.0f} MiB",
             human_bytes(r.disk_bytes) + mark if r.disk_bytes else "-",
             human_count(r.tokens) + mark if r.tokens else "-",

@@ -90,6 +90,11 @@ def write_manifest(recipe: Recipe, stages: list[Stage], results: list[StageResul
                 "bytes_out": result.stats.bytes_out,
                 "tokens": result.stats.tokens,
                 "seconds_this_run": round(result.seconds, 3),
+                **(
+                    {"cpu_seconds_this_run": round(result.cpu_seconds, 3)}
+                    if result.cpu_seconds is not None
+                    else {}
+                ),
             }
         )
         if stage.manifest is not None:

@@ -139,7 +139,9 @@ def analyse(b: Build, fixed: dict[str, float] | None, interval: float) -> dict:
         start = end - secs
         windows.append((start, end))
         ss = window_samples(b, start, end, interval)
-        cpu = sum(s.cpu for s in ss)
+        # the build's own count where it has one (corpus.app.runner.own_cpu_seconds): exact for a
+        # stage of a few sampling intervals, which the samples around it would share
+        cpu = float(st["cpu_seconds_this_run"]) if "cpu_seconds_this_run" in st else sum(s.cpu for s in ss)
         # a sampler starved by a busy machine may miss a short stage: its peak is then the state
         # the next sample found
         held = ss or [s for s in b.samples if s.t >= start][:1] or b.samples[-1:]

@@ -20,15 +20,16 @@ FULL_RECIPE = REPO / "recipes" / "deepseek-coder-v2.yaml"
 #: a tenth of the files of every repository (corpus.app.repo_sample); measured on a shared 2-core
 #: machine, memory came out 9-15% above the whole build's peak in seven runs compared in full.
 MEMORY_TOLERANCE = 0.25
-#: time, likewise: within a factor of two. The goal is 25%. Measured the same way, the projection
-#: came out 12% under to 12% over the whole build's CPU seconds in those seven runs (the whole
-#: build's own CPU seconds moved between 13.4 and 16.9 s) and within 25% in two runs of this test,
-#: but 58% over in a third: the sample's stages grow by
-#: about 1.5 CPU seconds over the fixed-cost build, multiplied by nine, and when other jobs share
-#: the cores (hyperthreads included) a half-second stage of the sample can take twice its CPU
-#: seconds. A 25% bound would fail one run in ten here. (A sample of whole repositories,
-#: flask and ply, ran 14-34% over, once past 50%.)
-TIME_FACTOR = 2.0
+#: time, likewise, as a share of the whole build's CPU seconds. The goal is 25%. Each sample build
+#: runs twice (a stage's least time counts), the build counts each stage's CPU itself rather than
+#: leaving it to the process-tree sampler, and stages that grow less than the sampling resolution
+#: are projected as measured rather than at their upper bound. So measured on a shared 2-core
+#: machine with other jobs running (load 1.4-2.0): 3% to 24% over in 4 runs; without the build's
+#: own CPU count, 12% under to 59% over in 13 runs (the two worst at load 1.6). It is mostly over:
+#: a stage whose cost starts with its first real documents (the shard writer's Parquet twins, the
+#: MinHash tables) shows that cost as growth from the fixed-cost build, and the sample's
+#: per-repository costs are projected as per-byte ones.
+TIME_TOLERANCE = 0.4
 
 # ---------------------------------------------------------------- the real-code corpus
 
@@ -73,8 +74,10 @@ def test_ten_percent_sample_projects_the_whole_build(projected_and_built) -> Non
     assert len(list((est_dir / "sample-inputs" / "github").glob("*.tar.gz"))) == 15
     # time on a core of its own: the whole build's CPU seconds, start-up and manifest included
     # (its wall time on a machine others share can be several times that)
-    ratio = projected["wall_s"] / measured["cpu_s"]
-    assert 1 / TIME_FACTOR < ratio < TIME_FACTOR, (projected["wall_s"], measured["cpu_s"])
+    assert _off(projected["wall_s"], measured["cpu_s"]) < TIME_TOLERANCE, (
+        projected["wall_s"],
+        measured["cpu_s"],
+    )
     # peak memory of a task: the largest process of the whole build
     peak = measured["peak_process_rss_mib"]
     assert _off(projected["peak_mib_per_task"], peak) < MEMORY_TOLERANCE, (
@@ -117,6 +120,7 @@ def estimate_cli(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.C
     [
         (["--sample-fraction", "2"], ["--sample-fraction"]),
         (["--cores", "0"], ["--cores"]),
+        (["--repeat", "0"], ["--repeat"]),
         (["--sample-bytes", "lots"], ["--sample-bytes", "lots"]),
         (["--source-bytes", "web=1TB"], ["--source-bytes", "web"]),
         (["--source-bytes", "github"], ["--source-bytes", "SOURCE=SIZE"]),

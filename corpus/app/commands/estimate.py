@@ -66,6 +66,13 @@ def estimate_command(
         bool,
         typer.Option("--no-fixed-cost-build", help="skip the build of the smallest inputs (fixed costs 0)"),
     ] = False,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            help="build the sample and the smallest inputs this many times each; a stage's time is its "
+            "least (load only adds time)"
+        ),
+    ] = 2,
 ) -> None:
     """Build a sample of RECIPE, measure it, and print what the full build will cost."""
 
@@ -79,7 +86,10 @@ def estimate_command(
         repo_bytes=parse_size(repo_bytes, "--repo-bytes") if repo_bytes is not None else None,
         source_bytes=_source_bytes(source_bytes or []),
         fixed_cost_build=not no_fixed_cost_build,
+        repeat=repeat,
     )
+    if repeat < 1:
+        raise UserError(f"--repeat: {repeat} is not a number of builds (1 or more)")
     progress = console_for(stderr=True)
     est = run_estimate(recipe, opts, progress)
     out = console_for(stderr=False)
