@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 from classifiers.secrets.allow import is_placeholder, is_structured_noise
+from classifiers.secrets.anchors import Anchors, spellings
 from classifiers.secrets.findings import Finding
 from classifiers.secrets.patterns import shannon_entropy
 
@@ -47,8 +48,9 @@ LOCKFILES = (
     "podfile.lock",
 )
 
-#: the words a secret-ish name contains; each starts its own regex, so the engine jumps between
-#: occurrences of the literal rather than trying an alternation at every character
+#: the words a secret-ish name contains (literal words joined by `[_\-]?`); each starts its own
+#: regex, so every match starts with one of the name's spellings, and the regex runs only on texts
+#: that hold one (`anchors.py`)
 SECRET_NAMES = (
     r"secret",
     r"token",
@@ -71,6 +73,8 @@ _TAIL = (
     r"|([a-z0-9+/=_\-.~]{16,512})(?![a-z0-9+/=_\-.~]))"
 )
 _ASSIGNED = tuple(re.compile(name + _TAIL) for name in SECRET_NAMES)
+#: which of `_ASSIGNED` a lower-cased text can match, by index
+_NAMES = Anchors((spelled, i) for i, name in enumerate(SECRET_NAMES) for spelled in spellings(name))
 _BEARER = re.compile(r"bearer[ \t]+([a-z0-9_\-.~+/]{20,512}=*)(?![a-z0-9_\-.~+/=])")
 _NAME_START = re.compile(r"[\w.\-]*$")
 #: names (of the assignment) that hold something about a secret, not a secret
@@ -171,7 +175,8 @@ def find_high_entropy(text: str, lower: str, path: str = "") -> Iterator[Finding
     """`lower` is `text.lower()` (the same length): the names are matched without case."""
     if is_lockfile(path):
         return
-    for m in (m for regex in _ASSIGNED for m in regex.finditer(lower)):
+    present = _NAMES.present(lower)
+    for m in (m for i, regex in enumerate(_ASSIGNED) if i in present for m in regex.finditer(lower)):
         name = (
             _NAME_START.search(lower, max(0, m.start() - 40), m.start()).group() + lower[m.start() : m.end(1)]
         )
