@@ -9,6 +9,7 @@ can span both.
 
 from __future__ import annotations
 
+import functools
 import re
 from re import _constants as sre
 from re import _parser as sre_parse
@@ -181,11 +182,9 @@ class PathRuleSet:
 
     def __init__(self, patterns: list[str]) -> None:
         self.scopes = {p: path_scope(p) for p in patterns}
-        self.all = PatternSet(patterns)
+        self.patterns = patterns
         self.folder_patterns = [p for p in patterns if self.scopes[p] in (DIR, BOTH)]
         self.name_patterns = [p for p in patterns if self.scopes[p] in (NAME, BOTH)]
-        self.on_folder = PatternSet(self.folder_patterns)
-        self.on_name = PatternSet(self.name_patterns)
         self.whole: list[_Whole] = []
         for p in patterns:
             if self.scopes[p] == WHOLE:
@@ -193,6 +192,20 @@ class PathRuleSet:
                 for lead in REDUNDANT_LEAD:
                     lead_free = lead_free.removeprefix(lead)
                 self.whole.append((literal_filter(lead_free), end_suffixes(p), re.compile(p)))
+
+    # The per-list sets are compiled when first asked for: `PathRules` asks only after its joined
+    # sets hit, and compiling every list's alternations up front was most of a reader's start-up.
+    @functools.cached_property
+    def all(self) -> PatternSet:
+        return PatternSet(self.patterns)
+
+    @functools.cached_property
+    def on_folder(self) -> PatternSet:
+        return PatternSet(self.folder_patterns)
+
+    @functools.cached_property
+    def on_name(self) -> PatternSet:
+        return PatternSet(self.name_patterns)
 
     def search(self, path: str) -> re.Match[str] | None:
         return self.all.search(path)
