@@ -25,54 +25,49 @@ decontamination, tokenizer, token counts, plan, shards). In one run:
 
 Per stage: MiB/s per core = bytes_in / seconds / workers ("net": without the stage's fixed cost);
 for the build, raw input (the archives' unpacked bytes) / seconds / workers, over the GitHub
-stages (github/*) and over the whole process wall time. "per CPU-s" divides by the CPU seconds
-sampled in the window instead: steadier on a shared machine. RAYON_NUM_THREADS=1 by default
-(--rayon-threads 0 leaves the tokenizers library its own pool of every CPU, which mix/tokens uses).
+stages (github/*) and over the whole process wall time. "per CPU-s" divides by the stage's CPU seconds
+instead (the build's own count, `cpu_seconds_this_run` in its manifest): steadier on a shared
+machine. RAYON_NUM_THREADS=1 by default (--rayon-threads 0 leaves the tokenizers library its own
+pool of every CPU, which BPE training in mix/tokenizer uses).
 
     .venv/bin/python benchmarks/bench_build.py                      # K=1 + tiny build, < 1 min
     .venv/bin/python benchmarks/bench_build.py --scale 3 10 --json /tmp/build.json   # ~4 min more
 
-Measured on a shared 2-core CPU machine, --workers 1, K=1: 33.2 MiB unpacked, 2,109 files ->
-638 documents, 3.0M tokens. Other builds and tests ran on the machine at the same time: the same
-build took 15.3 s at load 0.2 and 34.2 s at load 3.1; the figures below are the quiet run's.
-  plain read (anchor)          236 MiB/s per core
-  GitHub path, raw input       13.1 MiB/s per core (0.06x the plain read; 10.1 under load)
-  whole build, raw input       2.2 MiB/s per core, 138 files/s (1.0 under load)
-  per stage, MiB/s per core    documents 26 (net 51), langid 65, files 31, samples 39,
-                               secrets 22, dedup-signatures 42, dedup 100,
-                               decontam 3.4, tokens 1.8; tokenizer training 2.2 s
-  below 20 MiB/s per core      all/decontam, mix/tokens (under load also github/documents 14,
-                               github/files 18, github/secrets 12)
-  fixed cost per stage         median 0.03 s; github/documents 0.58 s, all/decontam 0.16 s, the
-                               rest <= 0.06 s; 1.0 s for all 14 stages, + 1.1-2.2 s process
-                               start-up (imports, plan) and 0.1 s manifest
-  peak RSS of the tree         one process (--workers 1); 176 MiB after start-up, 359 MiB by
-                               the end of the GitHub stages, 435 MiB peak (mix/tokens)
-  --scale 3 10                 K=1/3/10: 33/102/341 MiB raw, 638/1,417/4,100 documents after
-                               dedup; 15/37/161 s; mix/tokens slows to 1.1 MiB/s per core at
-                               K=10, the GitHub path holds 13-16
-  peak RSS, --scale 3 10       re-measured on the same shared 2-core machine (other jobs running):
-                               455/560/704 MiB (was 460/624/972). The mix stages stream (texts
-                               read 32 rows and tokenized 4 Mi characters at a time, the plan
-                               and the shard writer holding numbers) and add at most 32-63 MiB
-                               to what the process holds when they start, at every K (they added
-                               46-300 MiB, growing with K): mix/tokens 434/476/585, mix/shards
-                               450/554/704 against all/decontam 402/491/671 (was mix/tokens
-                               450/567/931, mix/shards 457/624/972). The rest of the growth is
-                               the earlier stages' (all/decontam, all/dedup), held by the one
-                               process. Mix stages alone in a fresh process, K=1 -> K=10:
-                               mix/tokens 330 -> 461 MiB (was 333 -> 822), mix/shards alone 330
-                               -> 451 (was 371 -> 907 after the other mix stages); what still
-                               grows is the tokenizer's training sample (capped by
-                               tokenizer.sample_documents x sample_max_chars) and one
-                               batch_documents batch of texts the shard writer keeps as Arrow
-                               for a Parquet twin's row group (full from about 2,000 documents a
-                               file: K=10 here)
-Where the time goes (py-spy, K=1): mix/tokens is the HF tokenizer's encode itself (its
-pre-tokenizer regex; ~1.6 MB/s per core measured apart, Python overhead small); all/decontam is
-the pure-Python n-gram lookup (classifiers/decontam/ngrams.py NgramIndex.find_all, symbol_tokens,
-words); github/documents is gzip reading plus Parquet writing of kept and dropped files
-(StoryStep._write_drops, from_pylist, zstd); mix/tokenizer is BPE training.
+Measured on a shared 2-core CPU machine, --workers 1, other jobs running (load 0.0-1.4; the same
+build moves by about 20% between runs), K=1: 33.2 MiB unpacked, 2,109 files -> 641 documents,
+3.0M tokens.
+  plain read (anchor)          190-232 MiB/s per core
+  GitHub path, raw input       9.4-10.7 MiB/s per core at K=1, 14-16 at K=3 to 30
+  whole build, raw input       K=1: 3.2-3.8 MiB/s per core (8.7-10.4 s; was 2.1, 16.1 s, before
+                               the shard path's ids went through tiktoken's encoder)
+                               K=3 / 10 / 30 (102 / 341 / 1,031 MiB): 4.9-5.6 / 5.6-6.4 / 6.3:
+                               the fixed costs (process start-up 1.4-2.0 s, BPE training, which
+                               grows only until tokenizer.sample_documents) weigh less as the
+                               input grows
+  per stage, MiB/s per core    K=1: documents 19 (net 25-28), langid 30-36, files 27-43,
+                               samples 28-34, secrets 20-21, dedup-signatures 34-49, dedup
+                               96-120, decontam 15-17 (net 24-25), tokens 7.4-9.6 (was 1.5-1.8)
+                               K=10: documents 35-42, langid 50-56, files 37-48, samples 30-32,
+                               secrets 18-22, dedup-signatures 42-44, decontam 19-21, tokens
+                               8.1-10.2
+  fixed cost per stage         median 0.02-0.03 s; github/documents 0.39-0.56 s (once per
+                               process: pyarrow's first list conversion imports pandas, 0.2-0.3 s,
+                               and the licence classifier loads its data, 0.1-0.3 s),
+                               all/decontam 0.20-0.25 s (the benchmark index, now once per
+                               process), the rest <= 0.06 s; + 1.4-2.0 s process start-up
+  peak RSS of the tree         K=1/3/10/30: 454/560/702/864 MiB and, in another run, 463/573/704
+                               at K=1/3/10: under 1 GiB at 1 GiB of input, one process
+                               (--workers 1) holding every stage in turn. The mix stages stream
+                               (texts read 32 rows and tokenized 4 Mi characters at a time, the
+                               plan and the shard writer holding numbers) and add at most 32-63
+                               MiB to what the process holds when they start; the growth is the
+                               earlier stages' (all/decontam 403/493/704 MiB, all/dedup
+                               383/464/628) and BPE training's sample
+Where the time goes (py-spy and cProfile, K=1): mix/tokenizer is BPE training on the sample;
+mix/tokens is tiktoken's encoder (corpus/mix/rank_encoder.py, the same ids as HF tokenizers' at
+about 6x its speed) and FIM's second encoding of a document whole; github/documents is gzip
+reading plus Parquet writing of kept and dropped files; all/decontam is the Aho-Corasick pass
+over each document's joined tokens and the per-process index build.
 """
 
 from __future__ import annotations
