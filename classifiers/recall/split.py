@@ -28,6 +28,7 @@ from typing import Protocol
 import regex
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from corpus.core.byte_level import BYTE_TO_CHAR
 from corpus.core.errors import UserError
 
 #: pages are truncated before splitting; the head of a page decides its class, the tail adds cost
@@ -55,23 +56,6 @@ class Splitter(Protocol):
     def split_batch(self, texts: Sequence[str]) -> list[list[str]]: ...
 
     def lines(self, texts: Sequence[str]) -> list[str]: ...
-
-
-def _byte_level_alphabet() -> dict[int, str]:
-    """GPT-2's byte-to-character map, which `ByteLevel` uses: printable bytes stand for
-    themselves, the others (space, controls, ...) move to U+0100 onwards, so no piece holds
-    whitespace."""
-    printable = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
-    table = {b: chr(b) for b in printable}
-    shifted = 0
-    for b in range(256):
-        if b not in table:
-            table[b] = chr(256 + shifted)
-            shifted += 1
-    return table
-
-
-_BYTE_LEVEL = _byte_level_alphabet()
 
 
 def _is_trained_layout(tokenizer) -> bool:
@@ -193,7 +177,7 @@ class BpeSplitter:
         missing = [w for w in unique if w not in cache]
         tokenize = self.tokenizer.model.tokenize
         for word in missing:
-            chars = "".join([_BYTE_LEVEL[b] for b in word.encode("utf-8")])
+            chars = "".join([BYTE_TO_CHAR[b] for b in word.encode("utf-8")])
             pieces = " ".join(tok.value for tok in tokenize(chars))
             cache[word] = pieces
             self._empty_pieces |= not pieces

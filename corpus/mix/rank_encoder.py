@@ -35,24 +35,12 @@ import numpy as np
 import tiktoken
 from loguru import logger
 
+from corpus.core.byte_level import CHAR_TO_BYTE
+
 #: (tokenizers, tiktoken) releases whose regex classes were compared on every code point.
 CHECKED_RELEASES = {("0.23.3", "0.14.0")}
 
 _CJK_CLASS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}"
-
-#: Letters of the byte-level alphabet in byte order (GPT-2's map: printable bytes stand for
-#: themselves, the rest are shifted past U+0100).
-_PRINTABLE = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
-
-
-def _byte_alphabet() -> dict[str, int]:
-    chars = {b: chr(b) for b in _PRINTABLE}
-    shifted = 0
-    for b in range(256):
-        if b not in chars:
-            chars[b] = chr(256 + shifted)
-            shifted += 1
-    return {c: b for b, c in chars.items()}
 
 
 def gap_class(extra_numeric: str) -> str:
@@ -95,10 +83,9 @@ def why_not(spec: dict) -> str | None:
         return "byte_fallback is set"
     if spec.get("normalizer") is not None:
         return "it has a normalizer"
-    alphabet = _byte_alphabet()
     vocab: dict[str, int] = model.get("vocab") or {}
     merges = model.get("merges") or []
-    if any(vocab.get(c) != i for i, c in enumerate(_alphabet_in_id_order(vocab, alphabet))):
+    if any(vocab.get(c) != i for i, c in enumerate(_alphabet_in_id_order(vocab))):
         return "its first 256 ids are not the byte alphabet"
     if len(vocab) != 256 + len(merges):
         return "its vocabulary is not the byte alphabet plus one token per merge"
@@ -112,9 +99,9 @@ def why_not(spec: dict) -> str | None:
     return None
 
 
-def _alphabet_in_id_order(vocab: dict[str, int], alphabet: dict[str, int]) -> list[str]:
+def _alphabet_in_id_order(vocab: dict[str, int]) -> list[str]:
     base = sorted((i, c) for c, i in vocab.items() if i < 256)
-    if len(base) != 256 or {c for _, c in base} != set(alphabet):
+    if len(base) != 256 or {c for _, c in base} != set(CHAR_TO_BYTE):
         return ["\0"]  # cannot match: makes the caller report the alphabet
     return [c for _, c in base]
 
@@ -131,8 +118,7 @@ def build(
     if reason is not None:
         logger.info(f"{source}: token ids through HF tokenizers ({reason})")
         return None
-    alphabet = _byte_alphabet()
-    ranks = {bytes(alphabet[ch] for ch in tok): i for tok, i in spec["model"]["vocab"].items()}
+    ranks = {bytes(CHAR_TO_BYTE[ch] for ch in tok): i for tok, i in spec["model"]["vocab"].items()}
     placeholders = {t["content"]: t["id"] for t in spec.get("added_tokens") or [] if not t.get("special")}
     encoding = tiktoken.Encoding(
         name=f"coderforge:{source}",
@@ -154,10 +140,11 @@ def build(
 def _probe_texts(spec: dict, probe: str) -> list[str]:
     """The round-trip text, the placeholders in context and 2,000 vocabulary strings in a seeded
     order (pieces that are whole tokens, tokens that meet across merge boundaries)."""
-    alphabet = _byte_alphabet()
     tokens = sorted(spec["model"]["vocab"], key=spec["model"]["vocab"].get)
     rng = random.Random(0)
     picked = rng.sample(tokens, min(2_000, len(tokens)))
-    words = bytes(b for tok in picked for b in (alphabet[c] for c in tok)).decode("utf-8", errors="replace")
+    words = bytes(b for tok in picked for b in (CHAR_TO_BYTE[c] for c in tok)).decode(
+        "utf-8", errors="replace"
+    )
     added = " ".join(t["content"] for t in spec.get("added_tokens") or [] if not t.get("special"))
     return [probe, words, f"x{added}y {added}"]
