@@ -97,8 +97,9 @@ def test_ten_percent_sample_projects_the_whole_build(projected_and_built) -> Non
 
 def test_demo_estimate_prints_the_table() -> None:
     proc = run_cli(
-        "estimate", str(DEMO_RECIPE), "--sample-bytes", "1", "--no-fixed-cost-build", "--cores", "4"
-    )
+        "estimate", str(DEMO_RECIPE), "--sample-bytes", "1", "--no-fixed-cost-build", "--cores", "4",
+        "--repeat", "1",
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     for stage in ("github/documents", "commoncrawl/recall", "all/decontam", "mix/shards", "whole build"):
