@@ -213,6 +213,31 @@ def group_tokens(output: Path) -> dict[tuple[str, str], float]:
     return out
 
 
+#: one core per stage: one thread for the numeric libraries, and the tokenizers library trains in
+#: its calling thread (a Rayon pool of one thread still costs BPE training 30-50% more CPU than no
+#: pool, and an amount that varies with what else the machine runs)
+MEASURING_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "RAYON_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "COLUMNS": "200",
+}
+
+
+def trained_sample(output: Path) -> tuple[float, float]:
+    """(documents, characters) the BPE trained on, from the tokenizer stage's stats; (0, 0) when
+    the recipe gives a tokenizer instead of training one."""
+    path = output / "mix" / "tokenizer" / "stats.json"
+    if not path.is_file():
+        return 0.0, 0.0
+    docs = chars = 0.0
+    for step in json.loads(path.read_text()):
+        stats = step.get("stats", {}) if isinstance(step, dict) else {}
+        docs += float((stats.get("sample_documents") or {}).get("total", 0))
+        chars += float((stats.get("sample_chars") or {}).get("total", 0))
+    return docs, chars
+
+
 def measure_build(
     name: str,
     raw_recipe: dict,
@@ -226,7 +251,7 @@ def measure_build(
     recipe_path = work / f"{name}.yaml"
     atomic_write_text(str(recipe_path), yaml.safe_dump(raw_recipe, sort_keys=False))
     log = work / f"{name}.log"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "RAYON_NUM_THREADS": "1", "COLUMNS": "200"}
+    env = {**os.environ, **MEASURING_ENV}
     cmd = [*coderforge_command(), "build", str(recipe_path), "--workers", "1"]
     runs = max(1, opts.repeat)
     console.print(
@@ -258,6 +283,7 @@ def measure_build(
         planned_tokens=float(mix.get("planned_total_tokens") or 0),
         group_tokens=group_tokens(out),
     )
+    measured.trained_documents, measured.trained_chars = trained_sample(out)
     measured.analysis["token_dtype"] = (manifest.get("tokenizer") or {}).get("dtype", "uint16")
     return measured
 
@@ -392,6 +418,7 @@ def _estimate(recipe_path: Path, opts: EstimateOptions, console: Console, work: 
             source=s,
             max_bytes=int(gh["max_file_bytes"]),
             skip_generated=bool(gh["curation"]["skip_generated"]),
+            join=tuple(joined["languages"]) if (joined := gh["curation"]["samples"])["enabled"] else (),
         )
         picked[s] = sampled.units
         if sampled.of_files:

@@ -11,10 +11,12 @@ per unit. u is
 - the stages over all sources (`all/*`, `mix/tokens`): the bytes entering them, which at full
   scale is each source's output in the sample times that source's full/sample ratio (sources
   that drop most of their input, the crawl, weigh what they keep);
-- `mix/tokenizer`: the bytes of the documents it trains on (all that enter, or the share of them
-  that `sample_documents` documents hold). Bytes, not documents: a sample of files from every
-  repository joins fewer files into each repository-level document than the whole does (the
-  real-code corpus's sample had twice the documents per byte), and BPE training reads words;
+- `mix/tokenizer`: the characters BPE training reads: `sample_documents` documents at most, each
+  cut at `sample_max_chars`. At full scale that is the sample's characters per trained document
+  times the documents the full build would train on. Measured on the real-code corpus, training
+  time is close to a straight line in these characters (0.70 µs a character on a 0.5M-character
+  sample, 0.65 on the whole corpus's 3.7M), where bytes entering the mix or documents are not:
+  the same bytes in many small documents cost twice as much;
 - `mix/shards`: the tokens the plan writes (a `total_tokens` budget fixes it).
 
 Counts (bytes, documents, tokens) scale with u in proportion, as do drop ratios; disk is fitted
@@ -26,8 +28,8 @@ times the sample, is projected as measured and flagged, with the most the resolu
 apart: taking that most for every such stage made a 10% sample of the real-code corpus project
 25-40% over the whole build, most of it from stages of a tenth of a second.
 
-Two things grow slower than their input and are fitted through the two builds in √u instead: a
-task's peak memory (against u per task) and BPE training. Larger inputs bring larger single files
+A task's peak memory grows slower than its input and is fitted through the two builds in √u
+against u per task instead. Larger inputs bring larger single files
 and repositories and longer tables, not proportionally more held at once; on the real-code corpus
 (benchmarks/bench_build.py --scale 3 10: 435, 612, 955 MiB at 1x, 3x, 10x) the square root
 through the first two gives 952 MiB for the third, a straight line 1,225 and a logarithm 801.
@@ -58,6 +60,9 @@ class Measured:
     planned_tokens: float = 0.0
     #: tokens available to the mix per (document group, source)
     group_tokens: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: documents and characters the BPE trained on (the tokenizer stage's stats)
+    trained_documents: float = 0.0
+    trained_chars: float = 0.0
 
     @property
     def stages(self) -> dict[str, dict]:
@@ -83,8 +88,10 @@ class Fit:
         """The line through (u, t) of the tiny build and of the sample, never with a negative fixed
         cost or slope (noise on a shared machine); one point alone is all slope."""
         us, ts = sample
+        if us <= 0:  # nothing it grows with (a given tokenizer, no training): as measured
+            return cls(ts, 0.0)
         if tiny is None or us <= tiny[0]:
-            return cls(0.0, ts / us if us > 0 else 0.0)
+            return cls(0.0, ts / us)
         ut, tt = tiny
         slope = max(0.0, (ts - tt) / (us - ut))
         return cls(max(0.0, ts - slope * us), slope)
@@ -92,7 +99,7 @@ class Fit:
 
 def sqrt_fit(tiny: tuple[float, float] | None, sample: tuple[float, float], at: float) -> float:
     """v(u) = v_s + k·(√u − √u_s) through both points (k ≥ 0), evaluated at `at`: for what grows
-    slower than its input (a task's peak memory, BPE training; see the module's docstring)."""
+    slower than its input (a task's peak memory; see the module's docstring)."""
     us, vs = sample
     if tiny is None or us <= tiny[0]:
         return vs
@@ -187,9 +194,12 @@ def _axis(label: str, raw: dict[str, int], entering: float, planned: float, trai
     return entering
 
 
-def _trained(entering: float, documents: float, cap: int) -> float:
-    """Bytes the BPE trains on: those entering the mix, or the share `cap` documents hold of them."""
-    return entering * min(1.0, cap / documents) if documents > 0 else entering
+def _trained(build: Measured, documents: float, cap: int) -> float:
+    """Characters the BPE reads when `documents` enter the mix: the build's characters per trained
+    document for each of at most `cap` documents."""
+    if build.trained_documents <= 0:
+        return 0.0
+    return build.trained_chars / build.trained_documents * min(float(cap), documents)
 
 
 def plan_tokens(build: Measured, factors: dict[str, float], target: Target) -> dict[str, dict[str, float]]:
@@ -234,21 +244,16 @@ def project(sample: Measured, tiny: Measured | None, target: Target) -> Projecti
         cap = target.sample_documents
         grow = entering_f / entering_s if entering_s else 1.0
         docs_s = float(row["documents_in"])
-        u_s = _axis(label, sample.raw, entering_s, sample.planned_tokens, _trained(entering_s, docs_s, cap))
-        u_f = _axis(label, target.raw, entering_f, planned_f, _trained(entering_f, docs_s * grow, cap))
+        u_s = _axis(label, sample.raw, entering_s, sample.planned_tokens, sample.trained_chars)
+        u_f = _axis(label, target.raw, entering_f, planned_f, _trained(sample, docs_s * grow, cap))
         t_row = tiny_stages.get(label)
         t_point = None
         if t_row is not None and tiny is not None:
-            trained_t = _trained(entering_t, float(t_row["documents_in"]), cap)
             t_point = (
-                _axis(label, tiny.raw, entering_t, tiny.planned_tokens, trained_t),
+                _axis(label, tiny.raw, entering_t, tiny.planned_tokens, tiny.trained_chars),
                 core_seconds(t_row),
             )
         fit = Fit.through(t_point, (u_s, core_seconds(row)))
-        if label.endswith("/tokenizer"):  # BPE training grows slower than its input
-            fit = Fit(
-                fit.fixed, (sqrt_fit(t_point, (u_s, core_seconds(row)), u_f) - fit.fixed) / max(u_f, 1.0)
-            )
         scale = u_f / u_s if u_s else 1.0
         tasks = target.tasks if row["tasks"] > 1 else 1
         if tasks == 1:  # one task in the sample; the full recipe may run its parallel form
@@ -257,7 +262,7 @@ def project(sample: Measured, tiny: Measured | None, target: Target) -> Projecti
         grew = core_seconds(row) - (t_point[1] if t_point else 0.0)
         resolved = (fit.per_unit > 0 and grew >= RESOLUTION_S) or u_f <= u_s * 10
         bound = 0.0
-        if not resolved and t_point is not None and u_s > t_point[0] and not label.endswith("/tokenizer"):
+        if not resolved and t_point is not None and u_s > t_point[0]:
             # growth under the sampling resolution: projected as measured (the least of --repeat
             # builds), and the most it can be is said apart, so that a column of such stages does
             # not add up to an estimate that is all upper bounds
@@ -323,7 +328,7 @@ def project(sample: Measured, tiny: Measured | None, target: Target) -> Projecti
     if reach > 100:
         notes.append(
             f"the full inputs are {reach:,.0f} times the sample: rates and drops are the sample's, memory "
-            "and BPE training are extrapolated that far; read the figures as orders of magnitude"
+            "is extrapolated that far; read the figures as orders of magnitude"
         )
     return Projection(target.cores, rows, startup, manifest, tokens, shards_bytes, factors, notes)
 

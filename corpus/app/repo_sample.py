@@ -1,11 +1,12 @@
-"""A share of every repository's files, written as sample archives for `coderforge estimate`.
+"""A share of a GitHub source's files, across its repositories, written as sample archives for
+`coderforge estimate`.
 
 A sample of whole repositories is only as typical as the few it holds: 10% of the real-code corpus
 is 2 of its 15 repositories, and what a repository sends on to the later stages per byte of its
 archive ranges from nothing (a package of generated C and pickled docs) to nearly all of it. Most
 of a corpus's bytes can sit in a handful of files that the reader drops (an amalgamated header,
 a pickle, a Cython-generated module): no whole-file sample of 10% holds a tenth of a 6 MB file.
-So the sample takes files from every repository, and says how much of the source it stands for by
+So the sample takes files from across the repositories, and says how much of the source it stands for by
 what the later stages grow with rather than by raw bytes:
 
 - Every file of a repository is read once here and weighed by the bytes the reader's own file
@@ -13,11 +14,23 @@ what the later stages grow with rather than by raw bytes:
   generated or minified by path, content or banner; language identification is left to the
   build). Files the reader refuses before reading them (links, special files, files over
   `max_file_bytes`) are left out of the sample: they cost the build a drop record, not work.
-- Within a repository the files the rules keep and the ones they drop are picked apart, each
-  sorted by size and cut into consecutive runs of 1/fraction files, and one file is taken from
-  each run, chosen by a hash of the seed, the source, the repository and the run's first path
-  (`pick_files`). The sample then holds the fraction of each repository's files, large and small
-  alike, and every file has the same chance to be in it.
+- The build joins the files of a repository's Python, Java, C#, C and C++ (the recipe's
+  `curation.samples.languages`) into one document per import-connected component, cut into
+  pieces of at most `max_sample_tokens`. Whatever the sample takes, it takes such a component
+  whole (its import graph is worked out here with the build's own `dependencies`), so that the
+  sample's documents are the whole build's documents and not fragments of them: ten percent of
+  the files of a component have few imports among them, and joined they would make many small
+  documents. The stages after the join pay per document as well as per byte, and MinHash, FIM
+  and the shard writer pay less per byte on long documents; a sample of fragments had twice the
+  documents per byte of the whole real-code corpus and projected those stages at two to four
+  times their measured cost.
+- The pieces the sample draws from (a joined component, or any other single file) of all
+  repositories together are picked apart into those the rules keep and those they drop, each
+  sorted by size and cut into consecutive runs of 1/fraction pieces, and one piece is taken from
+  each run, chosen by a hash of the seed, the source, the repository and the piece's first path
+  (`pick_pieces`). Every piece has the same chance to be in the sample, large and small alike,
+  and the few large components of a corpus (most of its joined bytes sit in a handful of them)
+  come in the sample in their share rather than by the luck of a draw per repository.
 - The sample stands for `raw x kept_sample / kept_all` bytes of the source (`raw`: the archive
   bytes of the repositories it was drawn from), so the projection's full/sample ratio is the ratio
   of kept bytes: a sample that happens to hold the one large header the reader drops is not
@@ -48,6 +61,7 @@ from corpus.app.sampling import Unit
 from corpus.core.atomic import atomic_open
 from corpus.core.errors import UserError
 from corpus.github import linguist
+from corpus.github.dependencies import FAMILY, components, dependencies, is_python_config, sample_language
 from corpus.github.linguist_generated import generated_banner
 from corpus.github.repo_reader import (
     LFS_POINTER,
@@ -78,6 +92,18 @@ class RepoFiles:
     files: list[RepoFile]
     commit: str | None = None
     license: str | None = None  # from its licence files, when the entry names none
+    #: the import-connected components of more than one file the build will join (paths, sorted)
+    joined: list[tuple[str, ...]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """What the sample takes whole or leaves: a joined component, or one file."""
+
+    repo: str
+    paths: tuple[str, ...]
+    size: int
+    kept: int
 
 
 @dataclass
@@ -95,27 +121,32 @@ class FileSample:
         return sum(u.size for u in self.units)
 
 
-def kept_bytes(raw: RawFile, skip_generated: bool = True) -> int:
-    """The bytes of a file the reader keeps by its file rules (see the module's docstring): the
+def kept_text(raw: RawFile, skip_generated: bool = True) -> str | None:
+    """The text of a file the reader keeps by its file rules (see the module's docstring): the
     same checks, in the same order, as `GithubRepoReader._document`, without language
-    identification; 0 for a file they drop."""
+    identification; None for a file they drop."""
     if raw.refusal is not None or raw.data is None:
-        return 0
+        return None
     data = raw.data
     if raw.size is not None or b"\x00" in data or data.startswith(LFS_POINTER):
-        return 0  # `size` is set only when a NUL in the first bytes cut the read short
+        return None  # `size` is set only when a NUL in the first bytes cut the read short
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return 0
+        return None
     if not text or text.isspace():
-        return 0
+        return None
     if skip_generated and (
         linguist.classify_content(raw.path, text)
         or generated_banner(raw.path, text, prose=is_code_text(raw.path))
     ):
-        return 0
-    return len(data)
+        return None
+    return text
+
+
+def kept_bytes(raw: RawFile, skip_generated: bool = True) -> int:
+    """The bytes of a file the reader keeps by its file rules; 0 for a file they drop."""
+    return len(raw.data or b"") if kept_text(raw, skip_generated) is not None else 0
 
 
 def _location(unit: Unit) -> tuple[str, str]:
@@ -139,52 +170,86 @@ def _iterate(unit: Unit, max_bytes: int, skip_generated: bool, info: dict[str, A
     return iter_tar(path, max_bytes, info, skip)
 
 
-def read_repository(unit: Unit, max_bytes: int, skip_generated: bool = True) -> RepoFiles:
-    """Every file of a repository with the bytes the reader's rules keep of it."""
+def read_repository(
+    unit: Unit, max_bytes: int, skip_generated: bool = True, join: tuple[str, ...] = ()
+) -> RepoFiles:
+    """Every file of a repository with the bytes the reader's rules keep of it, and the components
+    the build will join of the files in the `join` languages (told by extension, as the build
+    tells a file that language identification left untagged)."""
     info: dict[str, Any] = {}
     files: list[RepoFile] = []
     seen: set[str] = set()
+    families: dict[str, dict[str, str]] = {}  # family -> path -> text, of the files to join
+    configs: dict[str, str] = {}
     try:
         for raw in _iterate(unit, max_bytes, skip_generated, info):
             if raw.refusal is not None or raw.data is None or raw.path in seen:
                 continue  # dropped before it is read (or a repeated member): no work to sample
             seen.add(raw.path)
             size = raw.size if raw.size is not None else len(raw.data)
-            files.append(RepoFile(raw.path, size, kept_bytes(raw, skip_generated)))
+            text = kept_text(raw, skip_generated)
+            files.append(RepoFile(raw.path, size, len(raw.data) if text is not None else 0))
+            if text is None or not join:
+                continue
+            if is_python_config(raw.path):
+                configs[raw.path] = text
+            language = sample_language(raw.path, None)
+            if language in join:
+                families.setdefault(FAMILY[language], {})[raw.path] = text
     except (OSError, EOFError, tarfile.TarError, ValueError) as e:
         raise UserError(f"sources.github: cannot read repository {unit.key} to sample it ({e})") from None
+    joined = [
+        tuple(group)
+        for family in sorted(families)
+        for group in components(families[family], dependencies(family, families[family], configs))
+        if len(group) > 1
+    ]
     entry = unit.entry if isinstance(unit.entry, dict) else {}
     license = None if entry.get("license") else info.get("license")
-    return RepoFiles(unit, files, info.get("commit"), license)
+    return RepoFiles(unit, files, info.get("commit"), license, joined)
+
+
+def pieces(repo: RepoFiles) -> list[Piece]:
+    """A repository's joined components, each one piece, and every other file a piece of its own."""
+    by_path = {f.path: f for f in repo.files}
+    out: list[Piece] = []
+    grouped: set[str] = set()
+    for group in repo.joined:
+        members = [by_path[p] for p in group]
+        out.append(Piece(repo.unit.key, group, sum(f.size for f in members), sum(f.kept for f in members)))
+        grouped.update(group)
+    out.extend(Piece(repo.unit.key, (f.path,), f.size, f.kept) for f in repo.files if f.path not in grouped)
+    return out
 
 
 def _rank(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256("\0".join(map(str, parts)).encode()).digest()[:8], "big")
 
 
-def pick_files(files: list[RepoFile], fraction: float, seed: int, source: str, repo: str) -> list[str]:
-    """Paths of `fraction` of a repository's files: the kept and the dropped apart, each sorted by
-    size (largest first, ties by a hash of the path), cut into runs of 1/fraction files, one file
-    of each run chosen by a hash of the seed and the run's first path (see the module's
-    docstring). Runs are measured in file positions, so a fraction whose inverse is not whole
-    still gives every file the same chance."""
+def pick_pieces(all_pieces: list[Piece], fraction: float, seed: int, source: str) -> list[Piece]:
+    """`fraction` of the pieces: those the rules keep and those they drop apart, each sorted by size
+    (largest first, ties by a hash of the repository and first path), cut into runs of 1/fraction
+    pieces, one piece of each run chosen by a hash of the seed and the run's first piece (see the
+    module's docstring). Runs are measured in positions, so a fraction whose inverse is not whole
+    still gives every piece the same chance."""
     if fraction >= 1:
-        return [f.path for f in files]
+        return list(all_pieces)
     if fraction <= 0:
         return []
     width = 1.0 / fraction
-    chosen: dict[str, None] = {}
-    for part in ([f for f in files if f.kept], [f for f in files if not f.kept]):
-        ordered = sorted(part, key=lambda f: (-f.size, _rank(seed, source, repo, f.path)))
+    chosen: list[Piece] = []
+    for part in ([p for p in all_pieces if p.kept], [p for p in all_pieces if not p.kept]):
+        ordered = sorted(part, key=lambda p: (-p.size, _rank(seed, source, p.repo, p.paths[0]), p.repo))
         run = 0
         while int(run * width) < len(ordered):
             start = run * width
-            draw = _rank(seed, source, repo, "run", ordered[int(start)].path) / 2**64
+            first = ordered[int(start)]
+            draw = _rank(seed, source, first.repo, "run", first.paths[0]) / 2**64
             at = int(start + width * draw)
             if at < len(ordered):  # the last run, shorter than the others, is taken as often
-                chosen[ordered[at].path] = None
+                chosen.append(ordered[at])
             run += 1
-    return list(chosen)
+    return chosen
 
 
 def archive_name(repo: str) -> str:
@@ -225,12 +290,14 @@ def sample_repositories(
     source: str = "github",
     max_bytes: int = 1_000_000,
     skip_generated: bool = True,
+    join: tuple[str, ...] = (),
 ) -> FileSample:
-    """`fraction` of every repository's files, as sample archives under `folder` (see the module's
-    docstring); at a fraction of 1 or more, the repositories themselves."""
+    """`fraction` of the source's files, whole joined components and single files, as sample
+    archives under `folder` (see the module's docstring); `join`: the languages the build joins
+    into repository-level documents. At a fraction of 1 or more, the repositories themselves."""
     if fraction >= 1 or not units:
         return FileSample(list(units), repositories=len(units))
-    repos = [read_repository(u, max_bytes, skip_generated) for u in units]
+    repos = [read_repository(u, max_bytes, skip_generated, join) for u in units]
     kept_all = sum(f.kept for r in repos for f in r.files)
 
     def weight(f: RepoFile) -> int:
@@ -238,17 +305,17 @@ def sample_repositories(
 
     whole = sum(weight(f) for r in repos for f in r.files)
     raw = sum(u.size for u in units)
-    picks = {r.unit.key: pick_files(r.files, fraction, seed, source, r.unit.key) for r in repos}
-    if not any(picks.values()):  # under one file per repository: still one, one the rules keep
-        candidates = [(r, f) for r in repos for f in r.files if f.kept] or [
-            (r, f) for r in repos for f in r.files
-        ]
-        if candidates:
-            repo, first = min(candidates, key=lambda rf: _rank(seed, source, rf[0].unit.key, rf[1].path))
-            picks[repo.unit.key] = [first.path]
+    every = [p for r in repos for p in pieces(r)]
+    picked = pick_pieces(every, fraction, seed, source)
+    if not picked and every:  # under one piece in all: still one, one the rules keep
+        candidates = [p for p in every if p.kept] or every
+        picked = [min(candidates, key=lambda p: _rank(seed, source, p.repo, p.paths[0]))]
+    picks: dict[str, set[str]] = {}
+    for piece in picked:
+        picks.setdefault(piece.repo, set()).update(piece.paths)
     sample = FileSample(repositories=len(repos), of_files=sum(len(r.files) for r in repos))
     for repo in repos:
-        paths = set(picks[repo.unit.key])
+        paths = picks.get(repo.unit.key)
         if not paths:
             continue
         dest = os.path.join(folder, archive_name(repo.unit.key))
