@@ -224,18 +224,20 @@ MEASURING_ENV = {
 }
 
 
-def trained_sample(output: Path) -> tuple[float, float]:
-    """(documents, characters) the BPE trained on, from the tokenizer stage's stats; (0, 0) when
-    the recipe gives a tokenizer instead of training one."""
+def trained_sample(output: Path) -> tuple[float, float, float]:
+    """(documents, characters, seconds) of BPE training, from the tokenizer stage's stats (its
+    step times the training alone); zeros when the recipe gives a tokenizer instead."""
     path = output / "mix" / "tokenizer" / "stats.json"
     if not path.is_file():
-        return 0.0, 0.0
-    docs = chars = 0.0
+        return 0.0, 0.0, 0.0
+    docs = chars = seconds = 0.0
     for step in json.loads(path.read_text()):
         stats = step.get("stats", {}) if isinstance(step, dict) else {}
         docs += float((stats.get("sample_documents") or {}).get("total", 0))
         chars += float((stats.get("sample_chars") or {}).get("total", 0))
-    return docs, chars
+        times = step.get("time_stats") if isinstance(step, dict) else None
+        seconds += float(times.get("total", 0)) if isinstance(times, dict) and chars else 0.0
+    return docs, chars, seconds
 
 
 def measure_build(
@@ -283,7 +285,7 @@ def measure_build(
         planned_tokens=float(mix.get("planned_total_tokens") or 0),
         group_tokens=group_tokens(out),
     )
-    measured.trained_documents, measured.trained_chars = trained_sample(out)
+    measured.trained_documents, measured.trained_chars, measured.trained_seconds = trained_sample(out)
     measured.analysis["token_dtype"] = (manifest.get("tokenizer") or {}).get("dtype", "uint16")
     return measured
 
@@ -407,19 +409,18 @@ def _estimate(recipe_path: Path, opts: EstimateOptions, console: Console, work: 
         if s != "github":
             picked[s] = pick(size.units, goals[s], seed, s)
             continue
-        # files from every repository (corpus.app.repo_sample), read as the build will read them
+        # files from across the repositories, joined components whole (corpus.app.repo_sample), read
+        # as the build will read them
         gh = sections.get("github") or sampled_from.model_dump(mode="json")["sources"]["github"]
         local = sum(u.size for u in size.units)
-        sampled = sample_repositories(
-            size.units,
-            goals[s] / local if local else 1.0,
-            seed,
-            str(work / "sample-inputs" / s),
+        share = goals[s] / local if local else 1.0
+        rules = dict(
             source=s,
             max_bytes=int(gh["max_file_bytes"]),
             skip_generated=bool(gh["curation"]["skip_generated"]),
             join=tuple(joined["languages"]) if (joined := gh["curation"]["samples"])["enabled"] else (),
         )
+        sampled = sample_repositories(size.units, share, seed, str(work / "sample-inputs" / s), **rules)
         picked[s] = sampled.units
         if sampled.of_files:
             files[s] = (sampled.files, sampled.of_files)

@@ -11,28 +11,24 @@ from pathlib import Path
 import pytest
 
 from corpus.app.cli import main
-from corpus.app.estimate import MEASURING_ENV
+from corpus.app.estimate import MEASURING_ENV, least_time
 from corpus.app.measure import analyse, coderforge_command, run_measured
+from corpus.app.projection import core_seconds
 from corpus.app.sampling import Unit, parse_size, pick
 from tests.conftest import DEMO_RECIPE, REPO, one_line_error, run_cli
 
 FULL_RECIPE = REPO / "recipes" / "deepseek-coder-v2.yaml"
 #: peak memory of a task, projected from 10% of the real-code corpus to all of it. The sample takes
-#: a tenth of the files of every repository (corpus.app.repo_sample); measured on a shared 2-core
-#: machine, memory came out 9-15% above the whole build's peak in seven runs compared in full.
+#: a tenth of the corpus's files, joined components whole (corpus.app.repo_sample); measured on a
+#: shared 2-core machine, memory came out 7-15% above the whole build's peak.
 MEMORY_TOLERANCE = 0.25
-#: time, likewise, as a share of the whole build's CPU seconds. The goal is 25%; it is not met.
-#: Each sample build runs twice (a stage's least time counts), the build counts each stage's CPU
-#: itself, and stages that grow less than the sampling resolution are projected as measured, not
-#: at their upper bound. Measured so on a shared 2-core machine (load 1.0-2.0): 3% to 55% over in
-#: 12 runs, 7 of them within 25%. It leans over because the sample costs more per byte than the
-#: whole: a tenth of each repository's files joins into repository-level documents half the size,
-#: so the sample carries twice the documents per byte, and the stages after github/samples (the
-#: secrets anchors, MinHash, decontamination, FIM's split, the shard writer) pay per document as
-#: well as per byte, which a projection along bytes multiplies by ten. A stage whose cost starts
-#: with its first real documents adds to it. A per-document term needs the whole corpus's
-#: document count after the repository-level join, which the sample cannot give.
-TIME_TOLERANCE = 0.75
+#: time, likewise, against the whole build measured as the estimate measures its own builds: twice,
+#: each stage at its least CPU time (corpus.app.estimate.least_time). The goal is 25%. Measured on
+#: a shared 2-core machine (load 0.9-1.2), the projection came out 20%, 24% and 29% over. What
+#: is left over: the stages of a tenth of a second (files, samples, langid) cost more per byte in
+#: the sample than in the whole, and a 10% sample of heavy-tailed per-file costs (one file can
+#: be half of langid's work) either holds such a file or not.
+TIME_TOLERANCE = 0.5
 
 # ---------------------------------------------------------------- the real-code corpus
 
@@ -53,12 +49,21 @@ def projected_and_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict,
     )  # fmt: skip
     assert not never.exists()  # the recipe's own output is never written
     projected = json.loads((est_dir / "estimate.json").read_text())
-    full = tmp / "full"
     env = {**os.environ, **MEASURING_ENV}
-    cmd = [*coderforge_command(), "build", str(recipe), "--workers", "1", "--output", str(full)]
-    build, rc = run_measured(cmd, full, 1, log=tmp / "full.log", env=env, cwd=REPO)
-    assert rc == 0, (tmp / "full.log").read_text()[-2000:]
-    return projected, analyse(build, None, 0.05), est_dir
+    runs = []
+    for i in range(2):  # as the estimate builds its sample: twice, each stage at its least time
+        full = tmp / f"full-{i}"
+        cmd = [*coderforge_command(), "build", str(recipe), "--workers", "1", "--output", str(full)]
+        build, rc = run_measured(cmd, full, 1, log=tmp / "full.log", env=env, cwd=REPO)
+        assert rc == 0, (tmp / "full.log").read_text()[-2000:]
+        runs.append(analyse(build, None, 0.05))
+    return projected, least_time(runs), est_dir
+
+
+def whole_cpu(analysis: dict) -> float:
+    """A build's CPU seconds as the projection adds them up: start-up, each stage, the manifest."""
+    stages = sum(core_seconds(row) for row in analysis["stages"])
+    return analysis["startup_cpu_s"] + stages + analysis["manifest_exit_cpu_s"]
 
 
 def _off(projected: float, measured: float) -> float:
@@ -79,9 +84,9 @@ def test_ten_percent_sample_projects_the_whole_build(projected_and_built) -> Non
     )
     # time on a core of its own: the whole build's CPU seconds, start-up and manifest included
     # (its wall time on a machine others share can be several times that)
-    assert _off(projected["wall_s"], measured["cpu_s"]) < TIME_TOLERANCE, (
+    assert _off(projected["wall_s"], whole_cpu(measured)) < TIME_TOLERANCE, (
         projected["wall_s"],
-        measured["cpu_s"],
+        whole_cpu(measured),
     )
     # peak memory of a task: the largest process of the whole build
     peak = measured["peak_process_rss_mib"]

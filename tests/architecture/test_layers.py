@@ -33,6 +33,7 @@ LAZY_ALLOWED = (
     "trainer",
     "safetensors",  # the `hf` extra
     "transformers",
+    "pandas",  # imported by pyarrow on a build's first list conversion; the runner imports it at start
 )
 
 
