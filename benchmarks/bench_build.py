@@ -27,8 +27,9 @@ Per stage: MiB/s per core = bytes_in / seconds / workers ("net": without the sta
 for the build, raw input (the archives' unpacked bytes) / seconds / workers, over the GitHub
 stages (github/*) and over the whole process wall time. "per CPU-s" divides by the stage's CPU seconds
 instead (the build's own count, `cpu_seconds_this_run` in its manifest): steadier on a shared
-machine. RAYON_NUM_THREADS=1 by default (--rayon-threads 0 leaves the tokenizers library its own
-pool of every CPU, which BPE training in mix/tokenizer uses).
+machine. RAYON_NUM_THREADS=1 and TOKENIZERS_PARALLELISM=false by default: BPE training in
+mix/tokenizer runs in its calling thread (a Rayon pool of one thread cost it 2-3x the CPU inside a
+build); --rayon-threads 0 leaves the tokenizers library its own pool of every CPU.
 
     .venv/bin/python benchmarks/bench_build.py                      # K=1 + tiny build, < 1 min
     .venv/bin/python benchmarks/bench_build.py --scale 3 10 --json /tmp/build.json   # ~4 min more
@@ -212,6 +213,8 @@ def run_build(recipe: Path, output: Path, workers: int, interval: float, log: Pa
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if rayon > 0:
         env["RAYON_NUM_THREADS"] = str(rayon)
+    if rayon == 1:  # one core per stage, as `coderforge estimate` measures (corpus.app.estimate)
+        env["TOKENIZERS_PARALLELISM"] = "false"
     cmd = [*coderforge(), "build", str(recipe), "--workers", str(workers)]
     b, rc = run_measured(cmd, output, workers, log=log, env=env, cwd=ROOT, interval=interval)
     if rc != 0:
