@@ -399,8 +399,8 @@ def freeze_imported_objects() -> None:
     """`settle_heap` at the start of a build, with pandas imported first: pyarrow imports it on
     the build's first conversion of a Python list, so its 0.2 s and its objects would otherwise
     land in the first stage."""
-    import pandas  # noqa: F401  (pyarrow would import it in the first stage; see the docstring)
-
+    with contextlib.suppress(ImportError):  # pyarrow uses it only where it is installed
+        import pandas  # noqa: F401  (pyarrow would import it in the first stage; see the docstring)
     settle_heap()
 
 
