@@ -24,7 +24,8 @@ FULL_RECIPE = REPO / "recipes" / "deepseek-coder-v2.yaml"
 MEMORY_TOLERANCE = 0.25
 #: time, likewise, against the whole build measured as the estimate measures its own builds: twice,
 #: each stage at its least CPU time (corpus.app.estimate.least_time). The goal is 25%. Measured on
-#: a shared 2-core machine (load 0.9-1.2), the projection came out 20%, 24% and 29% over. What
+#: a shared 2-core machine (load 0.6-1.2), the projection came out 5% to 29% over in six runs, four
+#: of them within 25%. What
 #: is left over: the stages of a tenth of a second (files, samples, langid) cost more per byte in
 #: the sample than in the whole, and a 10% sample of heavy-tailed per-file costs (one file can
 #: be half of langid's work) either holds such a file or not.
