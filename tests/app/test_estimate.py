@@ -20,7 +20,7 @@ from tests.conftest import DEMO_RECIPE, REPO, one_line_error, run_cli
 FULL_RECIPE = REPO / "recipes" / "deepseek-coder-v2.yaml"
 #: peak memory of a task, projected from 10% of the real-code corpus to all of it. The sample takes
 #: a tenth of the corpus's files, joined components whole (corpus.app.repo_sample); measured on a
-#: shared 2-core machine, memory came out 7-15% above the whole build's peak.
+#: shared 2-core machine, memory came out 3-16% above the whole build's peak.
 MEMORY_TOLERANCE = 0.25
 #: time, likewise, against the whole build measured as the estimate measures its own builds: twice,
 #: each stage at its least CPU time (corpus.app.estimate.least_time). The goal is 25%. Measured on
