@@ -413,14 +413,16 @@ def _estimate(recipe_path: Path, opts: EstimateOptions, console: Console, work: 
         # as the build will read them
         gh = sections.get("github") or sampled_from.model_dump(mode="json")["sources"]["github"]
         local = sum(u.size for u in size.units)
-        share = goals[s] / local if local else 1.0
-        rules = dict(
+        sampled = sample_repositories(
+            size.units,
+            goals[s] / local if local else 1.0,
+            seed,
+            str(work / "sample-inputs" / s),
             source=s,
             max_bytes=int(gh["max_file_bytes"]),
             skip_generated=bool(gh["curation"]["skip_generated"]),
             join=tuple(joined["languages"]) if (joined := gh["curation"]["samples"])["enabled"] else (),
         )
-        sampled = sample_repositories(size.units, share, seed, str(work / "sample-inputs" / s), **rules)
         picked[s] = sampled.units
         if sampled.of_files:
             files[s] = (sampled.files, sampled.of_files)

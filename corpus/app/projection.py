@@ -14,9 +14,9 @@ per unit. u is
 - `mix/tokenizer`: the characters BPE training reads: `sample_documents` documents at most, each
   cut at `sample_max_chars`. At full scale that is the sample's characters per trained document
   times the documents the full build would train on. Measured on the real-code corpus, training
-  time is close to a straight line in these characters (0.70 µs a character on a 0.5M-character
-  sample, 0.65 on the whole corpus's 3.7M), where bytes entering the mix or documents are not:
-  the same bytes in many small documents cost twice as much. Its fit is not drawn through the
+  time is close to a straight line in these characters (0.35-0.45 µs a character from 0.5M to the
+  whole corpus's 3.7M, in one thread), where bytes entering the mix or documents are not: the
+  same bytes in many small documents cost twice as much. Its fit is not drawn through the
   fixed-cost build: the stage times the training itself, which is the part that grows (through
   zero), and the rest of the stage (reading the sample, writing and checking the tokenizer,
   0.15-0.2 s on the real-code corpus whether its vocabulary has 8,000 entries or 26,000, and a

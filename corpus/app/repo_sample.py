@@ -10,7 +10,7 @@ So the sample takes files from across the repositories, and says how much of the
 what the later stages grow with rather than by raw bytes:
 
 - Every file of a repository is read once here and weighed by the bytes the reader's own file
-  rules keep (`kept_bytes`: not binary, not a Git LFS pointer, UTF-8, not empty, not vendored,
+  rules keep (`kept_text`: not binary, not a Git LFS pointer, UTF-8, not empty, not vendored,
   generated or minified by path, content or banner; language identification is left to the
   build). Files the reader refuses before reading them (links, special files, files over
   `max_file_bytes`) are left out of the sample: they cost the build a drop record, not work.
@@ -142,11 +142,6 @@ def kept_text(raw: RawFile, skip_generated: bool = True) -> str | None:
     ):
         return None
     return text
-
-
-def kept_bytes(raw: RawFile, skip_generated: bool = True) -> int:
-    """The bytes of a file the reader keeps by its file rules; 0 for a file they drop."""
-    return len(raw.data or b"") if kept_text(raw, skip_generated) is not None else 0
 
 
 def _location(unit: Unit) -> tuple[str, str]:

@@ -406,7 +406,7 @@ def freeze_imported_objects() -> None:
     settle_heap()
 
 
-def preload_worker_modules(stages: Sequence[Stage]) -> list[str]:
+def preload_worker_modules(stages: Sequence[Stage]) -> None:
     """Have the forkserver import what the stages' workers run before it forks them.
 
     Every stage starts its own pool, and a worker forked from a bare forkserver imports the build's
@@ -420,7 +420,6 @@ def preload_worker_modules(stages: Sequence[Stage]) -> list[str]:
     steps = sorted({type(step).__module__ for s in stages for step in s.steps})
     modules = ["corpus.app.cli", "pandas", *steps]
     multiprocess.get_context("forkserver").set_forkserver_preload(modules)
-    return modules
 
 
 def run_stages(
