@@ -31,10 +31,10 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import numpy as np
-import polars as pl
 
 from classifiers.recall.config import RecallConfig, TargetConfig
 from classifiers.recall.model import RecallModel
@@ -43,6 +43,9 @@ from classifiers.recall.split import Splitter, fasttext_lines
 from classifiers.recall.tuning import Choice, fit_recall_model
 from corpus.commoncrawl.urls import domain_of, path_prefixes
 from corpus.core.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +170,8 @@ def recall_by_budget(scores: np.ndarray, tokens: np.ndarray, budget: int, min_sc
 
 
 def domain_table(pool: Pool, recalled: np.ndarray, scores: np.ndarray, cfg: RecallConfig) -> pl.DataFrame:
+    import polars as pl  # polars costs 0.4 s to import; only these paths need it
+
     df = pl.DataFrame({"domain": pool.domains, "recalled": recalled, "score": scores, "tokens": pool.tokens})
     table = (
         df.group_by("domain")
@@ -192,6 +197,8 @@ def discover_prefixes(
     pool: Pool, recalled: np.ndarray, target_domains: set[str], cfg: RecallConfig
 ) -> pl.DataFrame:
     """Directory prefixes inside target domains whose recalled share passes the recipe's rule."""
+    import polars as pl  # polars costs 0.4 s to import; only these paths need it
+
     d = cfg.discovery
     pages: dict[tuple[str, str], int] = defaultdict(int)
     hits: dict[tuple[str, str], int] = defaultdict(int)
@@ -270,6 +277,8 @@ def rank_iteration(
     The score floor is the target's `min_score` when the recipe sets it, else the threshold
     calibrated on held-out seeds (`choice`); the ranking by score is the same either way.
     """
+    import polars as pl  # polars costs 0.4 s to import; only these paths need it
+
     min_score = floor(target, choice)
     recalled = recall_by_budget(scores, pool.tokens, budget, min_score)
     new = recalled & ~ever
@@ -443,6 +452,8 @@ class RecallLoop:
         prefixes: pl.DataFrame,
         candidates: np.ndarray,
     ) -> None:
+        import polars as pl  # polars costs 0.4 s to import; only these paths need it
+
         _write_parquet(
             pl.DataFrame(
                 {"id": pool.ids, "score": scores, "recalled": recalled, "new": new, "domain": pool.domains}

@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 import numpy as np
-import polars as pl
 from rich.console import Console
 from rich.table import Table
 
@@ -49,6 +48,8 @@ def shard_prefixes(folder: str) -> list[str]:
 
 def summarise_shards(path: str) -> dict[str, Any]:
     """Tokens, documents, realised vs planned shares, epochs, FIM, languages and lengths."""
+    import polars as pl  # polars costs 0.4 s to import; only these paths need it
+
     folder, plan_folder = locate_shards(path)
     prefixes = shard_prefixes(folder)
     if not prefixes:

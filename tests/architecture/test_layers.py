@@ -34,6 +34,8 @@ LAZY_ALLOWED = (
     "safetensors",  # the `hf` extra
     "transformers",
     "pandas",  # imported by pyarrow on a build's first list conversion; the runner imports it at start
+    "polars",  # 0.4 s to import; only inspecting outputs and the recall loop's tables need it
+    "scipy",  # 0.25 s to import; only dedup's connected components need it
 )
 
 

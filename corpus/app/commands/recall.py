@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -279,6 +278,8 @@ def show_command(
         path = base / target / f"iter_{iteration}" / "domains.parquet"
         if not path.is_file():
             raise UserError(f"{path}: no such iteration or target")
+        import polars as pl  # polars costs 0.4 s to import; only these paths need it
+
         with pl.Config(tbl_rows=top, tbl_width_chars=120):
             console.print(f"domain table, {target} iteration {iteration}:")
             print(pl.read_parquet(path).head(top))
