@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from corpus.app.recipe import Recipe
 from corpus.app.runner import StageResult
 from corpus.core.atomic import atomic_write_text, split_url
-from corpus.core.digest import file_digest
+from corpus.core.digest import file_digest, recorded_digests
 from corpus.core.stage import Stage
 
 PACKAGES = (
@@ -46,18 +46,30 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def describe_file(output: str, path: str) -> dict[str, Any]:
+def describe_file(output: str, path: str, recorded: dict | None = None) -> dict[str, Any]:
+    """The manifest entry of one output file: from the digest its task recorded when that matches
+    the file's size, else read and hashed here."""
     fs, p = split_url(path)
+    _, root = split_url(output)
+    entry: dict[str, Any] = {"path": p[len(root.rstrip("/")) + 1 :]}
+    if recorded is not None and recorded["bytes"] == fs.size(p):
+        entry.update(bytes=recorded["bytes"], sha256=recorded["sha256"], documents=recorded["documents"])
+        return entry
     size, sha256 = file_digest(path)
-    rows = None
+    entry.update(bytes=size, sha256=sha256)
     if p.endswith(".parquet"):
         with fs.open(p, "rb") as f:
-            rows = pq.ParquetFile(f).metadata.num_rows
-    _, root = split_url(output)
-    entry: dict[str, Any] = {"path": p[len(root.rstrip("/")) + 1 :], "bytes": size, "sha256": sha256}
-    if rows is not None:
-        entry["documents"] = rows
+            entry["documents"] = pq.ParquetFile(f).metadata.num_rows
     return entry
+
+
+def describe_stage_files(output: str, stage: Stage) -> list[dict[str, Any]]:
+    recorded = recorded_digests(stage.folder)
+    _, root = split_url(stage.folder)
+    return [
+        describe_file(output, f, recorded.get(split_url(f)[1][len(root.rstrip("/")) + 1 :]))
+        for f in stage_files(stage)
+    ]
 
 
 def stage_files(stage: Stage) -> list[str]:
@@ -77,7 +89,7 @@ def write_manifest(recipe: Recipe, stages: list[Stage], results: list[StageResul
         "files": [],
     }
     for stage, result in zip(stages, results, strict=True):
-        files = [describe_file(recipe.output, f) for f in stage_files(stage)]
+        files = describe_stage_files(recipe.output, stage)
         manifest["files"].extend(files)
         manifest["stages"].append(
             {

@@ -26,7 +26,7 @@ per unit. u is
 Counts (bytes, documents, tokens) scale with u in proportion, as do drop ratios; disk is fitted
 like time (models and tokenizers keep their size). Core hours are b·u (plus a for each task
 slot); wall time at C cores divides b·u by min(C, tasks) and adds a, the process start-up and
-the manifest (which hashes the data and drop files in the main process). A stage that grew by
+the manifest (which lists every data and drop file with the digest its task recorded). A stage that grew by
 less than `RESOLUTION_S` from one build to the other, when the projection reaches more than ten
 times the sample, is projected as measured and flagged, with the most the resolution allows said
 apart: taking that most for every such stage made a 10% sample of the real-code corpus project
@@ -60,7 +60,7 @@ class Measured:
     analysis: dict  # corpus.app.measure.analyse
     raw: dict[str, int]  # raw input bytes read per source
     disk: dict[str, int]  # bytes on disk per stage folder
-    hashed: int = 0  # bytes of the data and drop files, which the manifest hashes
+    hashed: int = 0  # bytes of the data and drop files, which the manifest lists
     planned_tokens: float = 0.0
     #: tokens available to the mix per (document group, source)
     group_tokens: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -314,7 +314,8 @@ def project(sample: Measured, tiny: Measured | None, target: Target) -> Projecti
     a_s = sample.analysis
     startups = [a_s["startup_cpu_s"]] + ([tiny.analysis["startup_cpu_s"]] if tiny else [])
     startup = sum(startups) / len(startups)
-    # the manifest hashes the data and drop files in the main process: it grows with them
+    # the manifest lists the data and drop files in the main process (their tasks hashed them),
+    # and hashes any a task did not record: it grows with them
     hashed_f = sample.hashed * (sum(r.disk_bytes for r in rows) / (sum(sample.disk.values()) or 1))
     m_fit = Fit.through(
         (tiny.hashed, tiny.analysis["manifest_exit_cpu_s"]) if tiny else None,

@@ -38,6 +38,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from corpus.core.atomic import split_url
+from corpus.core.digest import record_task_digests
 from corpus.core.errors import BuildError, UserError
 from corpus.core.stage import Stage
 from corpus.core.stats import StageStats, read_stage_stats
@@ -113,6 +114,13 @@ class _QuietTasks:
     """Mixin: task logs go to the stage's logs/ folder only (datatrove shows rank>0 at ERROR)."""
 
     verbose = False
+    #: the stage's folder: each task records the digests of its files there before it completes
+    stage_folder: str | None = None
+
+    def mark_rank_as_completed(self, rank: int) -> None:  # type: ignore[override]
+        if self.stage_folder is not None:
+            record_task_digests(self.stage_folder, rank)
+        super().mark_rank_as_completed(rank)
 
     def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):  # type: ignore[override]
         if _in_task_process():
@@ -174,15 +182,12 @@ def _ray_executor_class() -> type:
     from datatrove.executor.ray import RayPipelineExecutor  # optional extra; imports ray (~0.5 s)
 
     class RayExecutor(_QuietTasks, RayPipelineExecutor):
-        #: the stage's folder, cleared of dead tasks' temporaries once every task has ended
-        stage_folder: str | None = None
-
         def run(self):
             """datatrove resubmits the tasks of an actor that died, with its node or alone; the
             dead task's half-written temporaries stay beside the finished files of the task that
             replaced it, so once every task has ended they are removed, as a re-run would."""
             result = super().run()
-            if self.stage_folder is not None:
+            if self.stage_folder is not None:  # cleared of dead tasks' temporaries
                 _remove_temporaries(self.stage_folder)
             return result
 
@@ -203,9 +208,9 @@ def stage_executor(stage: Stage, settings: RunSettings) -> Any:
         executor = _ray_executor_class()(
             **common, cpus_per_task=settings.cpus_per_task, mem_per_cpu_gb=settings.mem_per_cpu_gb
         )
-        executor.stage_folder = stage.folder
     else:
         executor = LocalExecutor(**common, start_method="forkserver")
+    executor.stage_folder = stage.folder
     executor.verbose = settings.verbose
     return executor
 

@@ -23,7 +23,8 @@ from typing import Any
 from corpus.core.atomic import split_url
 from corpus.shards.verify import shard_files
 
-#: files hashed at once: hashlib and file reads release the GIL, and object stores answer slowly
+#: files hashed at once where the shard writer recorded no digests (an output it wrote before it
+#: did): hashlib and file reads release the GIL, and object stores answer slowly
 HASH_THREADS = 8
 
 
@@ -43,7 +44,7 @@ def _with_files(output: str, shards: list[dict]) -> list[dict]:
     """The shard entries with prefixes relative to `output` and each file's size and sha256."""
     prefixes = [_relative(s["prefix"], output) for s in shards]
     with ThreadPoolExecutor(HASH_THREADS) as pool:
-        files = list(pool.map(lambda p: shard_files(output, p), prefixes))
+        files = list(pool.map(lambda s, p: shard_files(output, p, s.get("files")), shards, prefixes))
     return [dict(s, prefix=p, files=f) for s, p, f in zip(shards, prefixes, files, strict=True)]
 
 

@@ -33,6 +33,7 @@ from corpus.mix.encode import encode_sequences
 from corpus.mix.fim import FimSplit, draw_fim
 from corpus.mix.steps import ENCODE_BATCH_CHARS, load_stage_tokenizer
 from corpus.shards.megatron import MegatronShardReader, MegatronShardWriter
+from corpus.shards.verify import shard_digests
 
 TWIN_SCHEMA = pa.schema(
     [
@@ -143,7 +144,14 @@ class _GroupShards:
                 self._twins.pop(0).close()
             writer.close()
             self.done.append(
-                {"prefix": writer.prefix, "documents": writer.documents, "tokens": writer.tokens}
+                {
+                    "prefix": writer.prefix,
+                    "documents": writer.documents,
+                    "tokens": writer.tokens,
+                    # hashed here, in the task, while the bytes are in the page cache: the manifest
+                    # would otherwise read every shard again in the build's own process
+                    "files": shard_digests(writer.prefix),
+                }
             )
         self._full = []
 

@@ -38,21 +38,33 @@ MANIFEST_SECTIONS = ("mix", "shards", "megatron")
 SHARDS_SUBFOLDER = "mix/shards"
 
 
-def shard_files(output: str, prefix: str) -> list[dict[str, Any]]:
-    """The manifest entries of one shard's files: path relative to `output`, bytes and sha256.
+def shard_digests(prefix: str) -> list[dict[str, Any]]:
+    """Extension, bytes and sha256 of each file of the shard at `prefix` (a full path or URL).
 
-    `prefix` is relative to `output`. The twin is listed only when it was written (the recipe can
-    turn it off), so the manifest says exactly which files make up the shard.
+    The twin is listed only when it was written (the recipe can turn it off), so the manifest says
+    exactly which files make up the shard. The shard writer records these as it finishes a shard.
     """
-    fs, _ = split_url(output)
+    fs, _ = split_url(prefix)
     entries = []
     for ext in SHARD_EXTENSIONS:
-        path = f"{output.rstrip('/')}/{prefix}{ext}"
+        path = f"{prefix}{ext}"
         if ext == ".parquet" and not fs.exists(split_url(path)[1]):
             continue
         size, sha = file_digest(path)
-        entries.append({"path": prefix + ext, "bytes": size, "sha256": sha})
+        entries.append({"ext": ext, "bytes": size, "sha256": sha})
     return entries
+
+
+def shard_files(
+    output: str, prefix: str, recorded: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The manifest entries of one shard's files: path relative to `output`, bytes and sha256.
+
+    `prefix` is relative to `output`; `recorded` is what `shard_digests` gave the writer, else the
+    files are hashed here.
+    """
+    digests = recorded if recorded is not None else shard_digests(f"{output.rstrip('/')}/{prefix}")
+    return [{"path": prefix + d["ext"], "bytes": d["bytes"], "sha256": d["sha256"]} for d in digests]
 
 
 def output_of(folder: str) -> str:

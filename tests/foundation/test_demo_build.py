@@ -25,6 +25,18 @@ def test_demo_layout_and_manifest(demo_output: Path) -> None:
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
         assert entry["bytes"] == len(data)
         assert entry["documents"] == pl.read_parquet(demo_output / rel).height
+    # each task hashed the files it wrote; the build's own process read none of them again
+    recorded = {
+        f"{d.parent.parent.relative_to(demo_output).as_posix()}/{rel}": entry
+        for d in demo_output.glob("*/*/digests/*.json")
+        for rel, entry in json.loads(d.read_text()).items()
+    }
+    assert recorded == {rel: {k: e[k] for k in ("bytes", "documents", "sha256")} for rel, e in listed.items()}
+    shards = [
+        s for r in demo_output.glob("mix/shards/ranks/*.json") for s in json.loads(r.read_text())["shards"]
+    ]
+    assert shards and all(s["files"] for s in shards)
+    assert sum(len(s["files"]) for s in shards) == sum(len(s["files"]) for s in manifest["shards"])
     assert manifest["recipe"]["name"] == "demo"
     assert manifest["recipe"]["sources"]["github"]["repos"][0]["archive"].endswith("acme-geometry.tar.gz")
     assert {"datatrove", "pyarrow", "python"} <= set(manifest["versions"])
