@@ -57,7 +57,7 @@ def ray_head():
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:
-            head.wait(timeout=15)
+            head.wait(timeout=5)  # a Ray head may take longer to stop; nothing of it is needed
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
