@@ -4,7 +4,10 @@ Three steps. Size each source of the recipe (`corpus.app.sampling`: read where i
 and marked where not). Build a sample of it twice with `coderforge build` as a child process whose
 process tree is sampled (`corpus.app.measure`): once on the smallest input of each source, which
 gives each stage's fixed cost, and once on a share of each source's inputs (10% by default), which
-gives rates, drop ratios, output sizes and memory. Project both to the full inputs
+gives rates, drop ratios, output sizes and memory. Each is also built again, `--repeat` more
+times, in one process that has built it once (`corpus.app.warm_build`): those warm stages give
+the rates, so that costs paid once for what the input holds count as fixed. Project both to the
+full inputs
 (`corpus.app.projection`) and print core-hours, wall time at `--cores`, peak memory per task and
 disk per stage, the shards, and tokens per mix group.
 
@@ -21,6 +24,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +40,7 @@ from corpus.app.projection import Measured, Projection, Target, project
 from corpus.app.recipe import Recipe, load_recipe
 from corpus.app.repo_sample import sample_repositories
 from corpus.app.sampling import SourceSize, Unit, pick, sample_targets, size_files, size_github
+from corpus.app.warm_build import WARM_FILE
 from corpus.core.atomic import atomic_write_text
 from corpus.core.errors import BuildError, UserError
 from corpus.core.strict import load_yaml_mapping, validate
@@ -57,6 +63,8 @@ class EstimateOptions:
     repo_bytes: int | None = None
     source_bytes: dict[str, int] = field(default_factory=dict)
     fixed_cost_build: bool = True
+    #: the sample and the smallest inputs built again in a warm process, for the rates
+    warm_builds: bool = True
     #: builds of the sample and of the smallest inputs, each; a stage's time is its least
     repeat: int = 2
     interval: float = 0.05
@@ -261,6 +269,7 @@ def measure_build(
         f"{f' {runs} times' if runs > 1 else ''} (log: {log}) ..."
     )
     analyses = []
+    trained = []
     for i in range(runs):
         if i:
             _prepare(out)
@@ -268,7 +277,9 @@ def measure_build(
         if rc != 0:
             raise BuildError(f"the {name} build failed ({_last_error(log)}); log: {log}")
         analyses.append(analyse(build, None, opts.interval))
+        trained.append(trained_sample(out))
     analysis = least_time(analyses)
+    warm = warm_seconds(recipe_path, work / f"{name}-warm", runs + 1, env, log) if opts.warm_builds else {}
     manifest = build.manifest
     mix = manifest.get("mix") or {}
     console.print(
@@ -285,9 +296,30 @@ def measure_build(
         planned_tokens=float(mix.get("planned_total_tokens") or 0),
         group_tokens=group_tokens(out),
     )
-    measured.trained_documents, measured.trained_chars, measured.trained_seconds = trained_sample(out)
+    measured.warm = warm
+    measured.analysis["warm_cpu_s"] = warm
+    # the same documents each time; the training's least time, as for every stage
+    measured.trained_documents, measured.trained_chars, measured.trained_seconds = min(
+        trained, key=lambda t: t[2]
+    )
     measured.analysis["token_dtype"] = (manifest.get("tokenizer") or {}).get("dtype", "uint16")
     return measured
+
+
+def warm_seconds(
+    recipe_path: Path, folder: Path, builds: int, env: dict[str, str], log: Path
+) -> dict[str, float]:
+    """Each stage's least CPU seconds over `builds - 1` builds in a process that built the same
+    inputs once before (`corpus.app.warm_build`), for the rate; the measured build gives the rest."""
+    cmd = [sys.executable, "-m", "corpus.app.warm_build", str(recipe_path), str(folder), str(builds)]
+    with open(log, "ab") as f:
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, check=False)
+    try:
+        if proc.returncode != 0:
+            raise BuildError(f"the warm builds of {recipe_path} failed ({_last_error(log)}); log: {log}")
+        return {k: float(v) for k, v in json.loads((folder / WARM_FILE).read_text()).items()}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def least_time(analyses: list[dict]) -> dict:

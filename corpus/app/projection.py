@@ -5,7 +5,10 @@ with the process tree), so that a projection for a cluster whose cores are its o
 the load of the machine that measured it (on a busy laptop a stage's wall time can be three times
 its CPU time). Every stage's time is fitted as a + b·u through the two builds: u is what the
 stage's work grows with, a its fixed cost (process and executor start, model loads), b the cost
-per unit. u is
+per unit. b comes from warm builds where the estimate has them (`corpus.app.warm_build`: the same
+inputs built again in a process that has met them once), so that first-use costs which depend on
+what the input holds (each language's patterns, a lazy import, a Unicode table) count in a,
+taken from the cold build, and are not multiplied as rate. u is
 
 - a source's own stages (`github/*`, `commoncrawl/*`, `text/*`): that source's raw input bytes;
 - the stages over all sources (`all/*`, `mix/tokens`): the bytes entering them, which at full
@@ -68,6 +71,8 @@ class Measured:
     trained_documents: float = 0.0
     trained_chars: float = 0.0
     trained_seconds: float = 0.0  # the training alone (the stage also reads, writes and checks)
+    #: each stage's least CPU seconds in a process that built the same inputs before
+    warm: dict[str, float] = field(default_factory=dict)
 
     @property
     def stages(self) -> dict[str, dict]:
@@ -100,6 +105,14 @@ class Fit:
         ut, tt = tiny
         slope = max(0.0, (ts - tt) / (us - ut))
         return cls(max(0.0, ts - slope * us), slope)
+
+    @classmethod
+    def warm(
+        cls, tiny_warm: tuple[float, float] | None, sample_warm: tuple[float, float], cold: float
+    ) -> Fit:
+        """The rate through the warm builds, the fixed cost what the cold sample spent beyond it."""
+        rate = cls.through(tiny_warm, sample_warm).per_unit
+        return cls(max(0.0, cold - rate * sample_warm[0]), rate)
 
 
 def sqrt_fit(tiny: tuple[float, float] | None, sample: tuple[float, float], at: float) -> float:
@@ -259,6 +272,13 @@ def project(sample: Measured, tiny: Measured | None, target: Target) -> Projecti
                 core_seconds(t_row),
             )
         fit = Fit.through(t_point, (u_s, core_seconds(row)))
+        grew = core_seconds(row) - (t_point[1] if t_point else 0.0)
+        w_s = sample.warm.get(label)
+        w_t = tiny.warm.get(label) if tiny is not None and t_point is not None else None
+        if w_s is not None and u_s > 0 and (t_point is None or w_t is not None):
+            warm_t = (t_point[0], w_t) if t_point is not None and w_t is not None else None
+            fit = Fit.warm(warm_t, (u_s, w_s), core_seconds(row))
+            grew = w_s - (w_t or 0.0)
         if label.endswith("/tokenizer") and u_s > 0 and sample.trained_seconds > 0:
             train = min(sample.trained_seconds, core_seconds(row))
             fit = Fit(core_seconds(row) - train, train / u_s)
@@ -267,7 +287,6 @@ def project(sample: Measured, tiny: Measured | None, target: Target) -> Projecti
         if tasks == 1:  # one task in the sample; the full recipe may run its parallel form
             tasks = next((n for key, n in target.parallel.items() if key in label), 1)
         slots = max(1, min(target.cores, tasks))
-        grew = core_seconds(row) - (t_point[1] if t_point else 0.0)
         resolved = (fit.per_unit > 0 and grew >= RESOLUTION_S) or u_f <= u_s * 10
         bound = 0.0
         if not resolved and t_point is not None and u_s > t_point[0]:

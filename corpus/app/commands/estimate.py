@@ -66,6 +66,13 @@ def estimate_command(
         bool,
         typer.Option("--no-fixed-cost-build", help="skip the build of the smallest inputs (fixed costs 0)"),
     ] = False,
+    no_warm_builds: Annotated[
+        bool,
+        typer.Option(
+            "--no-warm-builds",
+            help="skip the builds in a warm process (faster; first-use costs then count as rate)",
+        ),
+    ] = False,
     repeat: Annotated[
         int,
         typer.Option(
@@ -86,6 +93,7 @@ def estimate_command(
         repo_bytes=parse_size(repo_bytes, "--repo-bytes") if repo_bytes is not None else None,
         source_bytes=_source_bytes(source_bytes or []),
         fixed_cost_build=not no_fixed_cost_build,
+        warm_builds=not no_warm_builds,
         repeat=repeat,
     )
     if repeat < 1:
