@@ -290,9 +290,12 @@ def measure_build(
         analysis=analysis,
         raw=dict(raw_bytes),
         disk={r["stage"]: folder_bytes(out / r["stage"]) for r in analysis["stages"]},
-        hashed=sum(
-            folder_bytes(out / r["stage"] / sub) for r in analysis["stages"] for sub in ("data", "drops")
-        ),
+        listed={
+            r["stage"]: sum(
+                1 for sub in ("data", "drops") for f in (out / r["stage"] / sub).rglob("*") if f.is_file()
+            )
+            for r in analysis["stages"]
+        },
         planned_tokens=float(mix.get("planned_total_tokens") or 0),
         group_tokens=group_tokens(out),
     )

@@ -63,7 +63,9 @@ class Measured:
     analysis: dict  # corpus.app.measure.analyse
     raw: dict[str, int]  # raw input bytes read per source
     disk: dict[str, int]  # bytes on disk per stage folder
-    hashed: int = 0  # bytes of the data and drop files, which the manifest lists
+    #: data and drop files per stage, which the manifest lists (each with the digest its task
+    #: recorded): what the manifest's time grows with
+    listed: dict[str, int] = field(default_factory=dict)
     planned_tokens: float = 0.0
     #: tokens available to the mix per (document group, source)
     group_tokens: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -333,14 +335,14 @@ def project(sample: Measured, tiny: Measured | None, target: Target) -> Projecti
     a_s = sample.analysis
     startups = [a_s["startup_cpu_s"]] + ([tiny.analysis["startup_cpu_s"]] if tiny else [])
     startup = sum(startups) / len(startups)
-    # the manifest lists the data and drop files in the main process (their tasks hashed them),
-    # and hashes any a task did not record: it grows with them
-    hashed_f = sample.hashed * (sum(r.disk_bytes for r in rows) / (sum(sample.disk.values()) or 1))
-    m_fit = Fit.through(
-        (tiny.hashed, tiny.analysis["manifest_exit_cpu_s"]) if tiny else None,
-        (sample.hashed or 1, a_s["manifest_exit_cpu_s"]),
+    # the manifest lists the data and drop files in the main process, reading the digest each task
+    # recorded: it grows with their number, which each stage's tasks multiply
+    files_s = sum(sample.listed.values())
+    files_f = sum(
+        sample.listed.get(r.stage, 0) * r.tasks / max(1, s_row["tasks"])
+        for r, s_row in zip(rows, sample.analysis["stages"], strict=True)
     )
-    manifest = m_fit.fixed + m_fit.per_unit * hashed_f
+    manifest = a_s["manifest_exit_cpu_s"] * (files_f / files_s if files_s else 1.0)
     if tiny is None:
         notes.append("no fixed-cost build: every second of the sample counts as work that grows with input")
     unresolved = [r.stage for r in rows if not r.resolved]
