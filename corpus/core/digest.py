@@ -50,9 +50,10 @@ def record_task_digests(stage_folder: str, rank: int) -> None:
     entries = {}
     for path in task_files(stage_folder, rank):
         size, sha = file_digest(path)
-        with fs.open(split_url(path)[1], "rb") as f:
+        p = split_url(path)[1]
+        with fs.open(p, "rb") as f:
             rows = pq.ParquetFile(f).metadata.num_rows
-        entries[split_url(path)[1][len(root.rstrip("/")) + 1 :]] = {
+        entries[p[len(root.rstrip("/")) + 1 :]] = {
             "bytes": size,
             "sha256": sha,
             "documents": rows,
