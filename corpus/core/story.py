@@ -12,6 +12,7 @@ in datatrove's stats; it writes side files once `bind_stage` tells it where.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -59,6 +60,19 @@ class StoryStep(StageStep):
         self.stat_update("dropped", f"dropped:{reason}")
         if len(self._drops) >= DROP_BATCH and self._drop_files is not None:
             self._flush_drops()
+
+    def drop_many(self, ids: list[str], reasons: list[str], details: list[str]) -> None:
+        """`drop` for many documents at once (a plan's down-sampled documents, in their order),
+        counting each reason once instead of once per document."""
+        for reason, n in Counter(reasons).items():
+            self.stat_update("dropped", f"dropped:{reason}", value=n)
+        for lo in range(0, len(ids), DROP_BATCH):
+            hi = lo + DROP_BATCH
+            self._drops.extend(
+                zip(map(str, ids[lo:hi]), reasons[lo:hi], (d[:500] for d in details[lo:hi]), strict=True)
+            )
+            if len(self._drops) >= DROP_BATCH and self._drop_files is not None:
+                self._flush_drops()
 
     def process(self, data: DocumentsPipeline, rank: int, world_size: int) -> Iterator[Document]:
         raise NotImplementedError

@@ -50,23 +50,12 @@ def mix_order_key(seed: int, group: str, doc_id: str) -> int:
     return stable_hash64(seed, "mix", group, doc_id)
 
 
-def plan_copies(
-    ids_by_group: dict[str, list[str] | np.ndarray],
-    costs_by_group: dict[str, np.ndarray],
-    settings: MixSettings,
-    seed: int,
-) -> tuple[dict[str, GroupPlan], dict[str, np.ndarray], int]:
-    """Copies per document for every group, the per-group plan, and the total planned budget.
-
-    `ids_by_group` holds each group's document ids, or their `mix_order_key`s already computed
-    (a uint64 array: the build computes them in the parallel count stage, so the plan holds
-    numbers, not strings). `costs_by_group` holds each document's tokens as its first copy is
-    written (FIM and EOS included), so a group taken at most once is planned exactly.
-    """
+def group_targets(available: dict[str, float], settings: MixSettings) -> tuple[dict[str, float], float]:
+    """Each group's share (renormalised over the groups that have documents, where the settings
+    allow it) and the total budget: the given `total_tokens`, or the largest total no group must
+    repeat for. `available` is each group's tokens (its documents' costs summed)."""
     shares = {name: g.share for name, g in settings.groups.items()}
-    costs = {g: np.asarray(costs_by_group.get(g, np.zeros(0)), dtype=np.float64) for g in shares}
-    available = {g: float(costs[g].sum()) for g in shares}
-
+    available = {g: available.get(g, 0.0) for g in shares}
     missing = [g for g, s in shares.items() if s > 0 and available[g] <= 0]
     if missing:
         if settings.missing_groups == "error" or len(missing) == len([s for s in shares.values() if s > 0]):
@@ -82,6 +71,57 @@ def plan_copies(
         total = float(settings.total_tokens)
     else:
         total = min(available[g] / s for g, s in shares.items() if s > 0)
+    return shares, total
+
+
+def whole_epochs(target: float, available: float) -> tuple[int, float]:
+    """Whole epochs of a group and the tokens its partial epoch must still take."""
+    full = math.floor(target / available + 1e-12)
+    return full, target - full * available
+
+
+def group_plan(
+    share: float,
+    n: int,
+    available: float,
+    target: float,
+    full: int,
+    partial_documents: int,
+    partial_tokens: float,
+) -> GroupPlan:
+    """A group's plan from its whole epochs and what its partial epoch took."""
+    planned = full * available + partial_tokens
+    used = available if full >= 1 else partial_tokens
+    return GroupPlan(
+        share=share,
+        documents=n,
+        available_tokens=round(available),
+        target_tokens=round(target),
+        planned_tokens=round(planned),
+        full_epochs=full,
+        partial_documents=partial_documents,
+        epochs=planned / available,
+        used_tokens=round(used),
+        used_share=used / available,
+    )
+
+
+def plan_copies(
+    ids_by_group: dict[str, list[str] | np.ndarray],
+    costs_by_group: dict[str, np.ndarray],
+    settings: MixSettings,
+    seed: int,
+) -> tuple[dict[str, GroupPlan], dict[str, np.ndarray], int]:
+    """Copies per document for every group, the per-group plan, and the total planned budget.
+
+    `ids_by_group` holds each group's document ids, or their `mix_order_key`s already computed
+    (a uint64 array: the build computes them in the parallel count stage, so the plan holds
+    numbers, not strings). `costs_by_group` holds each document's tokens as its first copy is
+    written (FIM and EOS included), so a group taken at most once is planned exactly.
+    """
+    costs = {g: np.asarray(costs_by_group.get(g, np.zeros(0)), dtype=np.float64) for g in settings.groups}
+    available = {g: float(c.sum()) for g, c in costs.items()}
+    shares, total = group_targets(available, settings)
 
     plans: dict[str, GroupPlan] = {}
     copies: dict[str, np.ndarray] = {}
@@ -93,8 +133,7 @@ def plan_copies(
             copies[g] = np.zeros(n, dtype=np.int32)
             plans[g] = GroupPlan(share, n, round(available[g]), 0, 0, 0, 0, 0.0)
             continue
-        full = math.floor(target / available[g] + 1e-12)
-        remainder = target - full * available[g]
+        full, remainder = whole_epochs(target, available[g])
         keys = ids_by_group[g]
         if not isinstance(keys, np.ndarray):
             keys = np.fromiter((mix_order_key(seed, g, i) for i in keys), dtype=np.uint64, count=n)
@@ -102,22 +141,9 @@ def plan_copies(
         picked = _partial_epoch(cost[order], remainder)
         c = np.full(n, full, dtype=np.int32)
         c[order[picked]] += 1
-        k = int(picked.size)
         copies[g] = c
-        planned = float((c * cost).sum())
-        used = float(cost[c > 0].sum())
-        plans[g] = GroupPlan(
-            share=share,
-            documents=n,
-            available_tokens=round(available[g]),
-            target_tokens=round(target),
-            planned_tokens=round(planned),
-            full_epochs=full,
-            partial_documents=k,
-            epochs=planned / available[g],
-            used_tokens=round(used),
-            used_share=used / available[g],
-        )
+        partial = float(cost[order[picked]].sum())
+        plans[g] = group_plan(share, n, available[g], target, full, int(picked.size), partial)
     return plans, copies, round(total)
 
 

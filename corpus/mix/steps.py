@@ -33,7 +33,8 @@ from corpus.mix.documents import (
 )
 from corpus.mix.encode import encode_sequences
 from corpus.mix.fim import draw_fim, stable_hash64
-from corpus.mix.plan import check_used_share, mix_order_key, plan_copies, plan_to_json
+from corpus.mix.plan import check_used_share, mix_order_key, plan_to_json
+from corpus.mix.plan_stream import Batch, Totals, places, plan_streamed
 from corpus.mix.tokenizer import load_tokenizer, train_tokenizer, wrap_trained
 from corpus.shards.megatron import MegatronShardWriter
 
@@ -349,10 +350,11 @@ class PlanStep(StoryStep):
     Writes `plan.json` and one selection file per count file; documents that get no copy are
     recorded as drops (`downsampled`, or `zero-share` for groups given no share). Without a
     budget, a plan that would use less than `mix.min_used_share` of the tokens stops here with a
-    `UserError` (see `check_used_share`), before anything is written. The plan needs
-    every document's cost and seeded order at once, so it runs as one task; it holds numbers
-    only (about 28 bytes a document: a billion documents fit a 32 GB machine), the order keys
-    having been hashed by the parallel count stage.
+    `UserError` (see `check_used_share`), before anything is written. The plan is one task, and
+    streamed (`corpus.mix.plan_stream`): it reads the count files' numbers a few times and holds
+    one count file, a bucket of the order-key space and the documents near its cut, never every
+    document (the in-memory sort it replaces held 84 bytes a document); the order keys were
+    hashed by the parallel count stage.
     """
 
     name = "plan"
@@ -370,59 +372,68 @@ class PlanStep(StoryStep):
         fs, p = split_url(self.counts_folder + "/counts")
         count_files = sorted(fs.glob(p + "/*.parquet"))
         names = list(self.mix.groups)
-        # Numbers only, table by table: group code, cost and order key per document (about 24
-        # bytes each); ids, sources and languages are read again per file where they are needed.
+        value_set = pa.array(names)
+
+        def numbers(batch: pa.RecordBatch, f: str) -> np.ndarray:
+            codes = pc.index_in(batch.column("group"), value_set=value_set)
+            if codes.null_count:
+                bad = batch.column("group").filter(pc.is_null(codes))[0]
+                raise UserError(
+                    f"{f}: group {bad} is not one of mix.groups ({', '.join(names)}); rebuild mix/tokens"
+                )
+            return codes.to_numpy(zero_copy_only=False).astype(np.int32)
+
+        def scan() -> Iterator[Batch]:
+            for ti, f in enumerate(count_files):
+                row = 0
+                for b in _count_batches(fs, f, ["group", "cost", "order"]):
+                    yield (
+                        numbers(b, f),
+                        b.column("cost").to_numpy(),
+                        b.column("order").to_numpy(),
+                        places(ti, row, b.num_rows),
+                    )
+                    row += b.num_rows
+
+        # pass 1: exact counts for the report, and the totals the streamed plan starts from
         available = _Available()
+        totals = Totals(len(names))
         rows: list[int] = []
-        codes_of: list[np.ndarray] = []
-        cost_of: list[np.ndarray] = []
-        key_of: list[np.ndarray] = []
         for f in count_files:
-            codes, costs, keys = [], [], []
+            n = 0
             for b in _count_batches(fs, f, ["group", "cost", "order", "source", "language", "tokens"]):
                 available.add(pa.Table.from_batches([b]))
-                codes.append(
-                    pc.index_in(b.column("group"), value_set=pa.array(names)).to_numpy(zero_copy_only=False)
-                )
-                costs.append(b.column("cost").to_numpy())
-                keys.append(b.column("order").to_numpy())
-            rows.append(sum(c.size for c in codes))
-            codes_of.append(_concat(codes, np.int32))
-            cost_of.append(_concat(costs, np.int64))
-            key_of.append(_concat(keys, np.uint64))
-        keys_by_group: dict[str, np.ndarray] = {}
-        tokens_np: dict[str, np.ndarray] = {}
-        where: dict[str, list[np.ndarray]] = {g: [] for g in names}
-        for gi, g in enumerate(names):
-            for ti in range(len(count_files)):
-                where[g].append(np.flatnonzero(codes_of[ti] == gi))
-            keys_by_group[g] = _gather(key_of, where[g], np.uint64)
-            tokens_np[g] = _gather(cost_of, where[g], np.int64)
-        del key_of, cost_of
-        plans, copies, total = plan_copies(keys_by_group, tokens_np, self.mix, self.seed)
-        del keys_by_group, tokens_np
+                totals.add(numbers(b, f), b.column("cost").to_numpy(), b.column("order").to_numpy())
+                n += b.num_rows
+            rows.append(n)
+        plans, cuts, total = plan_streamed(scan, totals, names, self.mix)
         # before any selection file: a plan that would silently throw most tokens away stops the
         # build here, so no shard of it is ever written
         check_used_share(plans, self.mix)
         missing = [g for g, gp in plans.items() if self.mix.groups[g].share > 0 and gp.documents == 0]
 
         documents_out = 0
-        offset = dict.fromkeys(names, 0)
         for ti, f in enumerate(count_files):
+            t = pq.read_table(f, filesystem=fs, columns=["file", "row", "group", "order"])
+            codes = (
+                numbers(t.select(["group"]).combine_chunks().to_batches()[0], f)
+                if t.num_rows
+                else np.zeros(0, np.int32)
+            )
+            keys = t.column("order").to_numpy()
+            where = places(ti, 0, rows[ti])
             c = np.zeros(rows[ti], dtype=np.int32)
-            for g in names:
-                n = where[g][ti].size
-                c[where[g][ti]] = copies[g][offset[g] : offset[g] + n]
-                offset[g] += n
+            for gi, g in enumerate(names):
+                m = np.flatnonzero(codes == gi)
+                if m.size and plans[g].share > 0:
+                    c[m] = cuts[g].full + cuts[g].taken(keys[m], where[m])
             documents_out += int((c > 0).sum())
-            t = pq.read_table(f, filesystem=fs, columns=["file", "row", "group"])
             dropped = np.flatnonzero(c == 0)
             if dropped.size:
                 ids = _take_ids(fs, f, dropped)
                 groups = t.column("group").take(dropped).to_pylist()
-                for did, grp in zip(ids, groups, strict=True):
-                    reason = "zero-share" if self.mix.groups[grp].share == 0 else "downsampled"
-                    self.drop(did, reason, f"group={grp}")
+                reason = {g: "zero-share" if self.mix.groups[g].share == 0 else "downsampled" for g in names}
+                self.drop_many(ids, [reason[g] for g in groups], [f"group={g}" for g in groups])
             sel = pa.table(
                 {
                     "file": t.column("file"),
@@ -459,10 +470,6 @@ def _count_batches(fs, path: str, columns: list[str]) -> Iterator[pa.RecordBatch
         )
 
 
-def _concat(parts: list[np.ndarray], dtype) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype)
-
-
 def _take_ids(fs, path: str, rows: np.ndarray) -> list[str]:
     """The ids of the given rows (sorted) of a count file, read batch by batch."""
     ids: list[str] = []
@@ -473,11 +480,6 @@ def _take_ids(fs, path: str, rows: np.ndarray) -> list[str]:
             ids.extend(b.column(0).take(pa.array(rows[lo:hi] - base)).to_pylist())
         base += b.num_rows
     return ids
-
-
-def _gather(per_table: list[np.ndarray], where: list[np.ndarray], dtype) -> np.ndarray:
-    parts = [values[idx] for values, idx in zip(per_table, where, strict=True)]
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
 
 class _Available:
