@@ -354,8 +354,10 @@ def least_time(analyses: list[dict]) -> dict:
         cpu = [r["cpu_s"] for r in same if r.get("cpu_s")]
         if cpu:
             row["cpu_s"] = min(cpu)
-        for key in ("peak_rss_mib", "peak_process_rss_mib"):
-            row[key] = max(r[key] for r in same)
+        for key in ("peak_rss_mib", "peak_process_rss_mib", "rise_process_rss_mib"):
+            values = [r[key] for r in same if key in r]
+            if values:
+                row[key] = max(values)
     return out
 
 

@@ -84,7 +84,7 @@ def stage_table(est: Estimate) -> Table:
             else ("?" if not r.resolved else "-"),
             ("~ " if not r.resolved else "") + hours(r.core_hours) + mark,
             ("~ " if not r.resolved else "") + human_time(r.wall_s) + mark,
-            f"{r.peak_mib:,.0f} MiB",
+            ("~ " if not r.memory_resolved else "") + f"{r.peak_mib:,.0f} MiB",
             human_bytes(r.disk_bytes) + mark if r.disk_bytes else "-",
             human_count(r.tokens) + mark if r.tokens else "-",
         )

@@ -164,6 +164,10 @@ def analyse(b: Build, fixed: dict[str, float] | None, interval: float) -> dict:
             "peak_rss_mib": max((s.rss for s in held), default=0) / MIB,
             "peak_process_rss_mib": max((s.rss_max for s in held), default=0) / MIB,
         }
+        # how far the stage itself lifted its largest process above where it found it: a process
+        # that ran earlier stages on more input starts higher, which is no growth of this one's
+        before = [s for s in b.samples if s.t < start][-1:] or held[:1]
+        row["rise_process_rss_mib"] = max(0.0, row["peak_process_rss_mib"] - before[0].rss_max / MIB)
         if fixed is not None:
             f = fixed.get(label, 0.0)
             row["fixed_s"] = f

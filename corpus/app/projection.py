@@ -40,6 +40,13 @@ against u per task instead. Larger inputs bring larger single files
 and repositories and longer tables, not proportionally more held at once; on the real-code corpus
 (benchmarks/bench_build.py --scale 3 10: 435, 612, 955 MiB at 1x, 3x, 10x) the square root
 through the first two gives 952 MiB for the third, a straight line 1,225 and a logarithm 801.
+A stage run in a process that ran earlier stages on more input starts
+from a higher RSS without holding more itself (the allocator keeps what those stages freed), so
+the peak alone would read that as the stage's growth; and a stage that loads the trained
+tokenizer gains with the tokenizer's size, not with its input. A stage whose rise above the RSS
+it started from grew by less than `MEMORY_RESOLUTION_MIB`, or by more than `MEMORY_PER_UNIT`
+bytes per unit of input gained, from the fixed-cost build to the sample is projected at its
+measured peak and flagged, when the projection reaches more than ten times the sample.
 The √ form is an empirical fit, not a bound: it is what the estimate's test holds against a
 whole build, and the further a projection reaches past its sample the less it is worth.
 """
@@ -54,6 +61,13 @@ SOURCES = ("github", "commoncrawl", "text")
 #: seconds a stage must grow from the fixed-cost build to the sample for its growth to be measured
 #: (two process-tree samples of corpus.app.measure)
 RESOLUTION_S = 0.1
+#: MiB a stage must lift its process more in the sample than in the fixed-cost build for its
+#: memory to be read as growing with its input
+MEMORY_RESOLUTION_MIB = 8.0
+#: bytes of memory a stage may gain per unit of input it gains (byte, token, character) for the
+#: gain to be read as growth with input: a stage that holds its whole input in a few forms gains
+#: tens; one that gains more came by it otherwise (a larger trained tokenizer, a first-use table)
+MEMORY_PER_UNIT = 256.0
 
 
 @dataclass
@@ -148,6 +162,10 @@ class StageRow:
     #: much more the sampling resolution allows
     resolved: bool = True
     bound_core_hours: float = 0.0
+    #: the stage lifted its process more in the sample than in the fixed-cost build; when not (and
+    #: the projection reaches far), its peak is as measured: what the sample's process held more
+    #: came from the stages before it, which ran on more input, not from this one
+    memory_resolved: bool = True
 
 
 @dataclass
@@ -305,6 +323,20 @@ def project(sample: Measured, tiny: Measured | None, target: Target) -> Projecti
             else None
         )
         net = core_seconds(row) - fit.fixed
+        peak = sqrt_fit(tiny_peak, peak_point, per_task)
+        rise_s, rise_t = row.get("rise_process_rss_mib"), (t_row or {}).get("rise_process_rss_mib")
+        memory_resolved = (
+            tiny_peak is None
+            or rise_s is None
+            or rise_t is None
+            or per_task <= peak_point[0] * 10
+            or (
+                rise_s - rise_t >= MEMORY_RESOLUTION_MIB
+                and (rise_s - rise_t) * MIB <= MEMORY_PER_UNIT * max(0.0, peak_point[0] - tiny_peak[0])
+            )
+        )
+        if not memory_resolved:
+            peak = peak_point[1]
         rows.append(
             StageRow(
                 stage=label,
@@ -316,12 +348,13 @@ def project(sample: Measured, tiny: Measured | None, target: Target) -> Projecti
                 mib_s_per_core=row["bytes_in"] / MIB / net if net > 0 and row["bytes_in"] else None,
                 core_hours=(work + fit.fixed * slots) / 3600,
                 wall_s=fit.fixed + work / slots,
-                peak_mib=sqrt_fit(tiny_peak, peak_point, per_task),
+                peak_mib=peak,
                 disk_bytes=_disk(label, sample, tiny, t_point, u_s, u_f),
                 tokens=row["tokens"] * scale,
                 fixed_s=fit.fixed,
                 resolved=resolved,
                 bound_core_hours=bound / 3600,
+                memory_resolved=memory_resolved,
             )
         )
     shards_bytes = 0.0
@@ -353,6 +386,14 @@ def project(sample: Measured, tiny: Measured | None, target: Target) -> Projecti
             f"less than {RESOLUTION_S} s from the fixed-cost build to the sample; their time is as measured, "
             f"and could be up to {more:,.3g} core-hours more in all; a larger sample (--sample-bytes, a larger "
             "stand-in) resolves them"
+        )
+    flat = [r.stage for r in rows if not r.memory_resolved]
+    if flat:
+        notes.append(
+            f"memory as measured (~) for {', '.join(flat)}: from the fixed-cost build to the sample they lifted "
+            f"their process by less than {MEMORY_RESOLUTION_MIB:g} MiB more (what the process held more came "
+            f"from the stages before them), or by more than {MEMORY_PER_UNIT:g} bytes per unit of input they "
+            "gained (a larger tokenizer, a first-use table); a larger sample resolves them"
         )
     reach = max(factors.values(), default=1.0)
     if reach > 100:

@@ -13,7 +13,7 @@ import pytest
 from corpus.app.cli import main
 from corpus.app.estimate import MEASURING_ENV, least_time
 from corpus.app.measure import analyse, coderforge_command, run_measured
-from corpus.app.projection import core_seconds
+from corpus.app.projection import Measured, Target, core_seconds, project
 from corpus.app.sampling import Unit, parse_size, pick
 from tests.conftest import DEMO_RECIPE, REPO, one_line_error, run_cli
 
@@ -245,3 +245,48 @@ def test_files_across_repositories_joined_components_whole(tmp_path: Path) -> No
     single = sample_repositories(units, 0.1, 7, str(tmp_path / "e"))
     assert 9 <= single.files <= 15
     assert sample_repositories(units, 1.0, 7, str(tmp_path / "d")).units == units  # the whole: as is
+
+
+# ---------------------------------------------------------------- memory far past the sample
+
+
+def _build(raw: int, stages: list[tuple[str, float, float, float]]) -> Measured:
+    """A measured build of one GitHub source of `raw` bytes: per stage (label, bytes in, peak of
+    its process, rise above the RSS it started from), one task, a second of CPU each."""
+    counts = {"tasks": 1, "documents_in": 100, "documents_out": 100, "dropped": 0, "tokens": 0}
+    rows = [
+        dict(counts, stage=label, bytes_in=int(size), bytes_out=int(size), seconds=1.0, cpu_s=1.0,
+             peak_rss_mib=peak, peak_process_rss_mib=peak, rise_process_rss_mib=rise)
+        for label, size, peak, rise in stages
+    ]  # fmt: skip
+    analysis = {"stages": rows, "startup_cpu_s": 1.0, "manifest_exit_cpu_s": 0.1}
+    return Measured(analysis=analysis, raw={"github": raw}, disk={}, listed={})
+
+
+def test_memory_grows_past_the_sample_only_where_the_stage_itself_grew() -> None:
+    """Three stages far past a 10 MB sample: one whose own rise grew with its input (fitted as
+    √ of the input per task), one that found its process higher only because the stages before it
+    ran on more (as measured), and one that gained far more than its input could hold (a larger
+    tokenizer: as measured). The real-code test above holds the fitted case against a whole build."""
+    mb = 1 << 20
+    tiny = _build(16_000, [("github/documents", 16_000, 200, 20), ("github/langid", 16_000, 210, 5),
+                           ("github/files", 16_000, 212, 1)])  # fmt: skip
+    sample = _build(10 * mb, [("github/documents", 10 * mb, 300, 120), ("github/langid", 10 * mb, 330, 6),
+                              ("github/files", 10 * mb, 340, 1)])  # fmt: skip
+    sample.analysis["stages"][2]["rise_process_rss_mib"] = 30.0
+    target = Target(
+        raw={"github": 1000 * 10 * mb}, tasks=10, parallel={}, total_tokens=None, shares={},
+        token_bytes=2, sample_documents=1000, cores=10,
+    )  # fmt: skip
+    rows = {r.stage: r for r in project(sample, tiny, target).rows}
+    docs, langid, files = rows["github/documents"], rows["github/langid"], rows["github/files"]
+    assert docs.memory_resolved and docs.peak_mib > 1000  # 100x the input per task: √ of it
+    assert not langid.memory_resolved and langid.peak_mib == 330
+    # github/* grows with the source's raw bytes, so files' input per task is as large; its own
+    # rise grew by 29 MiB against 10 MB more input: 3 bytes a byte, which a stage can hold
+    assert files.memory_resolved
+    sample.analysis["stages"][2]["rise_process_rss_mib"] = 1000.0  # 100 bytes a byte: still plausible
+    assert project(sample, tiny, target).rows[2].memory_resolved
+    sample.analysis["stages"][2]["rise_process_rss_mib"] = 3000.0  # 300 bytes a byte: not the input's
+    files = project(sample, tiny, target).rows[2]
+    assert not files.memory_resolved and files.peak_mib == 340
