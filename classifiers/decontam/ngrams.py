@@ -184,6 +184,13 @@ class NgramIndex:
                 self._short_words.add(tuple(toks))
                 self.stats.short_strings += 1
 
+    def prepare(self) -> None:
+        """Build the searchers now (they are otherwise built on first use), so that a pickled
+        index carries them."""
+        self._automaton("words")
+        if self._short:
+            self._automaton("short")
+
     def ngrams(self) -> Iterator[tuple[str, ...]]:
         """The indexed n-grams, for reports and tests."""
         return iter(self._ngrams)
@@ -207,17 +214,21 @@ class NgramIndex:
         if not (self._ngrams or self._short):
             return
         joined = _joined_words(text)
-        if self._ngrams:
-            spans = _Spans(WORD, text)
-            starts = _TokenStarts(joined)
-            for end, (idx, key) in self._automaton("ngrams").iter(joined):
-                i = starts.index(end - len(key) + 1)
-                item = self._items[idx]
-                start, stop = spans.between(i, i + n - 1)
-                yield Match(item.benchmark, item.item_id, f"{n}-gram", key[1:-1], start, stop)
+        # one pass for the n-grams and the short strings' word rows (their keys differ in length)
+        spans = _Spans(WORD, text)
+        starts = _TokenStarts(joined)
+        row = False
+        for end, (idx, key) in self._automaton("words").iter(joined):
+            if idx < 0:  # a short string's word tokens stand in a row
+                row = True
+                continue
+            i = starts.index(end - len(key) + 1)
+            item = self._items[idx]
+            start, stop = spans.between(i, i + n - 1)
+            yield Match(item.benchmark, item.item_id, f"{n}-gram", key[1:-1], start, stop)
         # a short string's word tokens stand in a row among the document's word tokens wherever the
         # string itself occurs, so only a document holding such a row is tokenised with punctuation
-        if self._short and next(self._automaton("short_words").iter(joined), None) is not None:
+        if row:
             joined = _joined_symbols(text)
             spans = _Spans(SYMBOL_TOKEN, text)
             starts = _TokenStarts(joined)
@@ -232,17 +243,15 @@ class NgramIndex:
                 yield Match(item.benchmark, item.item_id, "exact", key[1:-1], start, stop)
 
     def _automaton(self, kind: str) -> ahocorasick.Automaton:
-        """The n-grams, short strings or short strings' word tokens as ` tok tok ... tok ` keys,
-        built on first use after the last `add`."""
+        """The n-grams with the short strings' word tokens, or the short strings, as
+        ` tok tok ... tok ` keys, built on first use after the last `add`."""
         auto = self._automata.get(kind)
         if auto is None:
             auto = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
-            if kind == "ngrams":
-                grams = list(self._ngrams.items())
-            elif kind == "short":
-                grams = [g for table in self._short.values() for g in table.items()]
+            if kind == "words":  # the n-grams, and the short strings' word tokens (index -1)
+                grams = [*self._ngrams.items(), *((g, -1) for g in sorted(self._short_words))]
             else:
-                grams = [(g, -1) for g in sorted(self._short_words)]
+                grams = [g for table in self._short.values() for g in table.items()]
             for gram, idx in grams:
                 key = " " + " ".join(gram) + " "
                 auto.add_word(key, (idx, key))
@@ -268,11 +277,38 @@ def _joined_words(text: str) -> str:
     lower-casing each token: the spaces between them end any context a case mapping looks at.
     2.5x the regex's speed on mostly-ASCII code with a few non-ASCII characters, 1.3x on ASCII.
     """
-    raw = text.encode("utf-8", "surrogatepass").translate(_ASCII_WORD_SPLIT_BYTES)
-    toks = raw.decode("utf-8", "surrogatepass").split()
+    spaced = (
+        text.encode("utf-8", "surrogatepass")
+        .translate(_ASCII_WORD_SPLIT_BYTES)
+        .decode("utf-8", "surrogatepass")
+    )
     if not text.isascii():
-        toks = [w for t in toks for w in ((t,) if t.isascii() else WORD.findall(t))]
-    return " " + " ".join(toks).lower() + " "
+        spaced = _split_non_ascii(spaced)
+    return " " + " ".join(spaced.split()).lower() + " "
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _split_non_ascii(spaced: str) -> str:
+    """`spaced` with each space-delimited token that holds a non-ASCII character replaced by its
+    `\\w+` runs joined by spaces (a non-ASCII character may be a non-word one: `©`, `“`, a
+    combining mark, a Unicode space). Found from the non-ASCII characters themselves, so a text
+    with a few of them costs a few regex calls, not a test of every token."""
+    parts: list[str] = []
+    pos = 0
+    for m in _NON_ASCII.finditer(spaced):
+        if m.start() < pos:  # inside the token just replaced
+            continue
+        begin = spaced.rfind(" ", 0, m.start()) + 1
+        end = spaced.find(" ", m.end())
+        end = len(spaced) if end < 0 else end
+        parts.append(spaced[pos:begin])
+        parts.append(" ".join(WORD.findall(spaced[begin:end])))
+        parts.append(" ")
+        pos = end
+    parts.append(spaced[pos:])
+    return "".join(parts)
 
 
 def _joined_symbols(text: str) -> str:
