@@ -47,15 +47,16 @@ build moves by about 20% between runs), K=1: 33.2 MiB unpacked, 2,109 files -> 6
                                input grows
   per stage, MiB/s per core    K=1: documents 19 (net 25-28), langid 30-36, files 27-43,
                                samples 28-34, secrets 20-21, dedup-signatures 34-49, dedup
-                               96-120, decontam 15-17 (net 24-25), tokens 7.4-9.6 (was 1.5-1.8)
+                               96-120, decontam 19.5-21 (net 24-26; 15-17 before one
+                               Aho-Corasick pass and the index kept on disk), tokens 6.5-9.6
                                K=10: documents 35-42, langid 50-56, files 37-48, samples 30-32,
                                secrets 18-22, dedup-signatures 42-44, decontam 19-21, tokens
                                8.1-10.2
   fixed cost per stage         median 0.02-0.03 s; github/documents 0.39-0.56 s (once per
                                process: pyarrow's first list conversion imports pandas, 0.2-0.3 s,
                                and the licence classifier loads its data, 0.1-0.3 s),
-                               all/decontam 0.20-0.25 s (the benchmark index, now once per
-                               process), the rest <= 0.06 s; + 1.4-2.0 s process start-up
+                               all/decontam 0.09-0.10 s (the benchmark index, loaded
+                               from disk; 0.20-0.25 s when each process built it), the rest <= 0.06 s; + 1.4-2.0 s process start-up
   peak RSS of the tree         K=1/3/10/30: 454/560/702/864 MiB and, in another run, 463/573/704
                                at K=1/3/10: under 1 GiB at 1 GiB of input, one process
                                (--workers 1) holding every stage in turn. The mix stages stream
@@ -68,7 +69,7 @@ Where the time goes (py-spy and cProfile, K=1): mix/tokenizer is BPE training on
 mix/tokens is tiktoken's encoder (corpus/mix/rank_encoder.py, the same ids as HF tokenizers' at
 about 6x its speed) and FIM's second encoding of a document whole; github/documents is gzip
 reading plus Parquet writing of kept and dropped files; all/decontam is the Aho-Corasick pass
-over each document's joined tokens and the per-process index build.
+over each document's joined tokens (about 0.12 s of its 0.4 s) and joining them (0.13 s).
 """
 
 from __future__ import annotations

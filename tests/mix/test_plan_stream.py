@@ -96,7 +96,7 @@ def test_the_streamed_plan_gives_every_document_the_in_memory_plans_copies(monke
 
         monkeypatch.setattr(plan_stream, name, count)
     outcomes: Counter = Counter()
-    for seed in range(400):
+    for seed in range(250):
         rng = np.random.default_rng(10**6 + seed)
         settings = [
             MixSettings(),
@@ -106,9 +106,9 @@ def test_the_streamed_plan_gives_every_document_the_in_memory_plans_copies(monke
         outcomes[
             _compare(seed, int(rng.choice([1, 2, 3, 16])), int(rng.choice([1, 3, 1 << 18])), settings)
         ] += 1
-    assert outcomes["ok"] >= 390, outcomes
+    assert outcomes["ok"] >= 240, outcomes
     # the improving moves ran, both ways, many times
-    assert moves["left out"] > 200 and moves["taken"] > 200, moves
+    assert moves["left out"] > 150 and moves["taken"] > 150, moves
 
 
 def _count_files(folder: Path, files: int, rows: int) -> None:
