@@ -210,13 +210,15 @@ def coderforge() -> list[str]:
     return [found] if found else [sys.executable, "-c", "from corpus.app.cli import run; run()"]
 
 
-def run_build(recipe: Path, output: Path, workers: int, interval: float, log: Path, rayon: int) -> Build:
+def run_build(
+    recipe: Path, output: Path, workers: int, interval: float, log: Path, rayon: int, fuse: bool = False
+) -> Build:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if rayon > 0:
         env["RAYON_NUM_THREADS"] = str(rayon)
     if rayon == 1:  # one core per stage, as `coderforge estimate` measures (corpus.app.estimate)
         env["TOKENIZERS_PARALLELISM"] = "false"
-    cmd = [*coderforge(), "build", str(recipe), "--workers", str(workers)]
+    cmd = [*coderforge(), "build", str(recipe), "--workers", str(workers), "--fuse" if fuse else "--no-fuse"]
     b, rc = run_measured(cmd, output, workers, log=log, env=env, cwd=ROOT, interval=interval)
     if rc != 0:
         sys.exit(f"coderforge build {recipe} failed ({rc}):\n{log.read_text()[-3000:]}")
@@ -387,6 +389,12 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument(
+        "--fuse",
+        action="store_true",
+        help="build with executor.fuse: each source's chain of document stages in one task per rank "
+        "(the chain's stages share its time by its clock)",
+    )
+    parser.add_argument(
         "--cache", type=Path, default=None, help="real-code cache (default: make real-code's)"
     )
     parser.add_argument("--interval", type=float, default=0.05, help="RSS sampling interval, seconds")
@@ -403,7 +411,7 @@ def main() -> int:
     raw = sum(r.unpacked for r in repos)
     print(
         f"real-code: {len(repos)} archives, {raw / 1e6:.1f} MB unpacked; {os.cpu_count()} CPUs, "
-        f"load {os.getloadavg()[0]:.1f}; --workers {args.workers}"
+        f"load {os.getloadavg()[0]:.1f}; --workers {args.workers}{' --fuse' if args.fuse else ''}"
     )
 
     anchor = plain_read([r.archive for r in repos], repeat=3)
@@ -429,6 +437,7 @@ def main() -> int:
             args.interval,
             work / "tiny.log",
             args.rayon_threads,
+            args.fuse,
         )
         tiny_a = analyse(b, None, args.interval)
         fixed = {r["stage"]: r["seconds"] for r in tiny_a["stages"]}
@@ -447,6 +456,7 @@ def main() -> int:
             args.interval,
             work / "k1.log",
             args.rayon_threads,
+            args.fuse,
         )
         a = analyse(b, fixed, args.interval)
         t = totals(a, raw, args.workers)
@@ -492,6 +502,7 @@ def main() -> int:
                     args.interval,
                     work / f"k{k}.log",
                     args.rayon_threads,
+                    args.fuse,
                 )
                 ka = analyse(b, fixed, args.interval)
                 runs.append({"k": k, "raw_bytes": k_raw, **ka, **totals(ka, k_raw, args.workers)})

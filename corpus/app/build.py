@@ -34,7 +34,7 @@ from corpus.core.stage import Stage
 
 #: recipe fields that change how a build runs but never what it writes
 RUN_ONLY_FIELDS = {
-    "executor": {"kind", "workers", "ray_address", "cpus_per_task", "mem_per_cpu_gb"},
+    "executor": {"kind", "workers", "ray_address", "cpus_per_task", "mem_per_cpu_gb", "fuse"},
     # whether a build stops or warns, never what it writes
     "mix": {"allow_shrink", "min_used_share"},
     "decontam": {"warn_share"},
@@ -98,7 +98,7 @@ def build(
             out.print(escape(retried.describe()))
             reopen(stages, retried)
         wall_start = time.perf_counter()
-        results = run_stages(stages, settings, console or console_for(stderr=True))
+        results = run_stages(stages, settings, console or console_for(stderr=True), fuse=recipe.executor.fuse)
         wall = time.perf_counter() - wall_start
         write_manifest(recipe, stages, results, wall)
         failed = write_failed_lists(stages)

@@ -179,7 +179,9 @@ def sample_recipe(
     if "text" in picked:
         sources["text"]["paths"] = [u.entry for u in picked["text"]]
     raw["output"] = str(output)
-    raw["executor"].update(kind="local", workers=1, ray_address=None)
+    # each stage on its own: a fused chain's time is split between its stages by a clock, and
+    # the projection fits every stage's own time
+    raw["executor"].update(kind="local", workers=1, ray_address=None, fuse=False)
     if raw.get("mix"):
         raw["mix"]["allow_shrink"] = True
     return raw

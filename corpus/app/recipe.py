@@ -46,6 +46,14 @@ class ExecutorConfig(StrictModel):
     ray_address: str | None = Field(None, description="Ray address (host:port, ray://..., auto)")
     cpus_per_task: int = Field(1, ge=1)
     mem_per_cpu_gb: float = Field(2.0, gt=0)
+    fuse: bool = Field(
+        False,
+        description=(
+            "run each chain of a source's document stages (same tasks, each reading the last one's output) "
+            "as one task per rank: documents pass between them in memory; every stage still writes its "
+            "documents, drops and stats"
+        ),
+    )
 
     @field_validator("workers")
     @classmethod

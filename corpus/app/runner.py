@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from corpus.app.fusion import Chain, FusedStage, MemberClock, chains
 from corpus.core.atomic import split_url
 from corpus.core.digest import record_task_digests
 from corpus.core.errors import BuildError, UserError
@@ -116,11 +117,33 @@ class _QuietTasks:
     verbose = False
     #: the stage's folder: each task records the digests of its files there before it completes
     stage_folder: str | None = None
+    #: a fused chain's stages (`corpus.app.fusion`): each one's folder and the [start, end) of its
+    #: steps in the pipeline; a task writes each one's stats, digests and completion marker
+    members: list[tuple[str, int, int]] | None = None
 
     def mark_rank_as_completed(self, rank: int) -> None:  # type: ignore[override]
         if self.stage_folder is not None:
             record_task_digests(self.stage_folder, rank)
+        if self.members:
+            self._complete_members(rank)
         super().mark_rank_as_completed(rank)
+
+    def _complete_members(self, rank: int) -> None:
+        """What a task of each stage of the chain leaves when it runs alone, stage by stage; the
+        chain's own marker comes last, so a task killed before it runs again, whole."""
+        clock = next((step.clock for step in self.pipeline if isinstance(step, MemberClock)), None)
+        for i, (folder, start, end) in enumerate(self.members or ()):
+            steps = self.pipeline[start:end]
+            if clock is not None:
+                steps[0].stat_update("fused_seconds", value=clock.seconds[i])
+            fs, root = split_url(folder)
+            fs.makedirs(f"{root}/stats", exist_ok=True)
+            with fs.open(f"{root}/stats/{rank:05d}.json", "w") as f:
+                PipelineStats(steps).save_to_disk(f)
+            record_task_digests(folder, rank)
+            fs.makedirs(f"{root}/completions", exist_ok=True)
+            with fs.open(f"{root}/completions/{rank:05d}", "w") as f:
+                f.write("")
 
     def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):  # type: ignore[override]
         if _in_task_process():
@@ -189,6 +212,8 @@ def _ray_executor_class() -> type:
             result = super().run()
             if self.stage_folder is not None:  # cleared of dead tasks' temporaries
                 _remove_temporaries(self.stage_folder)
+            for folder, _, _ in self.members or ():
+                _remove_temporaries(folder)
             return result
 
     return RayExecutor
@@ -210,7 +235,10 @@ def stage_executor(stage: Stage, settings: RunSettings) -> Any:
         )
     else:
         executor = LocalExecutor(**common, start_method="forkserver")
-    executor.stage_folder = stage.folder
+    if isinstance(stage, FusedStage):
+        executor.members = [(m.folder, start, end) for m, start, end in stage.spans]
+    else:
+        executor.stage_folder = stage.folder
     executor.verbose = settings.verbose
     return executor
 
@@ -377,6 +405,59 @@ def run_stage(stage: Stage, settings: RunSettings, progress: Progress) -> StageR
     )
 
 
+def _ranks_done(folder: str) -> set[int]:
+    fs, root = split_url(f"{folder}/completions")
+    try:
+        names = fs.ls(root, detail=False) if fs.exists(root) else []
+    except FileNotFoundError:
+        return set()
+    return {
+        int(n.rstrip("/").rsplit("/", 1)[-1]) for n in names if n.rstrip("/").rsplit("/", 1)[-1].isdigit()
+    }
+
+
+def align_chain_completions(fused: FusedStage) -> None:
+    """A chain's rank is done only where every stage of it has that rank done: markers of ranks
+    re-opened or cleared in a stage since (a retry, a removed folder) go, ranks every stage
+    finished (also in a build that ran them apart) are marked."""
+    done = set.intersection(*(_ranks_done(m.folder) for m in fused.members))
+    have = _ranks_done(fused.folder)
+    fs, root = split_url(f"{fused.folder}/completions")
+    for rank in sorted(have - done):
+        fs.rm(f"{root}/{rank:05d}")
+    if done - have:
+        fs.makedirs(root, exist_ok=True)
+    for rank in sorted(done - have):
+        with fs.open(f"{root}/{rank:05d}", "w") as f:
+            f.write("")
+
+
+def run_chain(fused: FusedStage, settings: RunSettings, progress: Progress) -> list[StageResult]:
+    """Run a fused chain; one result per stage, the chain's time split by each stage's measured
+    share (`corpus.app.fusion.Clock`). A stage with nothing to do or not yet able to start runs
+    the chain apart, stage by stage, as without fusing."""
+    members = fused.members
+    if any(m.idle() or m.blocked() is not None for m in members):
+        return [run_stage(m, settings, progress) for m in members]
+    align_chain_completions(fused)
+    for member in members:
+        remove_stale_temporaries(member)
+    whole = run_stage(fused, settings, progress)
+    stats = [read_stage_stats(m.folder) for m in members]
+    spent = [st.counters.get("fused_seconds", 0.0) for st in stats]
+    shares = [s / sum(spent) for s in spent] if sum(spent) > 0 else [1 / len(members)] * len(members)
+    return [
+        StageResult(
+            member,
+            st,
+            whole.seconds * share,
+            whole.ran,
+            cpu_seconds=None if whole.cpu_seconds is None else whole.cpu_seconds * share,
+        )
+        for member, st, share in zip(members, stats, shares, strict=True)
+    ]
+
+
 def console_for(stderr: bool) -> Console:
     """Rich guesses 80 columns when output is not a terminal; tables need more. The stream is bound
     now, so that a task's stderr redirection never swallows the progress display."""
@@ -428,9 +509,14 @@ def preload_worker_modules(stages: Sequence[Stage]) -> None:
 
 
 def run_stages(
-    stages: Sequence[Stage], settings: RunSettings | None = None, console: Console | None = None
+    stages: Sequence[Stage],
+    settings: RunSettings | None = None,
+    console: Console | None = None,
+    fuse: bool = False,
 ) -> list[StageResult]:
-    """Run `stages` in order; finished tasks are skipped, so a re-run resumes a killed one."""
+    """Run `stages` in order; finished tasks are skipped, so a re-run resumes a killed one. With
+    `fuse`, chains of document stages run as one task per rank (`corpus.app.fusion`); the results
+    are still one per stage, in plan order."""
     settings = settings or RunSettings()
     console = console or console_for(stderr=True)
     quiet_logs(settings.verbose)
@@ -445,7 +531,6 @@ def run_stages(
     if settings.kind == "local" and settings.workers_for(most_tasks) > 1:
         preload_worker_modules(stages)
     freeze_imported_objects()
-    results: list[StageResult] = []
     with (
         ray_session(settings, settings.workers_for(most_tasks)),
         Progress(
@@ -458,8 +543,14 @@ def run_stages(
             transient=False,
         ) as progress,
     ):
-        for stage in stages:
-            results.append(run_stage(stage, settings, progress))
+        done: dict[int, StageResult] = {}
+        for chain in chains(stages) if fuse else [Chain([i]) for i in range(len(stages))]:
+            if len(chain.indexes) == 1:
+                done[chain.indexes[0]] = run_stage(stages[chain.indexes[0]], settings, progress)
+                continue
+            fused = FusedStage([stages[i] for i in chain.indexes])
+            done.update(zip(chain.indexes, run_chain(fused, settings, progress), strict=True))
+        results = [done[i] for i in range(len(stages))]
     return results
 
 

@@ -36,6 +36,9 @@ class ParquetDocumentWriter(PipelineStep):
         super().__init__()
         self.folder = folder.rstrip("/")
         self.row_group_rows = row_group_rows
+        #: hand on each document as a reader of the file rebuilds it (metadata through JSON), for a
+        #: stage that runs in the same task after this one (`corpus.app.fusion`)
+        self.reread = False
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         path = f"{self.folder}/data/{rank:05d}.parquet"
@@ -50,7 +53,7 @@ class ParquetDocumentWriter(PipelineStep):
                     if len(batch) >= self.row_group_rows:
                         writer.write_table(pa.Table.from_pylist(batch, schema=DOCUMENT_SCHEMA))
                         batch = []
-                yield doc
+                yield row_to_document(row) if self.reread else doc
             if batch:
                 writer.write_table(pa.Table.from_pylist(batch, schema=DOCUMENT_SCHEMA))
 

@@ -67,6 +67,8 @@ def ray_head():
 
 @pytest.mark.ray
 def test_demo_on_ray_equals_local(demo_output: Path, ray_head: tuple[str, dict], tmp_path: Path) -> None:
+    """On Ray, with each source's document stages fused (the other stages run as they are): the
+    bytes of the local build that ran every stage apart."""
     address, env = ray_head
     out = tmp_path / "ray-out"
     proc = run_cli(
@@ -76,12 +78,15 @@ def test_demo_on_ray_equals_local(demo_output: Path, ray_head: tuple[str, dict],
         "ray",
         "--ray-address",
         address,
+        "--fuse",
         "--output",
         str(out),
         env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert "commoncrawl/documents" in proc.stdout
+    assert "github/documents+langid+files+samples+secrets" in proc.stderr
+    assert (out / "github" / ".fused-documents-secrets" / "completions" / "00001").is_file()
     assert output_digests(out) == output_digests(demo_output)
     assert (out / "manifest.json").is_file()
 

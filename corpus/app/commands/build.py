@@ -25,6 +25,13 @@ def build_command(
     output: Annotated[
         str | None, typer.Option(help="output folder or fsspec URL (overrides the recipe)")
     ] = None,
+    fuse: Annotated[
+        bool | None,
+        typer.Option(
+            "--fuse/--no-fuse",
+            help="run each chain of a source's document stages as one task per rank (never changes the output)",
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan, write nothing")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show datatrove's task logs")] = False,
     rebuild: Annotated[
@@ -46,6 +53,7 @@ def build_command(
         "executor.kind": executor,
         "executor.ray_address": ray_address,
         "executor.workers": workers,
+        "executor.fuse": fuse,
         "output": output,
     }
     build(
