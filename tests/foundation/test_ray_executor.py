@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -87,6 +88,15 @@ def test_demo_on_ray_equals_local(demo_output: Path, ray_head: tuple[str, dict],
     assert "commoncrawl/documents" in proc.stdout
     assert "github/documents+langid+files+samples+secrets" in proc.stderr
     assert (out / "github" / ".fused-documents-secrets" / "completions" / "00001").is_file()
+    counts = ("documents_in", "documents_out", "dropped", "bytes_in", "bytes_out", "tokens")
+    fused, apart = (
+        [
+            {k: s[k] for k in ("stage", *counts)}
+            for s in json.loads((o / "manifest.json").read_text())["stages"]
+        ]
+        for o in (out, demo_output)
+    )
+    assert fused == apart  # every stage's documents, drops, bytes and tokens, as run apart
     assert output_digests(out) == output_digests(demo_output)
     assert (out / "manifest.json").is_file()
 
