@@ -39,8 +39,10 @@ build moves by about 20% between runs), K=1: 33.2 MiB unpacked, 2,109 files -> 6
 3.0M tokens.
   plain read (anchor)          190-232 MiB/s per core
   GitHub path, raw input       9.4-10.7 MiB/s per core at K=1, 14-16 at K=3 to 30
-  whole build, raw input       K=1: 3.2-3.8 MiB/s per core (8.7-10.4 s; was 2.1, 16.1 s, before
-                               the shard path's ids went through tiktoken's encoder)
+  whole build, raw input       K=1: 3.1-4.2 MiB/s per core (8.0-10.6 s; was 2.1, 16.1 s, before
+                               the shard path's ids went through tiktoken's encoder); --fuse
+                               3.6-4.5 (7.4-9.2 s), its GitHub path 13.3-15.5 against 11.2-14.5
+                               apart in the same runs
                                K=3 / 10 / 30 (102 / 341 / 1,031 MiB): 4.9-5.6 / 5.6-6.4 / 6.3:
                                the fixed costs (process start-up 1.4-2.0 s, BPE training, which
                                grows only until tokenizer.sample_documents) weigh less as the

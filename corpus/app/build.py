@@ -17,6 +17,7 @@ from rich.table import Table
 from classifiers.decontam.report import removal_warning
 from classifiers.secrets.report import secrets_warning
 from corpus.app.claim import claim_output, output_lock, recipe_fingerprint, refuse_foreign
+from corpus.app.fusion import chains
 from corpus.app.manifest import write_manifest
 from corpus.app.plan import StageBuilder, plan
 from corpus.app.recipe import Recipe
@@ -59,6 +60,11 @@ def print_plan(stages: list[Stage], recipe: Recipe, console: Console) -> None:
     ex = recipe.executor
     where = f"ray ({ex.ray_address or 'local cluster'})" if ex.kind == "ray" else "local"
     console.print(f"executor: {where}, {ex.tasks} tasks per stage, {run_settings(recipe).workers} at once")
+    if ex.fuse:
+        for chain in chains(stages):
+            if len(chain.indexes) > 1:
+                names = " → ".join(stages[i].label for i in chain.indexes)
+                console.print(f"fused, one task per rank: {names}")
 
 
 def build(
