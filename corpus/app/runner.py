@@ -292,11 +292,7 @@ def ray_session(settings: RunSettings, cpus: int) -> Iterator[None]:
 
 
 def completed_tasks(stage: Stage) -> int:
-    fs, p = split_url(f"{stage.folder}/completions")
-    try:
-        return len(fs.ls(p, detail=False)) if fs.exists(p) else 0
-    except FileNotFoundError:
-        return 0
+    return len(_ranks_done(stage.folder))
 
 
 def remove_stale_temporaries(stage: Stage) -> None:

@@ -120,9 +120,6 @@ class Cut:
                     out[i] = value
         return out
 
-    def before_pivot(self, pos: Pos) -> bool:
-        return self.pivot is None or pos < self.pivot
-
 
 def plan_streamed(
     scan: Scan, totals: Totals, names: list[str], settings: MixSettings, window: int = WINDOW

@@ -374,10 +374,11 @@ class PlanStep(StoryStep):
         names = list(self.mix.groups)
         value_set = pa.array(names)
 
-        def numbers(batch: pa.RecordBatch, f: str) -> np.ndarray:
-            codes = pc.index_in(batch.column("group"), value_set=value_set)
+        def numbers(rows: pa.RecordBatch | pa.Table, f: str) -> np.ndarray:
+            """Each row's group as its index in mix.groups."""
+            codes = pc.index_in(rows.column("group"), value_set=value_set)
             if codes.null_count:
-                bad = batch.column("group").filter(pc.is_null(codes))[0]
+                bad = rows.column("group").filter(pc.is_null(codes))[0]
                 raise UserError(
                     f"{f}: group {bad} is not one of mix.groups ({', '.join(names)}); rebuild mix/tokens"
                 )
@@ -415,11 +416,7 @@ class PlanStep(StoryStep):
         documents_out = 0
         for ti, f in enumerate(count_files):
             t = pq.read_table(f, filesystem=fs, columns=["file", "row", "group", "order"])
-            codes = (
-                numbers(t.select(["group"]).combine_chunks().to_batches()[0], f)
-                if t.num_rows
-                else np.zeros(0, np.int32)
-            )
+            codes = numbers(t, f)
             keys = t.column("order").to_numpy()
             where = places(ti, 0, rows[ti])
             c = np.zeros(rows[ti], dtype=np.int32)
